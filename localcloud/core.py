@@ -1,0 +1,308 @@
+"""Service-independent machinery: parameters, call log, faults, dispatch.
+
+moto-style split: per service, ``models`` hold state and semantics,
+``responses`` map wire parameters to model calls and shape the JSON. This
+module glues them to one endpoint and is shared by the HTTP server and the
+in-process mode (``LocalCloud.invoke``).
+"""
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from .exceptions import ApiError, invalid_action, invalid_version, missing_parameter, throttling
+
+# Parameters whose values are credentials; never stored in the call log.
+SECRET_PARAMETERS = frozenset({"AccessKeySecret", "Password", "NewPassword", "SecretData",
+                               "OldPassword", "Signature", "SecurityToken"})
+READ_PREFIXES = ("Get", "List", "Describe")
+
+
+def new_request_id():
+    return str(uuid.uuid4()).upper()
+
+
+class Params:
+    """The request's parameters (query and form merged), all strings as on the wire."""
+
+    def __init__(self, values):
+        self.values = dict(values)
+
+    def get(self, name, default=None):
+        value = self.values.get(name)
+        return default if value is None or value == "" else value
+
+    def required(self, name):
+        value = self.get(name)
+        if value is None:
+            raise missing_parameter(name)
+        return value
+
+    def get_bool(self, name, default=None):
+        value = self.get(name)
+        if value is None:
+            return default
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ApiError(f"InvalidParameter.{name}", f"The parameter {name} must be true or false.", 400)
+
+    def get_int(self, name, default=None, low=None, high=None, code=None):
+        value = self.get(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or (low is not None and number < low) or (high is not None and number > high):
+            raise ApiError(code or f"InvalidParameter.{name}",
+                           f"The parameter {name} is invalid (range {low}-{high}).", 400)
+        return number
+
+
+@dataclass
+class Service:
+    """One product API: its version, backend factory and action table."""
+    name: str
+    version: str
+    backend_factory: object
+    actions: dict
+    include_http_status: bool = False   # KMS error bodies also carry HttpStatus
+
+
+@dataclass
+class Call:
+    seq: int
+    service: str
+    action: str
+    params: dict
+    status: int
+    code: str
+    request_id: str
+    access_key_id: str
+    at: float = field(default_factory=time.time)
+
+    @property
+    def mutating(self):
+        return not self.action.startswith(READ_PREFIXES)
+
+    @property
+    def ok(self):
+        return self.status < 400
+
+
+class CallLog:
+    """Every request the gateway answered, credentials redacted."""
+
+    def __init__(self):
+        self._calls = []
+        self._lock = threading.Lock()
+
+    def record(self, **kwargs):
+        params = {k: ("***" if k in SECRET_PARAMETERS else v) for k, v in kwargs.pop("params").items()}
+        with self._lock:
+            call = Call(seq=len(self._calls) + 1, params=params, **kwargs)
+            self._calls.append(call)
+            return call
+
+    def __iter__(self):
+        with self._lock:
+            return iter(list(self._calls))
+
+    def __len__(self):
+        return len(self._calls)
+
+    def clear(self):
+        with self._lock:
+            self._calls.clear()
+
+    def mark(self):
+        """A position to pass to ``since``: what happened after this point."""
+        return len(self._calls)
+
+    def since(self, mark=0):
+        with self._lock:
+            return list(self._calls[mark:])
+
+    def actions(self, mark=0, ok_only=False):
+        return [c.action for c in self.since(mark) if c.ok or not ok_only]
+
+    def mutating(self, mark=0, ok_only=True):
+        return [c for c in self.since(mark) if c.mutating and (c.ok or not ok_only)]
+
+    def errors(self, code=None, mark=0):
+        return [c for c in self.since(mark) if not c.ok and (code is None or c.code == code)]
+
+
+@dataclass
+class _Rule:
+    action: object          # an action name, or None for every action
+    kind: str               # "error" | "drop" | "latency"
+    code: str = ""
+    status: int = 500
+    message: str = ""
+    times: object = None    # remaining count, or None for unlimited
+    probability: float = 1.0
+    rng: object = None
+    seconds: float = 0.0
+    after: bool = False     # drop: execute the action first, then drop (lost response)
+
+    def matches(self, action):
+        if self.action is not None and self.action != action:
+            return False
+        if self.times is not None and self.times <= 0:
+            return False
+        if self.probability < 1.0 and self.rng.random() >= self.probability:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+
+class DropConnection(Exception):
+    """Raised inside dispatch to make the server close the socket without answering."""
+
+    def __init__(self, executed):
+        super().__init__("connection dropped")
+        self.executed = executed
+
+
+class Faults:
+    """Scripted failures, latency, dropped connections and per-action QPS limits."""
+
+    def __init__(self):
+        self._rules = []
+        self._limits = {}
+        self._lock = threading.Lock()
+
+    def fail(self, action, code, status=500, times=1, probability=1.0, seed=0, message=None):
+        """Answer ``action`` with ``code``/``status`` the next ``times`` calls (None: always),
+        each with ``probability`` (seeded, reproducible)."""
+        with self._lock:
+            self._rules.append(_Rule(action, "error", code=code, status=status, times=times,
+                                     probability=probability, rng=random.Random(seed),
+                                     message=message or f"Injected fault: {code}"))
+
+    def throttle(self, action, times=1):
+        self.fail(action, "Throttling.User", 400, times=times,
+                  message="Request was denied due to user flow control.")
+
+    def drop(self, action, times=1, after=False):
+        """Close the connection without an answer; ``after=True`` executes the action first,
+        so the change happens but the caller never learns of it."""
+        with self._lock:
+            self._rules.append(_Rule(action, "drop", times=times, after=after, rng=random.Random(0)))
+
+    def latency(self, seconds, action=None, times=None):
+        with self._lock:
+            self._rules.append(_Rule(action, "latency", seconds=seconds, times=times, rng=random.Random(0)))
+
+    def rate_limit(self, action, qps):
+        """At most ``qps`` calls of ``action`` per second (sliding window); the rest get Throttling.User."""
+        with self._lock:
+            self._limits[action] = (qps, [])
+
+    def clear(self):
+        with self._lock:
+            self._rules.clear()
+            self._limits.clear()
+
+    def before(self, action):
+        """Apply latency, limits and pre-execution faults; return the post-execution drop, if any."""
+        delay = 0.0
+        error = drop_after = None
+        with self._lock:
+            for rule in self._rules:
+                if rule.kind == "latency" and rule.matches(action):
+                    delay += rule.seconds
+            limit = self._limits.get(action)
+            if limit is not None:
+                qps, stamps = limit
+                now = time.monotonic()
+                while stamps and now - stamps[0] >= 1.0:
+                    stamps.pop(0)
+                if len(stamps) >= qps:
+                    error = throttling()
+                else:
+                    stamps.append(now)
+            if error is None:
+                for rule in self._rules:
+                    if rule.kind in ("error", "drop") and rule.matches(action):
+                        if rule.kind == "error":
+                            error = ApiError(rule.code, rule.message, rule.status)
+                        elif rule.after:
+                            drop_after = rule
+                        else:
+                            error = DropConnection(executed=False)
+                        break
+        if delay:
+            time.sleep(delay)
+        if error is not None:
+            raise error
+        return drop_after
+
+
+class Gateway:
+    """One endpoint for several services: routing, auth, faults, logging.
+
+    ``handle`` is the whole request path minus HTTP framing, so the HTTP server
+    and in-process callers share the exact same semantics.
+    """
+
+    def __init__(self, services, authenticator, account):
+        self.services = {s.version: s for s in services}
+        self.authenticator = authenticator
+        self.account = account
+        self.calls = CallLog()
+        self.faults = Faults()
+        self.backends = {}
+        self.reset()
+
+    def reset(self):
+        self.backends = {s.name: s.backend_factory(self.account) for s in self.services.values()}
+        self.calls.clear()
+        self.faults.clear()
+
+    def handle(self, action, version, params, auth=None):
+        """Return ``(status, body_dict)``; raise DropConnection to drop the socket."""
+        request_id = new_request_id()
+        service = self.services.get(version)
+        access_key_id = ""
+        try:
+            if auth is not None:
+                access_key_id = self.authenticator.authenticate(*auth)
+            if not action:
+                raise missing_parameter("Action")
+            if service is None:
+                raise invalid_version(version)
+            handler = service.actions.get(action)
+            if handler is None:
+                raise invalid_action(action)
+            drop_after = self.faults.before(action)
+            body = handler(self.backends[service.name], Params(params))
+            body = dict(body)
+            body["RequestId"] = request_id
+            self.calls.record(service=service.name, action=action, params=params, status=200,
+                              code="", request_id=request_id, access_key_id=access_key_id)
+            if drop_after is not None:
+                raise DropConnection(executed=True)
+            return 200, body
+        except DropConnection as drop:
+            if not drop.executed:
+                self.calls.record(service=service.name, action=action, params=params, status=599,
+                                  code="ConnectionDropped", request_id=request_id,
+                                  access_key_id=access_key_id)
+            raise
+        except ApiError as err:
+            self.calls.record(service=service.name if service else "", action=action or "",
+                              params=params, status=err.status, code=err.code,
+                              request_id=request_id, access_key_id=access_key_id)
+            body = {"RequestId": request_id, "HostId": self.account.host_for(service),
+                    "Code": err.code, "Message": err.message,
+                    "Recommend": err.recommend or
+                    f"https://api.aliyun.com/troubleshoot?q={err.code}&product="
+                    f"{service.name.upper() if service else ''}&requestId={request_id}"}
+            if service is not None and service.include_http_status:
+                body["HttpStatus"] = err.status
+            return err.status, body
