@@ -261,6 +261,10 @@ class Gateway:
 
     def reset(self):
         self.backends = {s.name: s.backend_factory(self.account) for s in self.services.values()}
+        for backend in self.backends.values():   # e.g. KMS checks RAMCredentials against RAM state
+            link = getattr(backend, "link_peers", None)
+            if link is not None:
+                link(self.backends)
         self.calls.clear()
         self.faults.clear()
 
