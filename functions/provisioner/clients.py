@@ -1,0 +1,128 @@
+"""SDK clients (built once per instance) and the one way to call an API.
+
+``Cloud.ram("CreateUser", UserName=...)`` maps an action to the official SDK
+method, retries transient failures with exponential backoff and full jitter
+(bounded in attempts and total time), logs one line per call with its
+RequestId, and returns the response body as a dict with the API's own field
+names. The SDKs are imported here, lazily, so cold paths that never call the
+cloud never pay for them.
+"""
+import importlib
+import os
+import random
+import re
+import threading
+import time
+
+from . import structured_log as log
+from .errors import CloudError, TransientError, from_sdk_exception
+
+_SDK = {"ram": "alibabacloud_ram20150501", "kms": "alibabacloud_kms20160120"}
+
+
+def _snake(action):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", action).lower()
+
+
+def _credential_client():
+    """The credentials FC gives the function, through alibabacloud_credentials.
+
+    FC sets ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET/SECURITY_TOKEN (python3.12 has no
+    ``context.credentials``). The library's env provider snapshots them at import
+    time, so they are read here explicitly; without them its default chain runs.
+    """
+    from alibabacloud_credentials.client import Client as CredentialClient
+    from alibabacloud_credentials.models import Config as CredentialConfig
+    ak = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN")
+    if ak and secret:
+        if token:
+            return CredentialClient(CredentialConfig(type="sts", access_key_id=ak,
+                                                     access_key_secret=secret, security_token=token))
+        return CredentialClient(CredentialConfig(type="access_key", access_key_id=ak, access_key_secret=secret))
+    return CredentialClient()
+
+
+class Cloud:
+    """RAM and KMS for one function instance."""
+
+    def __init__(self, settings, sleep=time.sleep, rng=None):
+        self.settings = settings
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._clients = {}
+        self._lock = threading.Lock()
+        self._credential = None
+
+    def _client(self, service):
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                from alibabacloud_tea_openapi.models import Config
+                if self._credential is None:
+                    self._credential = _credential_client()
+                s = self.settings
+                endpoint = s.ram_endpoint if service == "ram" else s.kms_endpoint
+                module = importlib.import_module(f"{_SDK[service]}.client")
+                client = module.Client(Config(
+                    credential=self._credential, endpoint=endpoint, protocol=s.protocol,
+                    region_id=s.region, connect_timeout=s.connect_timeout_ms, read_timeout=s.read_timeout_ms))
+                self._clients[service] = client
+            return client
+
+    def ram(self, action, **params):
+        return self.call("ram", action, params)
+
+    def kms(self, action, **params):
+        return self.call("kms", action, params)
+
+    def call(self, service, action, params):
+        client = self._client(service)
+        models = importlib.import_module(f"{_SDK[service]}.models")
+        request = getattr(models, f"{action}Request")().from_map(
+            {k: v for k, v in params.items() if v is not None})
+        method = getattr(client, f"{_snake(action)}_with_options")
+        from darabonba.runtime import RuntimeOptions
+        runtime = RuntimeOptions(autoretry=False, connect_timeout=self.settings.connect_timeout_ms,
+                                 read_timeout=self.settings.read_timeout_ms)
+        return self._with_retry(action, lambda: method(request, runtime))
+
+    def _with_retry(self, action, send):
+        s = self.settings
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = send()
+            except Exception as exc:  # noqa: BLE001 - every SDK failure is classified below
+                err = exc if isinstance(exc, CloudError) else from_sdk_exception(action, exc)
+            else:
+                body = response.body.to_map() if response.body is not None else {}
+                log.info("api", action=action, requestId=body.get("RequestId"), outcome="ok", attempt=attempt)
+                return body
+            log.info("api", action=action, requestId=err.request_id, outcome=err.code, attempt=attempt,
+                     status=err.status)
+            if not err.transient:
+                raise err
+            delay = self._rng.uniform(0, s.retry_base_seconds * (2 ** (attempt - 1)))
+            if attempt >= s.retry_max_attempts or time.monotonic() - started + delay > s.retry_max_seconds:
+                raise TransientError(str(err)) from None
+            self._sleep(delay)
+
+    def try_ram(self, action, **params):
+        """Like ``ram`` but returns None where the API says the thing does not exist."""
+        return self._try(self.ram, action, params)
+
+    def try_kms(self, action, **params):
+        return self._try(self.kms, action, params)
+
+    @staticmethod
+    def _try(call, action, params):
+        try:
+            return call(action, **params)
+        except CloudError as err:
+            if err.not_found:
+                return None
+            raise

@@ -1,0 +1,79 @@
+"""Which cloud errors are transient, which mean "not found" or "already there".
+
+Decisions are driven by lists of real error codes kept here and nowhere else
+(the terraform-provider-alicloud way), so a new code is a one-line change.
+"""
+
+TRANSIENT_CODES = frozenset({
+    "Throttling", "Throttling.User", "Throttling.Api", "Throttling.AllocationQuota",
+    "ServiceUnavailable", "ServiceUnavailableTemporary", "SerivceUnvailableTemporary",
+    "InternalError", "InternalFailure", "UnknownError", "Rejected.Throttling",
+    "OperationConflict", "ConcurrentUpdate", "InvalidTimeStamp.Expired", "SignatureNonceUsed",
+})
+
+NOT_FOUND_CODES = frozenset({
+    "EntityNotExist.User", "EntityNotExist.User.LoginProfile", "EntityNotExist.User.AccessKey",
+    "EntityNotExist.User.Policy", "EntityNotExist.User.Group", "EntityNotExist.User.MFADevice",
+    "EntityNotExist.VirtualMFADevice", "EntityNotExist.Group", "Forbidden.ResourceNotFound",
+})
+
+ALREADY_EXISTS_CODES = frozenset({
+    "EntityAlreadyExists.User", "EntityAlreadyExists.User.Policy",
+    "EntityAlreadyExists.User.LoginProfile", "EntityAlreadyExists.User.Group",
+    "Rejected.ResourceExist",
+})
+
+IN_DELETE_WINDOW_CODES = frozenset({"Rejected.ResourceInDeleteWindow"})
+
+
+class CloudError(Exception):
+    """An API call failed. The message names action, code, status and RequestId only:
+    the SDK's own text can echo request data, so it is never passed on."""
+
+    def __init__(self, action, code, status=None, request_id=None):
+        self.action, self.code, self.status, self.request_id = action, code, status, request_id
+        detail = f"HTTP {status}" if status else "no response"
+        super().__init__(f"{action} failed: {code} ({detail}, RequestId {request_id or '-'})")
+
+    @property
+    def transient(self):
+        return is_transient(self.code, self.status)
+
+    @property
+    def not_found(self):
+        return self.code in NOT_FOUND_CODES
+
+    @property
+    def already_exists(self):
+        return self.code in ALREADY_EXISTS_CODES
+
+    @property
+    def in_delete_window(self):
+        return self.code in IN_DELETE_WINDOW_CODES
+
+
+class TransientError(Exception):
+    """Still failing after the in-invocation retries: raised so FC's async retry takes over."""
+
+
+def is_transient(code, status):
+    if code in TRANSIENT_CODES or (code or "").startswith("Throttling"):
+        return True
+    if code == "ConnectionError":
+        return True
+    return status is not None and status >= 500
+
+
+def from_sdk_exception(action, exc):
+    """Translate anything the SDK raised into a CloudError without keeping its message."""
+    code = getattr(exc, "code", None)
+    status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
+    request_id = getattr(exc, "request_id", None)
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        request_id = request_id or data.get("RequestId")
+        code = code or data.get("Code")
+    if code in (None, "", "None") or status is None:
+        # No HTTP answer: connection refused/reset/dropped, timeouts.
+        return CloudError(action, "ConnectionError", None, request_id if request_id != "None" else None)
+    return CloudError(action, str(code), int(status), request_id)

@@ -1,0 +1,125 @@
+"""Validate events against the JSON Schemas in ``schemas/`` and say what is wrong in words.
+
+Every problem is reported, each with its JSON path (``$.employee.logonName``)
+and a sentence a person understands; values are echoed only in short form.
+"""
+import json
+import os
+import re
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+# Deployed: <root>/provisioner + <root>/schemas. Repository: functions/provisioner + schemas/.
+_SCHEMA_DIRS = [Path(os.environ["SCHEMA_DIR"])] if os.environ.get("SCHEMA_DIR") else []
+_SCHEMA_DIRS += [_HERE.parent / "schemas", _HERE.parent.parent / "schemas"]
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
+           "employee.offboarded": "offboarding-event.schema.json"}
+
+
+def schema_path(name):
+    for folder in _SCHEMA_DIRS:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"schema {name} not found in {[str(d) for d in _SCHEMA_DIRS]}")
+
+
+def _is_datetime(value):
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date(value):
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=None)
+def _validator(name):
+    from jsonschema import Draft202012Validator, FormatChecker
+    checker = FormatChecker(formats=())
+    checker.checks("date-time")(lambda v: not isinstance(v, str) or _is_datetime(v))
+    checker.checks("date")(lambda v: not isinstance(v, str) or _is_date(v))
+    checker.checks("email")(lambda v: not isinstance(v, str) or bool(_EMAIL.match(v)))
+    schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=checker)
+
+
+def _path(parts):
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _short(value):
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _message(error):
+    v, schema = error.validator, error.schema
+    if v == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        return "is required", missing.group(1) if missing else None
+    if v == "additionalProperties":
+        extra = re.findall(r"'([^']+)'", error.message.split("(")[-1])
+        return "is not a known field (unknown fields are rejected)", extra
+    if v == "type":
+        return f"must be of type {error.validator_value}, got {_short(error.instance)}", None
+    if v in ("enum", "const"):
+        allowed = error.validator_value if v == "enum" else [error.validator_value]
+        return f"must be one of {', '.join(json.dumps(a) for a in allowed)}, got {_short(error.instance)}", None
+    if v == "pattern":
+        hint = schema.get("description") or f"the pattern {error.validator_value}"
+        return f"{_short(error.instance)} is not valid: {hint}", None
+    if v in ("minLength", "maxLength"):
+        n = len(error.instance) if isinstance(error.instance, str) else 0
+        bound = "at least" if v == "minLength" else "at most"
+        return f"must be {bound} {error.validator_value} characters long, got {n}", None
+    if v == "format":
+        return f"{_short(error.instance)} is not a valid {error.validator_value}", None
+    return error.message, None
+
+
+def validate(event, event_type=None):
+    """Return a list of ``{"path", "message"}`` problems (empty when the event is valid)."""
+    if not isinstance(event, dict):
+        return [{"path": "$", "message": f"an event must be a JSON object, got {type(event).__name__}"}]
+    event_type = event_type or event.get("eventType")
+    name = SCHEMAS.get(event_type)
+    if name is None:
+        return [{"path": "$.eventType",
+                 "message": f"must be one of {', '.join(json.dumps(t) for t in SCHEMAS)}, got {_short(event_type)}"}]
+    problems = []
+    for error in _validator(name).iter_errors(event):
+        if error.validator in ("if", "then"):
+            continue
+        message, extra = _message(error)
+        base = list(error.absolute_path)
+        if error.validator == "required" and extra:
+            problems.append({"path": _path(base + [extra]), "message": message})
+        elif error.validator == "additionalProperties" and extra:
+            problems.extend({"path": _path(base + [name]), "message": message} for name in extra)
+        elif error.validator == "const" and base[-1:] == ["mode"]:
+            problems.append({"path": "$.access.console",
+                             "message": "is allowed only with access.mode \"console\""})
+        else:
+            problems.append({"path": _path(base), "message": message})
+    problems.sort(key=lambda p: p["path"])
+    return problems
