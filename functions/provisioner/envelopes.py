@@ -1,0 +1,158 @@
+"""Decode what FC hands a function into events, whatever trigger delivered them.
+
+Shapes (DESIGN.md): a direct event or a JSON array of them (batch);
+EventBridge CloudEvents 1.0 (``data`` as object or JSON string; an array in
+event-streaming mode); the HTTP trigger (signed HR webhook); the timer
+trigger. Undecodable input becomes a problem list, never an exception.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass, field
+
+MAX_BATCH = 100
+SIGNATURE_HEADER = "X-HR-Signature"
+
+
+@dataclass
+class Item:
+    """One event to process, or the reason it could not be decoded."""
+    event: object = None
+    problems: list = field(default_factory=list)
+    source: str = "direct"
+
+
+@dataclass
+class Decoded:
+    kind: str                      # "direct" | "batch" | "eventbridge" | "http" | "timer" | "invalid"
+    items: list = field(default_factory=list)
+    batch: bool = False            # the caller gets a list of results
+    timer_payload: dict = None
+    http_status: int = 0           # set when the HTTP request is refused before any event is read
+    http_message: str = ""
+
+
+def _problem(path, message):
+    return {"path": path, "message": message}
+
+
+def _loads(raw):
+    if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw).decode("utf-8")
+    return json.loads(raw)
+
+
+def _is_cloudevent(obj):
+    return isinstance(obj, dict) and "specversion" in obj and "data" in obj
+
+
+def _is_http(obj):
+    return isinstance(obj, dict) and "requestContext" in obj and "body" in obj and "headers" in obj
+
+
+def _is_timer(obj):
+    return isinstance(obj, dict) and "triggerTime" in obj and "triggerName" in obj
+
+
+def _from_cloudevent(ce, path):
+    data = ce.get("data")
+    if isinstance(data, (str, bytes)):
+        try:
+            data = _loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return Item(problems=[_problem(f"{path}.data", "is not valid JSON")], source="eventbridge")
+    return Item(event=data, source="eventbridge")
+
+
+def sign(key, body, timestamp=None):
+    """The ``X-HR-Signature`` value an HR system sends for ``body`` (bytes)."""
+    t = int(time.time() if timestamp is None else timestamp)
+    mac = hmac.new(key.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify_signature(key, header, body, tolerance, now=None):
+    """Return None when valid, else the reason (never echoing the key or the MAC)."""
+    if not key:
+        return "webhook signing key is not configured; unsigned requests are refused"
+    if not header:
+        return f"missing {SIGNATURE_HEADER} header"
+    fields = {}
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        fields.setdefault(name, []).append(value)
+    try:
+        t = int(fields.get("t", [""])[0])
+    except ValueError:
+        return "malformed signature header"
+    now = time.time() if now is None else now
+    if abs(now - t) > tolerance:
+        return "signature timestamp outside the allowed window"
+    expected = hmac.new(key.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, mac) for mac in fields.get("v1", [])):
+        return "signature does not match"
+    return None
+
+
+def _decode_http(obj, settings):
+    headers = {str(k).lower(): v for k, v in (obj.get("headers") or {}).items()}
+    method = ((obj.get("requestContext") or {}).get("http") or {}).get("method", "POST").upper()
+    if method != "POST":
+        return Decoded("http", http_status=405, http_message="only POST is accepted")
+    body = obj.get("body") or ""
+    try:
+        raw = base64.b64decode(body, validate=True) if obj.get("isBase64Encoded") else body.encode("utf-8")
+    except (ValueError, TypeError):
+        return Decoded("http", http_status=400, http_message="body is not valid base64")
+    if len(raw) > settings.max_body_bytes:
+        return Decoded("http", http_status=413,
+                       http_message=f"body exceeds {settings.max_body_bytes} bytes")
+    reason = verify_signature(settings.webhook_signing_key, headers.get(SIGNATURE_HEADER.lower()), raw,
+                              settings.webhook_tolerance_seconds)
+    if reason:
+        return Decoded("http", http_status=401, http_message=reason)
+    try:
+        payload = _loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return Decoded("http", items=[Item(problems=[_problem("$", "body is not valid JSON")], source="http")])
+    if _is_cloudevent(payload):
+        return Decoded("http", items=[_from_cloudevent(payload, "$")])
+    return Decoded("http", items=[Item(event=payload, source="http")])
+
+
+def decode(event, settings):
+    """Turn FC's ``event`` (bytes, str or already-parsed JSON) into a Decoded."""
+    if isinstance(event, (bytes, bytearray, str)):
+        if len(event) > max(settings.max_body_bytes, 6 * 1024 * 1024):
+            return Decoded("invalid", items=[Item(problems=[_problem("$", "event is too large")])])
+        try:
+            obj = _loads(event)
+        except (ValueError, UnicodeDecodeError):
+            return Decoded("invalid", items=[Item(problems=[_problem("$", "event is not valid JSON")])])
+    else:
+        obj = event
+    if _is_http(obj):
+        return _decode_http(obj, settings)
+    if _is_timer(obj):
+        payload = obj.get("payload") or {}
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload) if payload.strip() else {}
+            except ValueError:
+                return Decoded("timer", items=[Item(problems=[_problem("$.payload", "is not valid JSON")])])
+        if not isinstance(payload, dict):
+            return Decoded("timer", items=[Item(problems=[_problem("$.payload", "must be a JSON object")])])
+        return Decoded("timer", timer_payload=payload)
+    if isinstance(obj, list):
+        if len(obj) > MAX_BATCH:
+            return Decoded("batch", batch=True, items=[Item(problems=[_problem(
+                "$", f"a batch holds at most {MAX_BATCH} events, got {len(obj)}")])])
+        items = [_from_cloudevent(e, f"$[{i}]") if _is_cloudevent(e) else Item(event=e, source="batch")
+                 for i, e in enumerate(obj)]
+        kind = "eventbridge" if obj and all(_is_cloudevent(e) for e in obj) else "batch"
+        return Decoded(kind, items=items, batch=True)
+    if _is_cloudevent(obj):
+        return Decoded("eventbridge", items=[_from_cloudevent(obj, "$")])
+    return Decoded("direct", items=[Item(event=obj)])

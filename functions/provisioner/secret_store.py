@@ -1,0 +1,106 @@
+"""The user's credential in KMS Secrets Manager: the only place it is ever kept.
+
+The function writes secrets but never reads their values (its role has no
+GetSecretValue). Which AccessKey a secret holds is known from the version
+id: every version written for a programmatic user is named after the
+AccessKeyId it contains (an identifier, not a secret), so "which key is in
+KMS" is answered by ListSecretVersionIds atomically with the write.
+"""
+import json
+import uuid
+from dataclasses import dataclass
+
+from . import ownership
+from .errors import CloudError
+
+GENERIC, RAM_CREDENTIALS = "Generic", "RAMCredentials"
+
+
+@dataclass
+class SecretInfo:
+    name: str
+    tags: list
+    planned_delete_time: str = ""
+    secret_type: str = GENERIC
+
+    @property
+    def in_delete_window(self):
+        return bool(self.planned_delete_time)
+
+    def owned_by(self, employee_id):
+        return ownership.secret_owned_by(self.tags, employee_id)
+
+
+class SecretStore:
+    def __init__(self, cloud, settings):
+        self.cloud = cloud
+        self.settings = settings
+
+    def name_for(self, logon_name):
+        return self.settings.secret_name(logon_name)
+
+    def describe(self, name):
+        """Metadata (tags, deletion schedule), never the value; None if there is no such secret."""
+        body = self.cloud.try_kms("DescribeSecret", SecretName=name, FetchTags="true")
+        if body is None:
+            return None
+        return SecretInfo(name=name, tags=(body.get("Tags") or {}).get("Tag") or [],
+                          planned_delete_time=body.get("PlannedDeleteTime") or "",
+                          secret_type=body.get("SecretType") or GENERIC)
+
+    def current_version(self, name):
+        body = self.cloud.kms("ListSecretVersionIds", SecretName=name, IncludeDeprecated="false",
+                              PageSize=100)
+        for version in (body.get("VersionIds") or {}).get("VersionId") or []:
+            if "ACSCurrent" in ((version.get("VersionStages") or {}).get("VersionStage") or []):
+                return version.get("VersionId")
+        return None
+
+    def _payload(self, user_name, logon_principal, access_key=None, password=None):
+        if access_key and self.settings.secret_type == RAM_CREDENTIALS:
+            return {"AccessKeys": [{"AccessKeyId": access_key["AccessKeyId"],
+                                    "AccessKeySecret": access_key["AccessKeySecret"]}]}
+        data = {"UserName": user_name, "LogonPrincipal": logon_principal}
+        if access_key:
+            data.update(AccessKeyId=access_key["AccessKeyId"], AccessKeySecret=access_key["AccessKeySecret"])
+        if password:
+            data["Password"] = password
+        return data
+
+    def write(self, name, *, employee_id, user_name, logon_principal, access_key=None, password=None,
+              exists=False):
+        """Create the secret, or add a new current version. Safe to repeat after a lost answer."""
+        data = json.dumps(self._payload(user_name, logon_principal, access_key, password))
+        version = access_key["AccessKeyId"] if access_key else f"pw-{uuid.uuid4().hex}"
+        ram_secret = bool(access_key) and self.settings.secret_type == RAM_CREDENTIALS
+        try:
+            if exists:
+                self.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=data,
+                               SecretDataType="text")
+            else:
+                self.cloud.kms(
+                    "CreateSecret", SecretName=name, VersionId=version, SecretData=data, SecretDataType="text",
+                    SecretType=RAM_CREDENTIALS if ram_secret else GENERIC,
+                    ExtendedConfig=({"SecretSubType": "RamUserAccessKey", "UserName": user_name}
+                                    if ram_secret else None),
+                    EnableAutomaticRotation="true" if ram_secret else None,
+                    RotationInterval="30d" if ram_secret else None,
+                    EncryptionKeyId=self.settings.kms_encryption_key_id or None,
+                    DKMSInstanceId=self.settings.kms_instance_id or None,
+                    Description=f"Credential of RAM user {user_name} (hr-ram-provisioner)",
+                    Tags=json.dumps(ownership.secret_tags(employee_id, user_name)))
+        except CloudError as err:
+            if not err.already_exists:
+                raise
+            if not exists:
+                # Created by an earlier attempt whose answer was lost: store as a new version.
+                return self.write(name, employee_id=employee_id, user_name=user_name,
+                                  logon_principal=logon_principal, access_key=access_key,
+                                  password=password, exists=True)
+        return version
+
+    def schedule_delete(self, name, recovery_days):
+        return self.cloud.kms("DeleteSecret", SecretName=name, RecoveryWindowInDays=str(recovery_days))
+
+    def restore(self, name):
+        return self.cloud.kms("RestoreSecret", SecretName=name)
