@@ -43,3 +43,4 @@ def kms(cloud):
 def as_bytes(obj):
     """What FC passes a Python handler: the event as bytes."""
     return json.dumps(obj).encode("utf-8")
+
