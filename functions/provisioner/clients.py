@@ -80,12 +80,14 @@ class Cloud:
     def call(self, service, action, params):
         client = self._client(service)
         models = importlib.import_module(f"{_SDK[service]}.models")
-        request = getattr(models, f"{action}Request")().from_map(
-            {k: v for k, v in params.items() if v is not None})
+        request_class = getattr(models, f"{action}Request", None)
         method = getattr(client, f"{_snake(action)}_with_options")
         from darabonba.runtime import RuntimeOptions
         runtime = RuntimeOptions(autoretry=False, connect_timeout=self.settings.connect_timeout_ms,
                                  read_timeout=self.settings.read_timeout_ms)
+        if request_class is None:   # actions without parameters (GetAccountAlias, GetPasswordPolicy)
+            return self._with_retry(action, lambda: method(runtime))
+        request = request_class().from_map({k: v for k, v in params.items() if v is not None})
         return self._with_retry(action, lambda: method(request, runtime))
 
     def _with_retry(self, action, send):

@@ -1,0 +1,260 @@
+"""Onboarding: one validated "employee.onboarded" event → the RAM user as the event implies.
+
+Every run is a reconcile, not a script: it reads what exists, decides, and
+makes only the changes still missing. That is what makes redelivery after a
+fault or a crash at any step converge (DESIGN.md invariants 5 and 6), and an
+event that finds everything in place answer ``already-provisioned`` without
+a single mutating call.
+
+Steps (reads first; nothing is changed before ownership is settled):
+
+1. GetUser. Not ours (no marker) or another employee's → ``conflict``.
+2. DescribeSecret. A secret by that name without our tags → ``conflict``.
+3. CreateUser with the marker in ``Comments`` (lost answer / race:
+   EntityAlreadyExists.User → read again and decide again), or, for a user we
+   manage, UpdateUser when the marker must change (rehire: disabled → active;
+   endDate set, changed or cleared).
+4. The ARMS policy the level implies is attached, the other one detached
+   (mover). Policies we did not attach are never touched.
+5. Exactly one credential, of the event's kind, held in KMS:
+   - programmatic: keys that are not the secret's current version are deleted
+     first; CreateAccessKey; the secret is written (version id = AccessKeyId);
+     a write failure deletes the new key before the error goes up; keys left by
+     a retried CreateAccessKey whose answer was lost are then deleted.
+   - console: a CSPRNG password satisfying GetPasswordPolicy is written to KMS
+     first, then CreateLoginProfile. A crash between the two leaves no login
+     profile, so redelivery makes a new password (a new secret version) and
+     then the profile: a login profile only ever exists with its password as
+     the secret's current version.
+   - the other kind is removed (mode switch): console → programmatic deletes
+     the login profile, programmatic → console deletes the AccessKeys.
+"""
+import secrets as _csprng
+import string
+from datetime import date
+
+from . import ARMS_POLICIES, ownership
+from . import structured_log as log
+from .errors import CloudError, TransientError
+
+PROGRAMMATIC, CONSOLE = "programmatic", "console"
+PASSWORD_VERSION_PREFIX = "pw-"  # noqa: S105 - a version-id prefix, not a password
+# RAM accepts these in passwords; a conservative subset of ASCII punctuation.
+PASSWORD_SYMBOLS = "!@#$%^&*()-_=+[]{}:,.?"  # noqa: S105 - an alphabet, not a password
+PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_TARGET_LENGTH = 8, 32, 20
+
+
+class Conflict(Exception):
+    """The user or secret exists and is not ours (for this employee): nothing may be changed."""
+
+
+def make_password(policy):
+    """A CSPRNG password meeting ``GetPasswordPolicy``'s length and class rules (every class is included)."""
+    minimum = int((policy or {}).get("MinimumPasswordLength") or PASSWORD_MIN_LENGTH)
+    length = min(max(minimum, PASSWORD_TARGET_LENGTH), PASSWORD_MAX_LENGTH)
+    classes = [string.ascii_lowercase, string.ascii_uppercase, string.digits, PASSWORD_SYMBOLS]
+    alphabet = "".join(classes)
+    chars = [_csprng.choice(c) for c in classes]
+    chars += [_csprng.choice(alphabet) for _ in range(length - len(chars))]
+    _csprng.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+class _Onboarding:
+    def __init__(self, event, rt):
+        self.rt, self.cloud, self.store = rt, rt.cloud, rt.secrets
+        employee, access = event["employee"], event["access"]
+        self.event = event
+        self.employee_id = employee["employeeId"]
+        self.user_name = employee["logonName"]
+        self.mode = access["mode"]
+        self.policy = ARMS_POLICIES[access["level"]]
+        console = access.get("console") or {}
+        self.reset_required = console.get("passwordResetRequired", True)
+        self.mfa_required = console.get("mfaBindRequired", True)
+        self.end_date = date.fromisoformat(event["endDate"]) if event.get("endDate") else None
+        self.secret_name = self.store.name_for(self.user_name)
+        self.changed = False
+        self.principal = None
+
+    # -- helpers -------------------------------------------------------------
+    def ram(self, action, **params):
+        self.changed = True
+        return self.cloud.ram(action, **params)
+
+    def kms(self, action, **params):
+        self.changed = True
+        return self.cloud.kms(action, **params)
+
+    def _ignore(self, predicate, action, **params):
+        """A mutating RAM call whose "already done" answer counts as success."""
+        try:
+            return self.ram(action, **params)
+        except CloudError as err:
+            if predicate(err):
+                return None
+            raise
+
+    def result(self, status, **extra):
+        body = {"eventId": self.event["eventId"], "status": status, "userName": self.user_name}
+        if status in ("provisioned", "already-provisioned"):
+            body.update(logonPrincipal=self.principal, accessMode=self.mode, policies=[self.policy],
+                        secretName=self.secret_name)
+        body.update(extra)
+        return body
+
+    # -- steps -----------------------------------------------------------------
+    def owned_marker(self, user):
+        marker = ownership.parse(user.get("Comments"))
+        if marker is None:
+            raise Conflict("a RAM user with this name exists and was not created by hr-ram-provisioner")
+        if marker.employee_id != self.employee_id:
+            raise Conflict("the RAM user is managed for another employee")
+        return marker
+
+    def get_user(self):
+        body = self.cloud.try_ram("GetUser", UserName=self.user_name)
+        return body.get("User") if body else None
+
+    def create_user(self):
+        employee = self.event["employee"]
+        comments = ownership.Marker(self.employee_id, end_date=self.end_date).render()
+        try:
+            self.ram("CreateUser", UserName=self.user_name, DisplayName=employee["displayName"],
+                     Email=employee.get("email"), MobilePhone=employee.get("mobilePhone"), Comments=comments)
+            return True
+        except CloudError as err:
+            if not err.already_exists:
+                raise
+        # Created meanwhile (our own earlier attempt whose answer was lost, or someone else): decide again.
+        user = self.get_user()
+        if user is None:
+            raise TransientError("CreateUser: the user exists and vanished again; retry")
+        self.reconcile_marker(self.owned_marker(user), user)
+        return False
+
+    def reconcile_marker(self, marker, user):
+        wanted = marker.activated(self.end_date).render()
+        if user.get("Comments") != wanted:
+            self.ram("UpdateUser", UserName=self.user_name, NewComments=wanted)
+            log.info("marker updated", step="marker", previousState=marker.state, endDate=self.end_date)
+
+    def reconcile_policies(self, fresh):
+        attached = set()
+        if not fresh:
+            body = self.cloud.ram("ListPoliciesForUser", UserName=self.user_name)
+            attached = {p.get("PolicyName") for p in (body.get("Policies") or {}).get("Policy") or []
+                        if p.get("PolicyType") == "System"}
+        if self.policy not in attached:
+            self._ignore(lambda e: e.already_exists, "AttachPolicyToUser", PolicyType="System",
+                         PolicyName=self.policy, UserName=self.user_name)
+        for other in set(ARMS_POLICIES.values()) - {self.policy}:
+            if other in attached:
+                self._ignore(lambda e: e.not_found, "DetachPolicyFromUser", PolicyType="System",
+                             PolicyName=other, UserName=self.user_name)
+
+    def access_keys(self):
+        body = self.cloud.ram("ListAccessKeys", UserName=self.user_name)
+        return (body.get("AccessKeys") or {}).get("AccessKey") or []
+
+    def delete_keys(self, keys, keep=None):
+        for key in keys:
+            if key.get("AccessKeyId") != keep:
+                self._ignore(lambda e: e.not_found, "DeleteAccessKey", UserName=self.user_name,
+                             UserAccessKeyId=key["AccessKeyId"])
+
+    def secret_state(self, secret, fresh_credential):
+        """The secret's current version id (None when it has none we can use), restoring it if
+        offboarding scheduled it for deletion."""
+        if secret is None:
+            return None
+        if secret.in_delete_window:
+            self.kms("RestoreSecret", SecretName=self.secret_name)
+            log.info("secret restored", step="secret")
+        return None if fresh_credential else self.store.current_version(self.secret_name)
+
+    def write_secret(self, secret_exists, **credential):
+        version = self.store.write(self.secret_name, employee_id=self.employee_id, user_name=self.user_name,
+                                   logon_principal=self.principal, exists=secret_exists, **credential)
+        self.changed = True
+        return version
+
+    def programmatic(self, fresh, secret, rehire):
+        keys = [] if fresh else self.access_keys()
+        current = self.secret_state(secret, rehire)
+        held = next((k for k in keys if k.get("AccessKeyId") == current and k.get("Status") == "Active"), None)
+        if held is not None:
+            self.delete_keys(keys, keep=current)                  # orphans of an interrupted earlier run
+        else:
+            self.delete_keys(keys)                                # none of them is in KMS (or usable)
+            body = self.ram("CreateAccessKey", UserName=self.user_name)
+            key = body["AccessKey"]
+            log.register_secret(key.get("AccessKeySecret"))
+            access_key = {"AccessKeyId": key["AccessKeyId"], "AccessKeySecret": key["AccessKeySecret"]}
+            try:
+                self.write_secret(secret is not None, access_key=access_key)
+            except Exception:
+                log.warning("secret write failed; deleting the AccessKey just created", step="secret",
+                            accessKeyId=key["AccessKeyId"])
+                self.delete_keys([key])
+                raise
+            log.info("access key stored", step="secret", accessKeyId=key["AccessKeyId"])
+            others = [k for k in self.access_keys() if k.get("AccessKeyId") != key["AccessKeyId"]]
+            if others:                                            # a retried CreateAccessKey left one
+                self.delete_keys(others)
+        if not fresh and self.cloud.try_ram("GetLoginProfile", UserName=self.user_name):
+            # mode switch console → programmatic: exactly one credential kind
+            self._ignore(lambda e: e.not_found, "DeleteLoginProfile", UserName=self.user_name)
+
+    def console(self, fresh, secret, rehire):
+        profile = None if fresh else self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
+        current = self.secret_state(secret, rehire)
+        in_place = (profile is not None and current is not None
+                    and current.startswith(PASSWORD_VERSION_PREFIX))
+        if not in_place:
+            if profile is not None:
+                # Its password is not the one in KMS (or was handed out before a rehire): replace the
+                # profile so that "a profile exists" keeps meaning "its password is the current version".
+                self._ignore(lambda e: e.not_found, "DeleteLoginProfile", UserName=self.user_name)
+            policy = self.cloud.ram("GetPasswordPolicy").get("PasswordPolicy") or {}
+            password = make_password(policy)
+            log.register_secret(password)
+            self.write_secret(secret is not None, password=password)
+            log.info("password stored", step="secret")
+            self._ignore(lambda e: e.already_exists, "CreateLoginProfile", UserName=self.user_name,
+                         Password=password, PasswordResetRequired=self.reset_required,
+                         MFABindRequired=self.mfa_required)
+        if not fresh:
+            # mode switch programmatic → console: exactly one credential kind
+            self.delete_keys(self.access_keys())
+
+    def run(self):
+        user = self.get_user()
+        marker = self.owned_marker(user) if user is not None else None
+        secret = self.store.describe(self.secret_name)
+        if secret is not None and not secret.owned_by(self.employee_id):
+            raise Conflict("a secret with this name exists and is not hr-ram-provisioner's for this employee")
+        self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
+        rehire = marker is not None and marker.state == ownership.DISABLED
+        if user is None:
+            fresh = self.create_user()
+        else:
+            fresh = False
+            self.reconcile_marker(marker, user)
+        self.reconcile_policies(fresh)
+        if self.mode == PROGRAMMATIC:
+            self.programmatic(fresh, secret, rehire)
+        else:
+            self.console(fresh, secret, rehire)
+        status = "provisioned" if self.changed else "already-provisioned"
+        return self.result(status, **({"rehired": True} if rehire else {}))
+
+
+def run(event, rt):
+    """Bring the RAM user and its secret to what ``event`` implies; return the result (never a credential)."""
+    onboarding = _Onboarding(event, rt)
+    try:
+        return onboarding.run()
+    except Conflict as why:
+        log.warning("conflict", status="conflict", reason=str(why))
+        return onboarding.result("conflict", reason=str(why))
