@@ -11,7 +11,7 @@ import hmac
 import threading
 import time
 from datetime import datetime, timezone
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from .exceptions import ApiError
 
@@ -85,8 +85,11 @@ class Authenticator:
         auth = headers.get("authorization")
         if auth:
             return self._v3(method, path, query, headers, body, auth)
-        if "Signature" in query:
-            return self._v2(method, query, body)
+        form = {}   # RPC V2 POST carries its parameters, Signature included, in a form body
+        if body and "application/x-www-form-urlencoded" in headers.get("content-type", ""):
+            form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        if "Signature" in query or "Signature" in form:
+            return self._v2(method, query, form)
         raise ApiError("IncompleteSignature", "The request signature does not conform to Aliyun standards.", 400)
 
     def _v3(self, method, path, query, headers, body, auth):
