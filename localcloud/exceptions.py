@@ -26,7 +26,8 @@ def invalid_version(version):
 
 def missing_parameter(name):
     return ApiError(f"MissingParameter.{name}" if name else "MissingParameter",
-                    f"The input parameter \"{name}\" that is mandatory for processing this request is not supplied.", 400)
+                    f"The input parameter \"{name}\" that is mandatory for processing this request "
+                    "is not supplied.", 400)
 
 
 def throttling():
