@@ -56,9 +56,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = _serve
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    request_queue_size = 128   # socketserver's default backlog of 5 overflows when 16+ clients race
+
+
 class Server:
     def __init__(self, gateway, host="127.0.0.1", port=0):
-        self.httpd = ThreadingHTTPServer((host, port), _Handler)
+        self.httpd = _HTTPServer((host, port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.gateway = gateway
         self.thread = None
