@@ -13,7 +13,9 @@ Decisions and known deviations from the real service (quoted by the README):
   Comments <= 128; MobilePhone ``<country code>-<digits>``; Email one ``@`` and
   a dotted domain (``.Format``). Omitted required parameters and empty strings
   both answer ``MissingParameter.<Name>`` (the gateway's rule in ``core``).
-- Without ``DisplayName`` a user's DisplayName is its UserName.
+- Without ``DisplayName`` a user's DisplayName is its UserName; unset Email,
+  MobilePhone and Comments come back as "". UserId / GroupId are random
+  16-digit strings; AccessKeyIds are ``LTAI5t`` + 18 characters, secrets 30.
 - ``UserName`` is required by the AccessKey actions; the real API falls back to
   the caller's own (root) keys when it is omitted. Root keys are not modelled.
 - ListUsers orders users by UserName; ``Marker`` is an opaque token naming the
