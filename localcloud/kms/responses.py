@@ -130,13 +130,15 @@ def _ram_secret_value(data, created):
 
 
 def get_secret_value(backend, p):
-    secret, version = backend.get_secret_value(_required(p, "SecretName"), p.get("VersionId"), p.get("VersionStage"))
+    # The metadata lists only 403/404 codes for GetSecretValue: no InvalidParameter. A missing name is a
+    # secret that is not found, and FetchExtendedConfig is true only when it says "true".
+    secret, version = backend.get_secret_value(p.get("SecretName", ""), p.get("VersionId"), p.get("VersionStage"))
     data = version.data if secret.secret_type == GENERIC else _ram_secret_value(version.data, version.created)
     body = {"SecretName": secret.name, "VersionId": version.version_id, "CreateTime": iso(version.created),
             "SecretData": data, "SecretDataType": version.data_type, "SecretType": secret.secret_type,
             "VersionStages": {"VersionStage": list(version.stages)}}
     body.update(_rotation_fields(secret))
-    if secret.secret_type != GENERIC and _bool(p, "FetchExtendedConfig"):
+    if secret.secret_type != GENERIC and (p.get("FetchExtendedConfig") or "").lower() == "true":
         body["ExtendedConfig"] = json.dumps(secret.extended_config)
     return body
 

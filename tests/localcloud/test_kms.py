@@ -12,6 +12,16 @@ from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from localcloud.kms.models import PUNCTUATION
 from localcloud.ram.responses import SERVICE as RAM_SERVICE
 
+from .test_fidelity import audit_kms_errors
+
+
+@pytest.fixture(autouse=True)
+def _kms_errors_are_documented(cloud):
+    """After every test here: each KMS error code emitted is in that action's errorCodes (metadata)."""
+    yield
+    problems = audit_kms_errors(cloud.calls)
+    assert not problems, "\n".join(problems)
+
 
 def tags_json(**tags):
     return json.dumps([{"TagKey": k, "TagValue": v} for k, v in tags.items()])
