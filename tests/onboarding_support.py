@@ -49,6 +49,7 @@ def user_state(ram, kms, user_name, secret_name=None):
     secret_name = secret_name or f"ram-user/{user_name}"
     try:
         user = ram.get_user(rm.GetUserRequest(user_name=user_name)).body.user.to_map()
+        user.pop("UpdateDate", None)
     except Exception as exc:  # noqa: BLE001
         if _code(exc) != "EntityNotExist.User":
             raise
@@ -67,7 +68,7 @@ def user_state(ram, kms, user_name, secret_name=None):
         state["policies"] = sorted(p["PolicyName"] for p in pols["Policies"]["Policy"])
     try:
         desc = kms.describe_secret(km.DescribeSecretRequest(secret_name=secret_name, fetch_tags="true")).body
-        state["secret"] = desc.to_map()
+        state["secret"] = {k: v for k, v in desc.to_map().items() if k != "RequestId"}
         versions = kms.list_secret_version_ids(km.ListSecretVersionIdsRequest(secret_name=secret_name)).body
         for v in versions.to_map()["VersionIds"]["VersionId"]:
             if "ACSCurrent" in v["VersionStages"]["VersionStage"]:

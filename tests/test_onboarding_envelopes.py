@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from provisioner import envelopes, validation
 from provisioner.config import Settings
 from provisioner.errors import TransientError
+
 from tests.onboarding_support import event, example, invoke
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,313 @@
+"""Onboarding workflow through the handler and the official SDK against localcloud: both modes,
+idempotency, ownership conflicts, mover, mode switch, endDate, rehire, no credential in any output."""
+import json
+import string
+
+import pytest
+from alibabacloud_kms20160120 import models as km
+from alibabacloud_ram20150501 import models as rm
+from provisioner import ownership
+
+from tests.onboarding_support import (
+    assert_converged_console,
+    assert_converged_programmatic,
+    event,
+    invoke,
+    secret_value,
+    user_state,
+)
+
+READ_ONLY, FULL = "AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"
+
+
+def actions(calls):
+    return [c.action for c in calls]
+
+
+# -- both modes ------------------------------------------------------------------------------------
+def test_programmatic_provisions_user_policy_key_and_secret(cloud, ram, kms):
+    mark = cloud.calls.mark()
+    result = invoke(event(endDate="2027-06-30"))
+    assert result == {"eventId": "6f1c1e3a-2b7d-4d7e-9a51-0c2f3f0f9b10", "status": "provisioned",
+                      "userName": "alice.wang", "logonPrincipal": "alice.wang@corp.onaliyun.com",
+                      "accessMode": "programmatic", "policies": [READ_ONLY], "secretName": "ram-user/alice.wang"}
+    assert actions(cloud.calls.since(mark)) == [
+        "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "CreateAccessKey",
+        "CreateSecret", "ListAccessKeys"]
+    s = assert_converged_programmatic(cloud, ram, kms)
+    user = s["user"]
+    assert user["DisplayName"] == "Alice Wang" and user["Email"] == "alice.wang@example.com"
+    assert user["MobilePhone"] == "86-13800000000"
+    assert user["Comments"] == "hrrp:v1;emp=E10023;st=active;end=2027-06-30"
+    tags = {t["TagKey"]: t["TagValue"] for t in s["secret"]["Tags"]["Tag"]}
+    assert tags == {"managed-by": "hr-ram-provisioner", "employee-id": "E10023", "ram-user": "alice.wang"}
+    assert secret_value(cloud, "ram-user/alice.wang")["LogonPrincipal"] == "alice.wang@corp.onaliyun.com"
+
+
+def test_console_provisions_profile_with_password_in_kms(cloud, ram, kms):
+    mark = cloud.calls.mark()
+    result = invoke(event(mode="console", level="full"))
+    assert result["status"] == "provisioned" and result["accessMode"] == "console"
+    assert result["policies"] == [FULL]
+    assert actions(cloud.calls.since(mark)) == [
+        "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "GetPasswordPolicy",
+        "CreateSecret", "CreateLoginProfile"]
+    # KMS first, then the profile
+    s = assert_converged_console(cloud, ram, kms, policy=FULL)
+    assert s["profile"]["PasswordResetRequired"] is True and s["profile"]["MFABindRequired"] is True
+
+
+def test_console_flags_from_event(cloud, ram, kms):
+    ev = event(mode="console")
+    ev["access"]["console"] = {"passwordResetRequired": False, "mfaBindRequired": False}
+    invoke(ev)
+    s = assert_converged_console(cloud, ram, kms)
+    assert s["profile"]["PasswordResetRequired"] is False and s["profile"]["MFABindRequired"] is False
+
+
+def test_console_password_meets_a_strict_policy(cloud, ram, kms):
+    ram.set_password_policy(rm.SetPasswordPolicyRequest(
+        minimum_password_length=30, require_lowercase_characters=True, require_uppercase_characters=True,
+        require_numbers=True, require_symbols=True))
+    invoke(event(mode="console"))
+    password = secret_value(cloud, "ram-user/alice.wang")["Password"]
+    assert len(password) >= 30
+    for chars in (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation):
+        assert any(c in chars for c in password)
+    assert_converged_console(cloud, ram, kms)
+
+
+def test_passwords_are_unique_and_strong():
+    from provisioner.onboarding_workflow import make_password
+    made = {make_password({"MinimumPasswordLength": 8}) for _ in range(200)}
+    assert len(made) == 200
+    assert all(len(p) == 20 for p in made)
+    assert len(make_password({"MinimumPasswordLength": 32})) == 32
+
+
+# -- redelivery -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["programmatic", "console"])
+def test_redelivery_is_already_provisioned_with_zero_mutating_calls(cloud, ram, kms, mode):
+    first = invoke(event(mode=mode))
+    before = user_state(ram, kms, "alice.wang")
+    for _ in range(3):
+        mark = cloud.calls.mark()
+        again = invoke(event(mode=mode))
+        assert cloud.calls.mutating(mark, ok_only=False) == []
+        assert again == {**first, "status": "already-provisioned"}
+    after = user_state(ram, kms, "alice.wang")
+    assert after["keys"] == before["keys"] and after["current"] == before["current"]
+    (assert_converged_programmatic if mode == "programmatic" else assert_converged_console)(cloud, ram, kms)
+
+
+def test_account_alias_read_once_per_instance(cloud):
+    invoke(event(logon="a.one", employee_id="E1"))
+    invoke(event(logon="b.two", employee_id="E2"))
+    assert actions(cloud.calls.since(0)).count("GetAccountAlias") == 1
+
+
+def test_logon_principal_falls_back_to_account_id(cloud):
+    cloud.ram.alias = ""          # an account without an alias (no ClearAccountAlias action exists)
+    result = invoke(event())
+    assert result["logonPrincipal"] == f"alice.wang@{cloud.account_id}.onaliyun.com"
+
+
+# -- ownership ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("comments", [None, "made by hand", "hrrp:v2;emp=E10023", "hrrp:v1;emp=E10023;st=??"])
+def test_foreign_user_is_a_conflict_with_zero_mutating_calls(cloud, ram, kms, comments):
+    ram.create_user(rm.CreateUserRequest(user_name="alice.wang", comments=comments))
+    mark = cloud.calls.mark()
+    result = invoke(event())
+    assert result["status"] == "conflict" and "not created by" in result["reason"]
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    s = user_state(ram, kms, "alice.wang")
+    assert s["keys"] == [] and s["policies"] == [] and s["secret"] is None
+    assert s["user"]["Comments"] == (comments or "")
+
+
+def test_another_employee_claiming_a_managed_user_is_a_conflict(cloud, ram, kms):
+    invoke(event())
+    before = user_state(ram, kms, "alice.wang")
+    mark = cloud.calls.mark()
+    for mode in ("programmatic", "console"):
+        result = invoke(event(employee_id="E99999", mode=mode, level="full"))
+        assert result["status"] == "conflict" and "another employee" in result["reason"]
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    assert user_state(ram, kms, "alice.wang") == before
+
+
+def test_secret_not_ours_is_a_conflict_before_any_change(cloud, ram, kms):
+    kms.create_secret(km.CreateSecretRequest(secret_name="ram-user/alice.wang", version_id="v1",
+                                             secret_data="someone else's", secret_data_type="text"))
+    mark = cloud.calls.mark()
+    result = invoke(event())
+    assert result["status"] == "conflict" and "secret" in result["reason"]
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    assert user_state(ram, kms, "alice.wang")["user"] is None
+
+
+def test_secret_of_another_employee_is_a_conflict(cloud, ram, kms):
+    kms.create_secret(km.CreateSecretRequest(
+        secret_name="ram-user/alice.wang", version_id="v1", secret_data="{}", secret_data_type="text",
+        tags=json.dumps(ownership.secret_tags("E00001", "alice.wang"))))
+    mark = cloud.calls.mark()
+    assert invoke(event())["status"] == "conflict"
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+
+
+def test_user_created_by_someone_else_between_read_and_create(cloud, ram, kms):
+    """GetUser says "absent", CreateUser says EntityAlreadyExists.User: read again, decide again."""
+    ram.create_user(rm.CreateUserRequest(user_name="alice.wang", comments="made by hand"))
+    cloud.faults.fail("GetUser", "EntityNotExist.User", 404, times=1)
+    mark = cloud.calls.mark()
+    result = invoke(event())
+    assert result["status"] == "conflict"
+    assert cloud.calls.mutating(mark) == []          # CreateUser was refused; nothing changed
+    assert user_state(ram, kms, "alice.wang")["keys"] == []
+
+
+# -- mover, mode switch, endDate -------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["programmatic", "console"])
+def test_mover_swaps_the_policy_and_nothing_else(cloud, ram, kms, mode):
+    invoke(event(mode=mode))
+    before = user_state(ram, kms, "alice.wang")
+    mark = cloud.calls.mark()
+    result = invoke(event(mode=mode, level="full", event_id="mover-1"))
+    assert result["status"] == "provisioned" and result["policies"] == [FULL]
+    assert actions(cloud.calls.mutating(mark, ok_only=False)) == ["AttachPolicyToUser", "DetachPolicyFromUser"]
+    after = user_state(ram, kms, "alice.wang")
+    assert after["policies"] == [FULL]
+    assert {k: v for k, v in after.items() if k != "policies"} == {k: v for k, v in before.items()
+                                                                  if k != "policies"}
+    mark = cloud.calls.mark()
+    assert invoke(event(mode=mode, level="read-only"))["policies"] == [READ_ONLY]
+    assert actions(cloud.calls.mutating(mark)) == ["AttachPolicyToUser", "DetachPolicyFromUser"]
+
+
+def test_policies_we_did_not_attach_are_left_alone(cloud, ram, kms):
+    invoke(event())
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name="ReadOnlyAccess",
+                                                          user_name="alice.wang"))
+    invoke(event(level="full"))
+    assert user_state(ram, kms, "alice.wang")["policies"] == [FULL, "ReadOnlyAccess"]
+
+
+def test_both_arms_policies_attached_by_hand_converge_to_one(cloud, ram, kms):
+    invoke(event())
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name=FULL,
+                                                          user_name="alice.wang"))
+    assert invoke(event())["status"] == "provisioned"
+    assert user_state(ram, kms, "alice.wang")["policies"] == [READ_ONLY]
+
+
+def test_mode_switch_programmatic_to_console_removes_the_keys(cloud, ram, kms):
+    invoke(event())
+    result = invoke(event(mode="console", event_id="switch-1"))
+    assert result["status"] == "provisioned" and result["accessMode"] == "console"
+    assert_converged_console(cloud, ram, kms)
+    mark = cloud.calls.mark()
+    assert invoke(event(mode="console", event_id="switch-1"))["status"] == "already-provisioned"
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+
+
+def test_mode_switch_console_to_programmatic_removes_the_login_profile(cloud, ram, kms):
+    invoke(event(mode="console"))
+    result = invoke(event(event_id="switch-2"))
+    assert result["status"] == "provisioned" and result["accessMode"] == "programmatic"
+    assert_converged_programmatic(cloud, ram, kms)
+    mark = cloud.calls.mark()
+    assert invoke(event(event_id="switch-2"))["status"] == "already-provisioned"
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+
+
+def test_end_date_set_changed_and_cleared(cloud, ram, kms):
+    invoke(event(endDate="2027-06-30"))
+    comments = lambda: user_state(ram, kms, "alice.wang")["user"]["Comments"]  # noqa: E731
+    assert comments() == "hrrp:v1;emp=E10023;st=active;end=2027-06-30"
+    mark = cloud.calls.mark()
+    assert invoke(event(endDate="2027-12-31"))["status"] == "provisioned"
+    assert actions(cloud.calls.mutating(mark)) == ["UpdateUser"]
+    assert comments() == "hrrp:v1;emp=E10023;st=active;end=2027-12-31"
+    mark = cloud.calls.mark()
+    assert invoke(event())["status"] == "provisioned"
+    assert actions(cloud.calls.mutating(mark)) == ["UpdateUser"]
+    assert comments() == "hrrp:v1;emp=E10023;st=active"
+    mark = cloud.calls.mark()
+    assert invoke(event())["status"] == "already-provisioned"
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    assert_converged_programmatic(cloud, ram, kms)
+
+
+# -- rehire ---------------------------------------------------------------------------------------------------------
+def offboard_like_offboarding(ram, kms, user_name="alice.wang", employee_id="E10023"):
+    """Disable the user the way the offboarding function does, through the SDK."""
+    from datetime import datetime, timezone
+    marker = ownership.Marker(employee_id).disabled(datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc))
+    ram.update_user(rm.UpdateUserRequest(user_name=user_name, new_comments=marker.render()))
+    try:
+        ram.delete_login_profile(rm.DeleteLoginProfileRequest(user_name=user_name))
+    except Exception as exc:  # noqa: BLE001
+        assert "EntityNotExist.User.LoginProfile" in str(exc)
+    keys = ram.list_access_keys(rm.ListAccessKeysRequest(user_name=user_name)).body.to_map()
+    for key in keys["AccessKeys"]["AccessKey"]:
+        ram.update_access_key(rm.UpdateAccessKeyRequest(user_name=user_name, user_access_key_id=key["AccessKeyId"],
+                                                        status="Inactive"))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name=f"ram-user/{user_name}", recovery_window_in_days="30"))
+
+
+@pytest.mark.parametrize("before_mode,after_mode", [("programmatic", "programmatic"), ("console", "console"),
+                                                    ("programmatic", "console"), ("console", "programmatic")])
+def test_rehire_reactivates_with_a_fresh_credential(cloud, ram, kms, before_mode, after_mode):
+    invoke(event(mode=before_mode, endDate="2027-01-31"))
+    old = user_state(ram, kms, "alice.wang")
+    offboard_like_offboarding(ram, kms)
+    disabled = user_state(ram, kms, "alice.wang")
+    assert disabled["secret"]["PlannedDeleteTime"] and disabled["profile"] is None
+    result = invoke(event(mode=after_mode, event_id="rehire-1"))
+    assert result["status"] == "provisioned" and result.get("rehired") is True
+    s = (assert_converged_programmatic if after_mode == "programmatic" else assert_converged_console)(cloud, ram, kms)
+    assert s["user"]["Comments"] == "hrrp:v1;emp=E10023;st=active"
+    assert not s["secret"].get("PlannedDeleteTime")
+    assert s["current"] != old["current"]
+    assert not {k for k, _ in s["keys"]} & {k for k, _ in old["keys"]}
+    mark = cloud.calls.mark()
+    again = invoke(event(mode=after_mode, event_id="rehire-1"))
+    assert again["status"] == "already-provisioned" and "rehired" not in again
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+
+
+def test_rehire_after_the_user_was_deleted_keeps_the_secret(cloud, ram, kms):
+    """Offboarding's grace period ended: the user is gone, the secret still in its delete window."""
+    invoke(event())
+    offboard_like_offboarding(ram, kms)
+    for key_id, _ in user_state(ram, kms, "alice.wang")["keys"]:
+        ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name="alice.wang", user_access_key_id=key_id))
+    ram.detach_policy_from_user(rm.DetachPolicyFromUserRequest(policy_type="System", policy_name=READ_ONLY,
+                                                               user_name="alice.wang"))
+    ram.delete_user(rm.DeleteUserRequest(user_name="alice.wang"))
+    assert invoke(event(event_id="rehire-2"))["status"] == "provisioned"
+    assert_converged_programmatic(cloud, ram, kms)
+
+
+# -- no credential anywhere ------------------------------------------------------------------------------------------
+def test_no_credential_in_results_or_log_lines(cloud, ram, kms, capsys):
+    outputs = []
+    outputs.append(invoke(event(logon="p.one", employee_id="E1")))
+    outputs.append(invoke(event(mode="console", logon="c.two", employee_id="E2")))
+    outputs.append(invoke([event(logon="p.three", employee_id="E3", event_id="b1"),
+                           event(mode="console", logon="c.four", employee_id="E4", event_id="b2")]))
+    outputs.append(invoke(event(mode="console", logon="p.one", employee_id="E1")))   # mode switch
+    offboard_like_offboarding(ram, kms, "c.two", "E2")
+    outputs.append(invoke(event(mode="console", logon="c.two", employee_id="E2")))   # rehire
+    cloud.faults.fail("CreateSecret", "InternalFailure", 500, times=None)
+    from provisioner.errors import TransientError
+    with pytest.raises(TransientError) as info:
+        invoke(event(logon="p.five", employee_id="E5"))
+    outputs.append(str(info.value))
+    captured = capsys.readouterr()
+    minted = {c for c in cloud.minted_credentials() if len(c) >= 8}
+    assert len(minted) >= 7         # 3 AccessKeySecrets + 4 passwords at least, plus secret values
+    text = json.dumps(outputs, ensure_ascii=False) + captured.out + captured.err
+    assert '"level": "INFO"' in captured.out            # the log lines were captured
+    for credential in minted:
+        assert credential not in text
