@@ -1,0 +1,175 @@
+"""Leaver events: disable now, schedule a future day, never touch what is not ours."""
+import json
+
+import pytest
+
+import offboarding
+from provisioner import envelopes, ownership, runtime
+from tests.conftest import as_bytes
+from tests.offboarding_support import comments, leaver, make_user, marker, set_clock, utc
+
+NOW = "2026-11-28T10:00:00Z"
+
+
+@pytest.fixture
+def clock(mocker, cloud):
+    return set_clock(mocker, NOW)
+
+
+def test_leaver_now_disables_keeps_keys_inactive_and_marks_last(cloud, ram, kms, clock):
+    keys = make_user(ram, kms, "alice.wang", "E1", keys=2, login=True)
+    m = cloud.calls.mark()
+
+    result = offboarding.handler(as_bytes(leaver("alice.wang", "E1")), None)
+
+    assert result["status"] == "disabled"
+    assert result["userName"] == "alice.wang"
+    assert result["disabledAt"] == NOW
+    state = cloud.ram.user_state("alice.wang")
+    assert state["login_profile"] is False
+    assert sorted(k["AccessKeyId"] for k in state["access_keys"]) == sorted(keys)   # kept for a rehire
+    assert {k["Status"] for k in state["access_keys"]} == {"Inactive"}
+    parsed = ownership.parse(state["user"]["Comments"])
+    assert (parsed.state, parsed.employee_id, parsed.disabled_at) == ("disabled", "E1", utc(NOW))
+    assert state["user"]["Comments"] == f"hrrp:v1;emp=E1;st=disabled;at={NOW}"
+    mutating = [c.action for c in cloud.calls.mutating(m)]
+    assert mutating == ["DeleteLoginProfile", "UpdateAccessKey", "UpdateAccessKey", "UpdateUser"]
+    assert state["policies"] == ["AliyunARMSReadOnlyAccess"]          # deletion is the sweep's job
+    assert not any(c.action == "GetSecretValue" for c in cloud.calls.since(m))
+
+
+def test_leaver_again_is_disabled_with_zero_mutating_calls(cloud, ram, kms, clock):
+    make_user(ram, kms, "alice.wang", "E1")
+    event = leaver("alice.wang", "E1")
+    first = offboarding.handler(as_bytes(event), None)
+    m = cloud.calls.mark()
+    second = offboarding.handler(as_bytes(event), None)
+    assert cloud.calls.mutating(m, ok_only=False) == []
+    assert second["status"] == first["status"] == "disabled"
+    assert second["disabledAt"] == first["disabledAt"]
+
+
+def test_last_working_day_past_disables_now(cloud, ram, kms, clock):
+    make_user(ram, kms, "bob", "E2", login=False)
+    result = offboarding.handler(as_bytes(leaver("bob", "E2", last_day="2026-11-27")), None)
+    assert result["status"] == "disabled"
+    assert ownership.parse(comments(cloud, "bob")).state == "disabled"
+
+
+def test_future_last_working_day_is_scheduled_once(cloud, ram, kms, clock):
+    make_user(ram, kms, "carol", "E3")
+    event = leaver("carol", "E3", last_day="2026-12-31")
+    m = cloud.calls.mark()
+    result = offboarding.handler(as_bytes(event), None)
+    assert result["status"] == "scheduled"
+    assert result["lastWorkingDay"] == "2026-12-31"
+    assert [c.action for c in cloud.calls.mutating(m)] == ["UpdateUser"]
+    assert comments(cloud, "carol") == "hrrp:v1;emp=E3;st=active;end=2026-12-31"
+    state = cloud.ram.user_state("carol")
+    assert state["login_profile"] and {k["Status"] for k in state["access_keys"]} == {"Active"}
+
+    m = cloud.calls.mark()
+    again = offboarding.handler(as_bytes(event), None)
+    assert again["status"] == "scheduled"
+    assert cloud.calls.mutating(m, ok_only=False) == []
+
+
+def test_today_is_not_over_yet_so_it_is_scheduled(cloud, ram, kms, clock):
+    make_user(ram, kms, "dan", "E4")
+    result = offboarding.handler(as_bytes(leaver("dan", "E4", last_day="2026-11-28")), None)
+    assert result["status"] == "scheduled"
+
+
+@pytest.mark.parametrize("tz, expected", [("Asia/Shanghai", "disabled"), ("UTC", "scheduled"),
+                                          ("America/Los_Angeles", "scheduled")])
+def test_day_ended_in_hr_timezone_but_not_in_utc(cloud, ram, kms, mocker, monkeypatch, tz, expected):
+    # 2026-11-27T17:00Z is already 2026-11-28 01:00 in Shanghai, still the 27th in UTC and LA.
+    monkeypatch.setenv("HR_TIMEZONE", tz)
+    runtime.reset()
+    set_clock(mocker, "2026-11-27T17:00:00Z")
+    make_user(ram, kms, "erin", "E5")
+    result = offboarding.handler(as_bytes(leaver("erin", "E5", last_day="2026-11-27")), None)
+    assert result["status"] == expected
+
+
+def test_earlier_leaver_event_overrides_a_scheduled_day(cloud, ram, kms, clock):
+    make_user(ram, kms, "fay", "E6", comments=marker("E6", end="2027-06-30"))     # contractor endDate
+    result = offboarding.handler(as_bytes(leaver("fay", "E6")), None)
+    assert result["status"] == "disabled"
+
+
+@pytest.mark.parametrize("foreign_comments", [
+    None, "", "created by hand", "hrrp:v1;emp=E999;st=active", "hrrp:v2;emp=E7;st=active",
+    "hrrp:v1;emp=E7;st=active;evil=<script>"])
+def test_user_not_ours_is_a_conflict_with_zero_mutating_calls(cloud, ram, kms, clock, foreign_comments):
+    make_user(ram, kms, "gus", "E7", comments=foreign_comments or "", secret=None)
+    before = cloud.ram.user_state("gus")
+    m = cloud.calls.mark()
+    result = offboarding.handler(as_bytes(leaver("gus", "E7")), None)
+    assert result["status"] == "conflict"
+    assert cloud.calls.mutating(m, ok_only=False) == []
+    assert cloud.ram.user_state("gus") == before
+
+
+def test_conflict_over_the_http_trigger_is_409(cloud, ram, kms, clock):
+    make_user(ram, kms, "gus", "E7", comments="made by the admin", secret=None)
+    body = json.dumps(leaver("gus", "E7")).encode()
+    event = {"version": "v1", "rawPath": "/", "body": body.decode(), "isBase64Encoded": False,
+             "headers": {"X-HR-Signature": envelopes.sign("test-webhook-key", body)},
+             "queryParameters": {}, "requestContext": {"http": {"method": "POST"}}}
+    m = cloud.calls.mark()
+    answer = offboarding.handler(as_bytes(event), None)
+    assert answer["statusCode"] == 409
+    assert json.loads(answer["body"])["status"] == "conflict"
+    assert cloud.calls.mutating(m, ok_only=False) == []
+
+
+def test_absent_user_is_already_gone(cloud, clock):
+    m = cloud.calls.mark()
+    result = offboarding.handler(as_bytes(leaver("nobody", "E8")), None)
+    assert result["status"] == "deleted"
+    assert cloud.calls.mutating(m, ok_only=False) == []
+
+
+def test_eventbridge_batch_of_leavers(cloud, ram, kms, clock):
+    make_user(ram, kms, "hal", "E9")
+    make_user(ram, kms, "ivy", "E10")
+    events = [{"specversion": "1.0", "id": str(i), "source": "hr", "type": "employee.offboarded",
+               "time": NOW, "data": json.dumps(e)}
+              for i, e in enumerate([leaver("hal", "E9"), leaver("ivy", "E10", last_day="2027-01-31")])]
+    results = offboarding.handler(as_bytes(events), None)
+    assert [r["status"] for r in results] == ["disabled", "scheduled"]
+
+
+def test_invalid_event_names_each_problem_and_makes_no_call(cloud, clock):
+    m = cloud.calls.mark()
+    bad = leaver("Bad Name", "E 1", last_day="2026-02-30")
+    bad["extra"] = 1
+    result = offboarding.handler(as_bytes(bad), None)
+    assert result["status"] == "rejected"
+    assert {p["path"] for p in result["errors"]} == {
+        "$.employee.logonName", "$.employee.employeeId", "$.lastWorkingDay", "$.extra"}
+    assert cloud.calls.since(m) == []
+
+
+@pytest.mark.parametrize("step", ["DeleteLoginProfile", "UpdateAccessKey", "UpdateUser"])
+@pytest.mark.parametrize("mode", ["fail", "drop-after"])
+def test_crash_at_each_disable_step_then_redelivery_converges(cloud, ram, kms, clock, monkeypatch, step, mode):
+    from provisioner.errors import TransientError
+    monkeypatch.setenv("RETRY_MAX_ATTEMPTS", "1")
+    runtime.reset()
+    make_user(ram, kms, "jay", "E11", keys=2)
+    if mode == "fail":
+        cloud.faults.fail(step, "ServiceUnavailable", 503, times=1)
+    else:
+        cloud.faults.drop(step, times=1, after=True)
+    event = leaver("jay", "E11")
+    with pytest.raises(TransientError):
+        offboarding.handler(as_bytes(event), None)
+    if not (mode == "drop-after" and step == "UpdateUser"):
+        assert ownership.parse(comments(cloud, "jay")).state == "active"   # marker last: still re-doable
+    result = offboarding.handler(as_bytes(event), None)
+    assert result["status"] == "disabled"
+    state = cloud.ram.user_state("jay")
+    assert not state["login_profile"] and {k["Status"] for k in state["access_keys"]} == {"Inactive"}
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
