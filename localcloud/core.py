@@ -17,6 +17,9 @@ from .exceptions import ApiError, invalid_action, invalid_version, missing_param
 SECRET_PARAMETERS = frozenset({"AccessKeySecret", "Password", "NewPassword", "SecretData",
                                "OldPassword", "Signature", "SecurityToken"})
 READ_PREFIXES = ("Get", "List", "Describe")
+# Exceptions raised inside any emulator backend (emulator bugs), answered InternalError 500.
+# Never cleared, so a test suite can check that none happened during a test.
+INTERNAL_ERRORS = []
 
 
 def new_request_id():
@@ -299,14 +302,21 @@ class Gateway:
                                   access_key_id=access_key_id)
             raise
         except ApiError as err:
-            self.calls.record(service=service.name if service else "", action=action or "",
-                              params=params, status=err.status, code=err.code,
-                              request_id=request_id, access_key_id=access_key_id)
-            body = {"RequestId": request_id, "HostId": self.account.host_for(service),
-                    "Code": err.code, "Message": err.message,
-                    "Recommend": err.recommend or
-                    f"https://api.aliyun.com/troubleshoot?q={err.code}&product="
-                    f"{service.name.upper() if service else ''}&requestId={request_id}"}
-            if service is not None and service.include_http_status:
-                body["HttpStatus"] = err.status
-            return err.status, body
+            return self._error(err, service, action, params, request_id, access_key_id)
+        except Exception as exc:  # an emulator bug: answer like the real gateway would, and keep it
+            INTERNAL_ERRORS.append(f"{action}: {type(exc).__name__}: {exc}")
+            err = ApiError("InternalError", "The request processing has failed due to some unknown error.", 500)
+            return self._error(err, service, action, params, request_id, access_key_id)
+
+    def _error(self, err, service, action, params, request_id, access_key_id):
+        self.calls.record(service=service.name if service else "", action=action or "",
+                          params=params, status=err.status, code=err.code,
+                          request_id=request_id, access_key_id=access_key_id)
+        body = {"RequestId": request_id, "HostId": self.account.host_for(service),
+                "Code": err.code, "Message": err.message,
+                "Recommend": err.recommend or
+                f"https://api.aliyun.com/troubleshoot?q={err.code}&product="
+                f"{service.name.upper() if service else ''}&requestId={request_id}"}
+        if service is not None and service.include_http_status:
+            body["HttpStatus"] = err.status
+        return err.status, body

@@ -44,3 +44,13 @@ def as_bytes(obj):
     """What FC passes a Python handler: the event as bytes."""
     return json.dumps(obj).encode("utf-8")
 
+
+
+@pytest.fixture(autouse=True)
+def _no_emulator_bugs():
+    """An exception inside localcloud is answered InternalError 500 (as the real gateway would);
+    any such answer during a test is an emulator bug and fails the test."""
+    from localcloud.core import INTERNAL_ERRORS
+    before = len(INTERNAL_ERRORS)
+    yield
+    assert INTERNAL_ERRORS[before:] == [], "localcloud raised internally"
