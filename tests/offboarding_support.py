@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_ram20150501 import models as ram_models
-
 from provisioner import ownership
 
 MANAGED_BY = "hr-ram-provisioner"
@@ -96,7 +95,7 @@ def make_user(ram, kms, name, employee_id, *, comments=None, keys=1, login=True,
             secret_data=json.dumps({"AccessKeys": [{"AccessKeyId": k["AccessKeyId"],
                                                     "AccessKeySecret": k["AccessKeySecret"]} for k in created]}),
             secret_data_type="text", tags=tags,
-            extended_config=json.dumps({"SecretSubType": "RamUserAccessKey", "UserName": name}),
+            extended_config={"SecretSubType": "RamUserAccessKey", "UserName": name},
             enable_automatic_rotation=True, rotation_interval="30d"))
     return [k["AccessKeyId"] for k in created]
 

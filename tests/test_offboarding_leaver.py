@@ -1,10 +1,10 @@
 """Leaver events: disable now, schedule a future day, never touch what is not ours."""
 import json
 
-import pytest
-
 import offboarding
+import pytest
 from provisioner import envelopes, ownership, runtime
+
 from tests.conftest import as_bytes
 from tests.offboarding_support import comments, leaver, make_user, marker, set_clock, utc
 
