@@ -28,16 +28,56 @@ def cloud(localcloud_server, monkeypatch):
     runtime.reset()
 
 
+# Tests inspect and arrange state with their own AccessKey, so that the call log tells the
+# functions' calls (the key in function_env()) from the tests' (tests/test_role_policy.py).
+INSPECTOR_KEY_ID = "LTAItestinspector000000"
+INSPECTOR_KEY_SECRET = "test-inspector-secret-not-a-credential"
+
+
+def inspector_config(cloud):
+    """tea-openapi ``Config`` for test-side SDK clients: same endpoint, the inspector's key."""
+    cloud.authenticator.credentials[INSPECTOR_KEY_ID] = INSPECTOR_KEY_SECRET
+    return cloud.client_config(access_key_id=INSPECTOR_KEY_ID, access_key_secret=INSPECTOR_KEY_SECRET,
+                               security_token=None)
+
+
 @pytest.fixture
 def ram(cloud):
     from alibabacloud_ram20150501.client import Client
-    return Client(cloud.client_config())
+    return Client(inspector_config(cloud))
 
 
 @pytest.fixture
 def kms(cloud):
     from alibabacloud_kms20160120.client import Client
-    return Client(cloud.client_config())
+    return Client(inspector_config(cloud))
+
+
+# -- the cloud actions the function code really calls, over the whole session ------------------
+FUNCTION_ACTIONS = {}   # "ram:CreateUser" -> node id of the first test whose functions called it
+
+
+def function_actions(server):
+    """Actions in the call log made with the functions' own key (not the tests', not in-process)."""
+    return {f"{c.service}:{c.action}" for c in server.calls
+            if c.service and c.action and c.access_key_id == server.access_key_id}
+
+
+@pytest.fixture(autouse=True)
+def _record_function_actions(request):
+    yield
+    if "localcloud_server" in request.fixturenames:
+        server = request.getfixturevalue("localcloud_server")
+        for action in function_actions(server):
+            FUNCTION_ACTIONS.setdefault(action, request.node.nodeid)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "after_suite: run after every other test (sees the whole session)")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)   # stable
 
 
 def as_bytes(obj):

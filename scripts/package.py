@@ -1,0 +1,142 @@
+"""Build the deployable artifact: build/artifact/ (what FC runs) and build/hr-ram-provisioner.zip.
+
+    python scripts/package.py                                  # FC: python3.12 on manylinux x86_64
+    python scripts/package.py --python-version 3.11 --out /tmp/x   # another interpreter (tests)
+
+Layout of the artifact root (FC's code directory; handlers ``onboarding.handler``
+and ``offboarding.handler``):
+
+    onboarding.py, offboarding.py, provisioner/   from functions/
+    schemas/                                       the HR event contract, loaded at run time
+    <runtime dependencies>                         requirements.txt, vendored
+
+Dependencies are installed for FC's platform, not this machine's: ``pip install
+--platform manylinux2014_x86_64 --implementation cp --python-version 3.12
+--only-binary=:all:``, so native wheels (cryptography, aiohttp, rpds-py, ...) carry
+FC's ABI. Some Alibaba Cloud SDK packages ship only as sdists; they are pure
+Python, so they are first built into py3-none-any wheels locally and offered to
+the cross-platform install with ``--find-links``. Every native extension in the
+result is checked against the target ABI.
+
+The zip is deterministic: sorted entries, fixed timestamps and permissions, no
+bytecode caches. (FC's code directory is read-only, so bytecode compiled here for
+a different interpreter would only be dead weight.)
+"""
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+EXCLUDE_DIRS = {"__pycache__"}
+EXCLUDE_SUFFIXES = (".pyc", ".pyo")
+
+
+def run(cmd):
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True)  # noqa: S603 - our own argv, no shell
+
+
+def copy_code(artifact):
+    functions = ROOT / "functions"
+    for path in sorted(functions.rglob("*")):
+        rel = path.relative_to(functions)
+        if any(part in EXCLUDE_DIRS for part in rel.parts) or path.suffix in EXCLUDE_SUFFIXES:
+            continue
+        dest = artifact / rel
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+    shutil.copytree(ROOT / "schemas", artifact / "schemas")
+
+
+def vendor(artifact, work, python_version, platform):
+    requirements = ROOT / "requirements.txt"
+    wheelhouse = work / "wheelhouse"
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    # 1. pure-Python sdists -> py3-none-any wheels (platform independent).
+    run(pip + ["wheel", "-q", "-r", requirements, "--wheel-dir", wheelhouse])
+    # 2. install for the target interpreter/platform; native wheels come from the index.
+    cmd = pip + ["install", "-q", "--no-compile", "--target", artifact, "-r", requirements,
+                 "--find-links", wheelhouse, "--only-binary=:all:", "--implementation", "cp",
+                 "--python-version", python_version]
+    if platform:
+        cmd += ["--platform", platform]
+    run(cmd)
+    shutil.rmtree(artifact / "bin", ignore_errors=True)   # console scripts: useless on FC
+
+
+def check_native_abi(artifact, python_version):
+    """Every extension module must be built for the target interpreter (or the stable ABI)."""
+    tag = "cpython-" + python_version.replace(".", "")
+    wrong = sorted(str(p.relative_to(artifact)) for p in artifact.rglob("*.so")
+                   if "cpython-" in p.name and tag not in p.name)
+    if wrong:
+        raise SystemExit(f"native extensions not built for {tag}: {wrong[:5]}")
+
+
+def strip_caches(artifact):
+    for path in sorted(artifact.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(path)
+    for path in artifact.rglob("*"):
+        if path.suffix in EXCLUDE_SUFFIXES:
+            path.unlink()
+
+
+def write_zip(artifact, zip_path):
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = zip_path.with_suffix(".zip.tmp")
+    files = sorted(p for p in artifact.rglob("*") if p.is_file())
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(artifact).as_posix(), date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            executable = os.access(path, os.X_OK) and path.suffix == ".so"
+            info.external_attr = ((0o100755 if executable else 0o100644) & 0xFFFF) << 16
+            info.create_system = 3
+            zf.writestr(info, path.read_bytes())
+    os.replace(tmp, zip_path)
+    return files
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--python-version", default=os.environ.get("FC_PYTHON_VERSION", "3.12"),
+                        help="target interpreter, e.g. 3.12 (FC runtime python3.12)")
+    parser.add_argument("--platform", default=os.environ.get("FC_PLATFORM", "manylinux2014_x86_64"),
+                        help="target wheel platform tag; empty = this machine's")
+    parser.add_argument("--out", default=str(ROOT / "build"), help="output directory")
+    args = parser.parse_args(argv)
+
+    out = Path(args.out).resolve()
+    artifact = out / "artifact"
+    work = out / "work"
+    zip_path = out / "hr-ram-provisioner.zip"
+    shutil.rmtree(artifact, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    artifact.mkdir(parents=True)
+
+    copy_code(artifact)
+    vendor(artifact, work, args.python_version, args.platform)
+    check_native_abi(artifact, args.python_version)
+    strip_caches(artifact)
+    files = write_zip(artifact, zip_path)
+    shutil.rmtree(work, ignore_errors=True)
+
+    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+    unpacked = sum(p.stat().st_size for p in files)
+    print(f"artifact: {zip_path} {zip_path.stat().st_size / 1e6:.2f} MB zipped, {unpacked / 1e6:.2f} MB unpacked, "
+          f"{len(files)} files, python {args.python_version} {args.platform or 'native'}, sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

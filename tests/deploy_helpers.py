@@ -1,0 +1,228 @@
+"""What the deployment tests share: s.yaml with Serverless Devs variables resolved to their
+defaults, the environment variables the code reads, and the RAM/KMS actions it calls (static)."""
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ROOT / "functions"
+S_YAML = ROOT / "s.yaml"
+FC3_SCHEMA = ROOT.parent / "shared" / "reference" / "fc3" / "fc3-props.schema.json"
+OPENAPI_META = ROOT.parent / "shared" / "reference" / "openapi-meta"
+PLACEHOLDER_ACCOUNT = "1234567890123456"
+
+_ENV = re.compile(r"\$\{env\(\s*'([A-Za-z_][A-Za-z0-9_]*)'\s*(?:,\s*'([^']*)'\s*)?\)\}")
+_CONFIG = re.compile(r"\$\{config\(\s*'([A-Za-z]+)'\s*\)\}")
+_VARS = re.compile(r"\$\{vars\.([A-Za-z0-9_.]+)\}")
+_ANY = re.compile(r"\$\{[^}]*\}")
+
+
+def load_s_yaml():
+    with open(S_YAML, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def env_placeholders(text=None):
+    """Every ``${env('NAME', 'default')}`` in s.yaml: {NAME: default or None}."""
+    text = S_YAML.read_text(encoding="utf-8") if text is None else text
+    return {m.group(1): m.group(2) for m in _ENV.finditer(text)}
+
+
+def _resolve_str(value, variables, env=None):
+    env = env or {}
+
+    def sub_env(m):
+        if m.group(1) in env:
+            return env[m.group(1)]
+        if m.group(2) is None:
+            raise ValueError(f"${{env('{m.group(1)}')}} has no default: deploying without it set fails")
+        return m.group(2)
+
+    def sub_vars(m):
+        node = variables
+        for part in m.group(1).split("."):
+            node = node[part]
+        if not isinstance(node, str):
+            raise ValueError(f"${{vars.{m.group(1)}}} is not a string")
+        return node
+
+    def sub_config(m):
+        if m.group(1) != "AccountID":
+            raise ValueError(f"unknown config key {m.group(1)}")
+        return PLACEHOLDER_ACCOUNT
+
+    value = _ENV.sub(sub_env, value)
+    value = _CONFIG.sub(sub_config, value)
+    value = _VARS.sub(sub_vars, value)
+    left = _ANY.search(value)
+    if left:
+        raise ValueError(f"unresolved Serverless Devs variable {left.group(0)!r}")
+    return value
+
+
+def resolve(node, variables, env=None):
+    """Substitute ${env(...)} (default, or ``env``), ${config('AccountID')} and ${vars.*}."""
+    if isinstance(node, dict):
+        return {k: resolve(v, variables, env) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolve(v, variables, env) for v in node]
+    if isinstance(node, str):
+        return _resolve_str(node, variables, env)
+    return node
+
+
+def resolved_spec(env=None):
+    spec = load_s_yaml()
+    raw_vars = spec.get("vars") or {}
+    variables = {}
+    for key, value in raw_vars.items():   # vars may use env/config, not other vars
+        variables[key] = resolve(value, {}, env)
+    spec["vars"] = variables
+    spec["resources"] = resolve(spec["resources"], variables, env)
+    return spec
+
+
+# -- what the code reads ------------------------------------------------------------------
+def _python_files(root=FUNCTIONS):
+    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _is_environ(node):
+    """``os.environ`` or a name conventionally bound to it (``env``, ``environ``)."""
+    if isinstance(node, ast.Attribute) and node.attr == "environ":
+        return True
+    return isinstance(node, ast.Name) and node.id in ("env", "environ", "environment")
+
+
+def _const_str(node):
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def env_vars_read(root=FUNCTIONS):
+    """{NAME: "file:line"} for every environment variable the code reads:
+    ``os.environ[...]``, ``os.environ.get(...)``, ``os.getenv(...)``, ``env.get(...)`` and helpers
+    called as ``helper(env, "NAME", ...)``."""
+    found = {}
+    for path in _python_files(root):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Subscript) and _is_environ(node.value):
+                names.append(_const_str(node.slice))
+            elif isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Attribute) and func.attr in ("get", "pop", "setdefault") \
+                        and _is_environ(func.value) and node.args:
+                    names.append(_const_str(node.args[0]))
+                elif isinstance(func, ast.Attribute) and func.attr == "getenv" and node.args:
+                    names.append(_const_str(node.args[0]))
+                elif any(_is_environ(a) for a in node.args):
+                    names.extend(_const_str(a) for a in node.args)
+            for name in names:
+                if name and re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+                    found.setdefault(name, f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+# -- what the code calls --------------------------------------------------------------------
+SERVICES = ("ram", "kms")
+BASE_CALLERS = {"ram": ("ram", 0), "try_ram": ("ram", 0), "kms": ("kms", 0), "try_kms": ("kms", 0)}
+
+
+def _call_name(func):
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return None
+
+
+def _functions(trees):
+    for path, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield path, node
+
+
+def _params(fn):
+    names = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    if names and names[0] in ("self", "cls"):
+        names = names[1:]
+    return names
+
+
+def _action_constants(node):
+    """Literal action names an argument can take (a constant, or either branch of ``a if c else b``)."""
+    if isinstance(node, ast.IfExp):
+        return _action_constants(node.body) + _action_constants(node.orelse)
+    value = _const_str(node)
+    return [value] if value is not None else []
+
+
+def actions_called(root=FUNCTIONS):
+    """``({"ram:CreateUser", ...}, unresolved)`` from the source, following wrappers.
+
+    A wrapper is any function passing one of its parameters as the action to ``ram``/``kms``/
+    ``try_ram``/``try_kms`` (or to another wrapper): ``def _ignore(self, pred, action, **p):
+    return self.ram(action, **p)`` makes ``_ignore(pred, "DeleteAccessKey")`` a DeleteAccessKey
+    call. An action argument that is neither a literal nor a pass-through parameter is reported
+    as unresolved (the policy could not be checked against it)."""
+    trees = [(p, ast.parse(p.read_text(encoding="utf-8"), filename=str(p))) for p in _python_files(root)]
+    callers = dict(BASE_CALLERS)
+    changed = True
+    while changed:   # fixpoint: wrappers of wrappers
+        changed = False
+        for _path, fn in _functions(trees):
+            params = _params(fn)
+            for node in ast.walk(fn):
+                if not isinstance(node, ast.Call):
+                    continue
+                target = callers.get(_call_name(node.func))
+                if target is None or len(node.args) <= target[1]:
+                    continue
+                arg = node.args[target[1]]
+                if isinstance(arg, ast.Name) and arg.id in params:
+                    entry = (target[0], params.index(arg.id))
+                    if callers.get(fn.name) != entry and fn.name not in BASE_CALLERS:
+                        callers[fn.name] = entry
+                        changed = True
+    actions, unresolved = {}, []
+    for path, tree in trees:
+        # planned steps: ``_step("ram", "DeleteUser", ...)`` (any call whose first two arguments
+        # are a literal service and action), executed later by a generic dispatcher
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and len(node.args) >= 2 and _const_str(node.args[0]) in SERVICES:
+                for action in _action_constants(node.args[1]):
+                    if re.fullmatch(r"[A-Z][A-Za-z0-9]+", action):
+                        actions.setdefault(f"{_const_str(node.args[0])}:{action}",
+                                           f"{path.relative_to(ROOT)}:{node.lineno}")
+        parents = {}
+        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for child in ast.walk(fn):
+                parents.setdefault(child, fn)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _call_name(node.func)
+            target = callers.get(name)
+            if target is None:
+                continue
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if len(node.args) <= target[1]:
+                unresolved.append(f"{where}: {name}() without a positional action")
+                continue
+            arg = node.args[target[1]]
+            literals = _action_constants(arg)
+            if literals:
+                for action in literals:
+                    actions.setdefault(f"{target[0]}:{action}", where)
+                continue
+            enclosing = parents.get(node)
+            if isinstance(arg, ast.Name) and enclosing is not None and arg.id in _params(enclosing):
+                continue   # a wrapper passing its parameter through; its callers are scanned
+            if isinstance(arg, ast.Subscript) and _const_str(arg.slice) == "action":
+                continue   # dispatching a planned step; the steps are scanned above
+            unresolved.append(f"{where}: {name}() with a computed action")
+    return actions, unresolved

@@ -1,0 +1,164 @@
+"""The execution role's policy against what the code really does.
+
+Granted = called: every RAM/KMS action the functions call (statically, following wrappers and
+planned steps; and at run time, from localcloud's call log over the whole session) is granted,
+and every granted action is called. Plus the two actions Function Compute itself performs with
+the role because s.yaml asks it to (logConfig, async onFailure destination). No wildcard action,
+no action that could widen anyone's permissions, and resources scoped wherever RAM/KMS allow.
+"""
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from provisioner.config import Settings
+
+from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions
+from tests.deploy_helpers import ROOT, actions_called, resolved_spec
+
+POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
+ARMS_POLICIES = {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
+# Performed by Function Compute with the role, not by our code: writing the function's logs
+# (logConfig) and delivering failed async events to the queue (asyncInvokeConfig.onFailure).
+PLATFORM_ACTIONS = {"log:PostLogStoreLogs", "mns:SendMessage"}
+# Actions that may keep Resource "*": reads of account-level settings and listings without
+# resource-level authorization. Nothing that writes.
+STAR_RESOURCE_OK = {"ram:GetAccountAlias", "ram:GetPasswordPolicy", "ram:ListUsers", "kms:ListSecrets"}
+# Anything that could make the role (or anyone) more powerful than it is.
+ESCALATION = [
+    r"ram:(Create|Update|Delete)Policy(Version)?", r"ram:SetDefaultPolicyVersion",
+    r"ram:\w*Role\w*", r"ram:AttachPolicyTo(Group|Role)", r"ram:AddUserToGroup", r"ram:CreateGroup",
+    r"ram:UpdateLoginProfile", r"ram:Set\w+", r"ram:(Create|Delete)AccountAlias", r"ram:(Bind|Create)\w*MFA\w*",
+    r"sts:\w+", r"ims:\w+", r"resourcemanager:\w+", r"kms:GetSecretValue", r"kms:SetSecretPolicy",
+    r"kms:\w*(Decrypt|KeyPolicy|CreateKey|Grant)\w*", r"kms:UpdateSecret\w*",
+]
+
+
+def load_policy():
+    return json.loads(POLICY_PATH.read_text(encoding="utf-8"))
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def grants(policy=None):
+    """{action: [resources...]} over the Allow statements."""
+    out = {}
+    for statement in (policy or load_policy())["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        for action in as_list(statement["Action"]):
+            out.setdefault(action, []).extend(as_list(statement["Resource"]))
+    return out
+
+
+def test_document_shape():
+    policy = load_policy()
+    assert policy["Version"] == "1"
+    assert set(policy) == {"Version", "Statement"}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] in ("Allow", "Deny")
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in as_list(statement["Action"]):
+            assert re.fullmatch(r"[a-z]+:[A-Z][A-Za-z0-9]+", action), f"not one exact action: {action!r}"
+
+
+def test_no_wildcard_action_and_no_escalation():
+    granted = grants()
+    assert not [a for a in granted if "*" in a or "?" in a]
+    bad = sorted(a for a in granted if any(re.fullmatch(p, a) for p in ESCALATION))
+    assert not bad, f"actions that could grant more than the role has: {bad}"
+
+
+def test_attach_is_limited_to_the_two_arms_policies():
+    resources = grants()["ram:AttachPolicyToUser"]
+    policies = [r for r in resources if ":policy/" in r]
+    assert {r.rsplit("/", 1)[1] for r in policies} == ARMS_POLICIES
+    assert all(r.startswith("acs:ram:*:system:policy/") for r in policies)
+    assert [r for r in resources if ":policy/" not in r] == ["acs:ram:*:*:user/*"]
+
+
+def test_resources_are_scoped():
+    prefix = Settings().secret_prefix
+    for action, resources in grants().items():
+        if "*" in resources:
+            assert action in STAR_RESOURCE_OK, f"{action} on every resource"
+            assert resources == ["*"]
+            continue
+        service = action.split(":")[0]
+        assert all(r.startswith(f"acs:{service}:") for r in resources), (action, resources)
+        if service == "kms":
+            # changing SECRET_PREFIX means changing this ARN (README says so)
+            assert resources == [f"acs:kms:*:*:secret/{prefix}*"], (action, resources)
+
+
+def test_secret_prefix_in_s_yaml_matches_the_policy():
+    spec = resolved_spec()
+    for resource in spec["resources"].values():
+        assert resource["props"]["environmentVariables"]["SECRET_PREFIX"] == Settings().secret_prefix
+
+
+def test_platform_grants_match_s_yaml():
+    granted = grants()
+    props = resolved_spec()["resources"]["onboarding"]["props"]
+    log = props["logConfig"]
+    assert granted["log:PostLogStoreLogs"] == [f"acs:log:*:*:project/{log['project']}/logstore/{log['logstore']}"]
+    queue = props["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"]
+    assert queue.split(":", 4)[4] == granted["mns:SendMessage"][0].split(":", 4)[4]
+
+
+def test_every_action_the_code_calls_is_granted_and_nothing_else():
+    called, unresolved = actions_called()
+    assert not unresolved, f"action names the scan cannot see (use literals): {unresolved}"
+    granted = set(grants())
+    missing = {a: where for a, where in called.items() if a not in granted}
+    assert not missing, f"called but not granted: {missing}"
+    unused = sorted(granted - set(called) - PLATFORM_ACTIONS)
+    assert not unused, f"granted but never called: {unused}"
+
+
+# -- run time ---------------------------------------------------------------------------------
+def _exercise(cloud, ram, mocker):
+    """One whole lifecycle through the handlers, touching every kind of call the code makes."""
+    import offboarding
+    from alibabacloud_ram20150501 import models as rm
+    from provisioner import offboarding_workflow
+
+    from tests.onboarding_support import event, invoke
+
+    assert invoke(event(logon="pol.alice", employee_id="P1"))["status"] == "provisioned"
+    assert invoke(event(logon="pol.alice", employee_id="P1", level="full"))["status"] == "provisioned"
+    assert invoke(event(mode="console", logon="pol.bob", employee_id="P2"))["status"] == "provisioned"
+    assert invoke(event(mode="console", logon="pol.alice", employee_id="P1", level="full"))["status"] \
+        == "provisioned"
+    ram.create_group(rm.CreateGroupRequest(group_name="pol-group"))
+    ram.add_user_to_group(rm.AddUserToGroupRequest(group_name="pol-group", user_name="pol.alice"))
+    for logon, employee_id in (("pol.alice", "P1"), ("pol.bob", "P2")):
+        leaver = {"eventId": f"leave-{employee_id}", "eventType": "employee.offboarded",
+                  "occurredAt": "2026-11-28T09:00:00Z", "employee": {"employeeId": employee_id, "logonName": logon}}
+        assert offboarding.handler(as_bytes(leaver), None)["status"] in ("disabled", "scheduled")
+    later = datetime.now(timezone.utc) + timedelta(days=Settings().offboard_grace_days + 5)
+    mocker.patch.object(offboarding_workflow, "now", return_value=later)
+    timer = {"triggerTime": later.strftime("%Y-%m-%dT%H:%M:%SZ"), "triggerName": "daily-sweep",
+             "payload": json.dumps({"dryRun": False})}
+    return offboarding.handler(as_bytes(timer), None)
+
+
+@pytest.mark.after_suite
+def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
+    sweep = _exercise(cloud, ram, mocker)
+    assert sweep is not None
+    here = function_actions(cloud)
+    seen = dict(FUNCTION_ACTIONS)
+    for action in here:
+        seen.setdefault(action, "tests/test_role_policy.py (lifecycle)")
+    granted = set(grants())
+    assert not {a: t for a, t in seen.items() if a not in granted}, "called at run time, not granted"
+    static, _ = actions_called()
+    assert not {a: t for a, t in seen.items() if a not in static}, "called at run time, invisible to the scan"
+    assert {"ram:CreateUser", "ram:AttachPolicyToUser", "kms:CreateSecret", "ram:DeleteUser"} <= set(seen)
+    with capsys.disabled():
+        not_seen = sorted(set(static) - set(seen))
+        print(f"\nrole policy: {len(granted)} actions granted, {len(seen)} seen at run time"
+              f"{', not exercised: ' + ', '.join(not_seen) if not_seen else ''}")
