@@ -99,7 +99,11 @@ def _execute(rt, steps):
                 rt.cloud.try_kms(step["action"], **step["params"])
         except CloudError as err:
             if not err.in_delete_window:
+                err.step, err.done = _describe_step(step), len(done)
                 raise
+        except TransientError as err:
+            err.step, err.done = _describe_step(step), len(done)
+            raise
         done.append(step)
     return done
 
@@ -257,6 +261,11 @@ def list_managed_secrets(rt):
         page += 1
 
 
+def _where(err):
+    step = getattr(err, "step", None)
+    return {"failedStep": step, "stepsDone": err.done} if step else {}
+
+
 class _Sweep:
     def __init__(self, rt, dry_run, limit):
         self.rt, self.dry_run, self.limit = rt, dry_run, limit
@@ -288,14 +297,16 @@ class _Sweep:
         return None
 
     def guarded(self, user_name, employee_id, work):
+        """Run one user's work; a failure becomes that user's ``failed`` row, naming the step that
+        failed (e.g. the MFA serial to clean up) and how many steps before it were done."""
         try:
             work()
         except CloudError as err:
-            self.row("failed", user_name, employee_id,
+            self.row("failed", user_name, employee_id, **_where(err),
                      error={"code": err.code, "action": err.action, "requestId": err.request_id})
         except TransientError as err:
             self.transient.append(user_name)
-            self.row("failed", user_name, employee_id, error={"code": "Transient", "detail": str(err)})
+            self.row("failed", user_name, employee_id, **_where(err), error={"code": "Transient", "detail": str(err)})
 
     def user(self, listed, listed_marker):
         user_name = listed["UserName"]
