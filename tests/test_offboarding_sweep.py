@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import offboarding
 import pytest
-from provisioner import ownership, runtime
+from provisioner import runtime
 from provisioner.errors import TransientError
 
 from tests.conftest import as_bytes
@@ -362,5 +362,6 @@ def test_report_is_logged(cloud, ram, kms, mocker, monkeypatch, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     logged = [line for line in lines if line["message"] == "sweep report"]
     assert len(logged) == 1
-    assert logged[0]["counts"] == report["counts"] and logged[0]["users"] == report["users"]
-    assert ownership.parse(marker("E1")).state == "active"
+    assert logged[0]["counts"] == report["counts"] and logged[0]["rows"] == 2
+    rows = [line for line in lines if line["message"] == "sweep user"]
+    assert [{k: r[k] for k in ("userName", "employeeId", "action", "steps")} for r in rows] == report["users"]

@@ -41,6 +41,8 @@ Sweep decisions:
   the sweep (idempotent: done users are skipped, the rest finished) — except
   when the brake engaged: then a re-run would only delete more, so the sweep
   returns and the next scheduled tick continues;
+- the report (counts, plus one row per user touched) is returned; it is logged as one
+  ``sweep user`` line per row and one ``sweep report`` line with the counts;
 - never reads a secret value (DescribeSecret / ListSecrets metadata only).
 """
 import json
@@ -282,9 +284,15 @@ class _Sweep:
         if steps is not None:
             row["steps"] = [_describe_step(s) for s in steps]
         row.update(extra)
-        self.rows.append(row)
+        self.add(row)
         self.counts[action] += 1
         return row
+
+    def add(self, row):
+        """One row per user touched; each is logged on its own line (a sweep that touches thousands
+        must not build one log line larger than the log service accepts)."""
+        self.rows.append(row)
+        log.info("sweep user", dryRun=self.dry_run, **row)
 
     def due(self, marker):
         s = self.rt.settings
@@ -367,8 +375,8 @@ class _Sweep:
         self.deletions += 1
         if not self.dry_run:
             _execute(self.rt, steps)
-        self.rows.append({"userName": user_name, "employeeId": employee_id, "action": "secretScheduled",
-                          "steps": [_describe_step(s) for s in steps]})
+        self.add({"userName": user_name, "employeeId": employee_id, "action": "secretScheduled",
+                  "steps": [_describe_step(s) for s in steps]})
         self.counts["secretsScheduled"] += 1
 
 
@@ -398,7 +406,8 @@ def sweep(payload, rt):
             report["brake"] = {"limit": limit, "pending": work.counts["pending"]}
             log.error("mass-deletion brake engaged: deletions stopped", alert="mass-deletion-brake",
                       limit=limit, deleted=work.deletions, pending=work.counts["pending"])
-        log.info("sweep report", **{k: v for k, v in report.items() if k != "status"}, status="swept")
+        log.info("sweep report", **{k: v for k, v in report.items() if k not in ("status", "users")},
+                 status="swept", rows=len(work.rows))
         if work.transient and not work.counts["pending"]:
             raise TransientError(f"sweep: {len(work.transient)} user(s) hit transient errors after retries "
                                  f"({len(work.rows) - len(work.transient)} handled); a re-run is safe")
