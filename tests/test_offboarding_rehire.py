@@ -1,0 +1,92 @@
+"""Leaver → rehire through both real handlers: the state offboarding writes is what onboarding reads."""
+from datetime import timedelta
+
+import offboarding
+import onboarding
+import pytest
+from provisioner import ownership, runtime
+
+from tests.conftest import as_bytes
+from tests.offboarding_support import leaver, secret_state, set_clock, timer, utc
+from tests.onboarding_support import event as joiner
+
+T0 = "2026-11-28T10:00:00Z"
+NAME, EMP, SECRET = "alice.wang", "E10023", "ram-user/alice.wang"
+
+
+def onboard(**kw):
+    return onboarding.handler(as_bytes(joiner(**kw)), None)
+
+
+def offboard(**kw):
+    return offboarding.handler(as_bytes(leaver(NAME, EMP, **kw)), None)
+
+
+def sweep():
+    return offboarding.handler(as_bytes(timer()), None)
+
+
+def active_keys(cloud):
+    return [k["AccessKeyId"] for k in cloud.ram.user_state(NAME)["access_keys"] if k["Status"] == "Active"]
+
+
+@pytest.mark.parametrize("mode", ["programmatic", "console"])
+def test_leaver_then_rehire_inside_the_grace_period(cloud, mocker, mode):
+    set_clock(mocker, T0)
+    assert onboard(mode=mode)["status"] == "provisioned"
+    assert offboard()["status"] == "disabled"
+    state = cloud.ram.user_state(NAME)
+    assert not state["login_profile"] and active_keys(cloud) == []
+
+    result = onboard(mode=mode, event_id="rehire")
+    assert result["status"] == "provisioned" and result.get("rehired") is True
+    state = cloud.ram.user_state(NAME)
+    assert ownership.parse(state["user"]["Comments"]).state == "active"
+    assert (len(active_keys(cloud)) == 1) if mode == "programmatic" else state["login_profile"]
+
+    set_clock(mocker, utc(T0) + timedelta(days=60))
+    m = cloud.calls.mark()
+    report = sweep()                                         # the grace period is over, but she is back
+    assert report["users"] == [] and cloud.calls.mutating(m, ok_only=False) == []
+    assert cloud.ram.user_state(NAME) is not None and secret_state(cloud, SECRET)["deleting"] is False
+
+
+def test_leaver_deleted_then_rehired_gets_the_secret_restored_and_can_leave_again(cloud, mocker, monkeypatch):
+    monkeypatch.setenv("OFFBOARD_GRACE_DAYS", "0")
+    runtime.reset()
+    set_clock(mocker, T0)
+    onboard()
+    assert offboard()["status"] == "disabled"
+    set_clock(mocker, utc(T0) + timedelta(days=1))
+    assert sweep()["counts"]["deleted"] == 1
+    assert cloud.ram.user_state(NAME) is None and secret_state(cloud, SECRET)["deleting"] is True
+    assert offboard()["status"] == "deleted"                 # a late duplicate leaver event
+
+    assert onboard(event_id="rehire")["status"] == "provisioned"        # RestoreSecret, new user, new key
+    assert secret_state(cloud, SECRET)["deleting"] is False and len(active_keys(cloud)) == 1
+    m = cloud.calls.mark()
+    assert sweep()["users"] == []                            # her secret is no orphan: the user exists again
+    assert cloud.calls.mutating(m, ok_only=False) == []
+
+    set_clock(mocker, utc(T0) + timedelta(days=2))
+    assert offboard(last_day="2026-11-30")["status"] == "scheduled"     # leaves again, at the end of the day
+    set_clock(mocker, utc(T0) + timedelta(days=3))
+    assert sweep()["counts"]["disabled"] == 1
+    set_clock(mocker, utc(T0) + timedelta(days=3, minutes=1))
+    assert sweep()["counts"] == {"disabled": 0, "deleted": 1, "secretsScheduled": 1, "pending": 0, "skipped": 0,
+                                 "failed": 0}
+    assert cloud.ram.user_state(NAME) is None and secret_state(cloud, SECRET)["deleting"] is True
+    assert [c for c in cloud.calls.since(0) if c.code.startswith("DeleteConflict")] == []
+
+
+def test_contractor_end_date_from_onboarding_is_swept_in_hr_timezone(cloud, mocker, monkeypatch):
+    monkeypatch.setenv("HR_TIMEZONE", "Asia/Shanghai")
+    runtime.reset()
+    set_clock(mocker, T0)
+    onboard(endDate="2027-06-30")
+    set_clock(mocker, "2027-06-30T15:59:00Z")               # 23:59 on the 30th in Shanghai
+    assert sweep()["counts"]["disabled"] == 0
+    set_clock(mocker, "2027-06-30T16:00:00Z")
+    assert sweep()["counts"]["disabled"] == 1
+    assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "disabled"
+    assert active_keys(cloud) == []
