@@ -26,7 +26,7 @@ Steps (reads first; nothing is changed before ownership is settled):
      profile, so redelivery makes a new password (a new secret version) and
      then the profile: a login profile only ever exists with its password as
      the secret's current version.
-   - the other kind is removed (mode switch): console → programmatic deletes
+   - the other kind is removed first (mode switch): console → programmatic deletes
      the login profile, programmatic → console deletes the AccessKeys.
 """
 import secrets as _csprng
@@ -41,6 +41,8 @@ PROGRAMMATIC, CONSOLE = "programmatic", "console"
 PASSWORD_VERSION_PREFIX = "pw-"  # noqa: S105 - a version-id prefix, not a password
 # RAM accepts these in passwords; a conservative subset of ASCII punctuation.
 PASSWORD_SYMBOLS = "!@#$%^&*()-_=+[]{}:,.?"  # noqa: S105 - an alphabet, not a password
+# RestoreSecret on a secret that is not in its delete window (any more).
+RESTORED_CODES = frozenset({"Rejected.ResourceInUse"})
 PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_TARGET_LENGTH = 8, 32, 20
 
 
@@ -169,7 +171,11 @@ class _Onboarding:
         if secret is None:
             return None
         if secret.in_delete_window:
-            self.kms("RestoreSecret", SecretName=self.secret_name)
+            try:
+                self.kms("RestoreSecret", SecretName=self.secret_name)
+            except CloudError as err:
+                if err.code not in RESTORED_CODES:     # restored by a retry whose answer was lost
+                    raise
             log.info("secret restored", step="secret")
         return None if fresh_credential else self.store.current_version(self.secret_name)
 
@@ -180,6 +186,10 @@ class _Onboarding:
         return version
 
     def programmatic(self, fresh, secret, rehire):
+        if not fresh and self.cloud.try_ram("GetLoginProfile", UserName=self.user_name):
+            # the other kind goes first (mode switch console → programmatic): exactly one credential kind,
+            # and a failure later never leaves a password that KMS no longer holds as current
+            self._ignore(lambda e: e.not_found, "DeleteLoginProfile", UserName=self.user_name)
         keys = [] if fresh else self.access_keys()
         current = self.secret_state(secret, rehire)
         held = next((k for k in keys if k.get("AccessKeyId") == current and k.get("Status") == "Active"), None)
@@ -187,26 +197,58 @@ class _Onboarding:
             self.delete_keys(keys, keep=current)                  # orphans of an interrupted earlier run
         else:
             self.delete_keys(keys)                                # none of them is in KMS (or usable)
+            self.mint_and_store(secret is not None)
+
+    def mint_and_store(self, secret_exists):
+        try:
             body = self.ram("CreateAccessKey", UserName=self.user_name)
-            key = body["AccessKey"]
-            log.register_secret(key.get("AccessKeySecret"))
-            access_key = {"AccessKeyId": key["AccessKeyId"], "AccessKeySecret": key["AccessKeySecret"]}
+        except Exception:
+            # Retries whose answers were lost may have made keys all the same.
+            self.remove_unstored_keys()
+            raise
+        key = body["AccessKey"]
+        log.register_secret(key.get("AccessKeySecret"))
+        access_key = {"AccessKeyId": key["AccessKeyId"], "AccessKeySecret": key["AccessKeySecret"]}
+        try:
+            self.write_secret(secret_exists, access_key=access_key)
+        except Exception:
+            log.warning("secret write failed; deleting the AccessKey just created", step="secret",
+                        accessKeyId=key["AccessKeyId"])
+            self.remove_unstored_keys(just_created=key)
+            raise
+        log.info("access key stored", step="secret", accessKeyId=key["AccessKeyId"])
+        others = [k for k in self.access_keys() if k.get("AccessKeyId") != key["AccessKeyId"]]
+        if others:                                                # a retried CreateAccessKey left one
+            self.delete_keys(others)
+
+    def remove_unstored_keys(self, just_created=None):
+        """After a failure around CreateAccessKey or the secret write: no key may stay outside KMS.
+
+        Keeps the key that is the secret's current version (a write whose answer was lost did land);
+        when KMS cannot say, every key goes (redelivery then mints a fresh one). Never masks the
+        original error."""
+        try:
             try:
-                self.write_secret(secret is not None, access_key=access_key)
-            except Exception:
-                log.warning("secret write failed; deleting the AccessKey just created", step="secret",
-                            accessKeyId=key["AccessKeyId"])
-                self.delete_keys([key])
-                raise
-            log.info("access key stored", step="secret", accessKeyId=key["AccessKeyId"])
-            others = [k for k in self.access_keys() if k.get("AccessKeyId") != key["AccessKeyId"]]
-            if others:                                            # a retried CreateAccessKey left one
-                self.delete_keys(others)
-        if not fresh and self.cloud.try_ram("GetLoginProfile", UserName=self.user_name):
-            # mode switch console → programmatic: exactly one credential kind
-            self._ignore(lambda e: e.not_found, "DeleteLoginProfile", UserName=self.user_name)
+                current = self.store.current_version(self.secret_name)
+            except CloudError as err:
+                if not err.not_found:
+                    raise
+                current = None
+        except Exception:  # noqa: BLE001 - KMS cannot say which key it holds
+            current = None
+        try:
+            if just_created is not None and current != just_created["AccessKeyId"]:
+                self.delete_keys([just_created])
+            self.delete_keys(self.access_keys(), keep=current)
+        except Exception as err:  # noqa: BLE001 - the original error is the one to raise
+            log.error("could not remove AccessKeys outside KMS; redelivery will", step="cleanup",
+                      error=str(err))
 
     def console(self, fresh, secret, rehire):
+        if not fresh:
+            # the other kind goes first (mode switch programmatic → console): no AccessKey may outlive
+            # its place as the secret's current version
+            self.delete_keys(self.access_keys())
         profile = None if fresh else self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
         current = self.secret_state(secret, rehire)
         in_place = (profile is not None and current is not None
@@ -224,9 +266,6 @@ class _Onboarding:
             self._ignore(lambda e: e.already_exists, "CreateLoginProfile", UserName=self.user_name,
                          Password=password, PasswordResetRequired=self.reset_required,
                          MFABindRequired=self.mfa_required)
-        if not fresh:
-            # mode switch programmatic → console: exactly one credential kind
-            self.delete_keys(self.access_keys())
 
     def run(self):
         user = self.get_user()
