@@ -5,9 +5,9 @@ Faults come from localcloud (``cloud.faults``: error codes, throttling, lost ans
 ran but the answer never came back). Crashes are simulated at the SDK edge: the process "dies"
 right after the k-th API call returned."""
 import pytest
-
 from provisioner.clients import Cloud
 from provisioner.errors import TransientError
+
 from tests.onboarding_support import (
     assert_converged_console,
     assert_converged_programmatic,
