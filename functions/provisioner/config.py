@@ -56,8 +56,8 @@ class Settings:
     ram_endpoint: str = "ram.aliyuncs.com"
     kms_endpoint: str = "kms.cn-hangzhou.aliyuncs.com"
     protocol: str = "https"
-    secret_prefix: str = "ram-user/"
-    secret_type: str = "Generic"
+    secret_prefix: str = "ram-user/"  # noqa: S105 - a secret's name prefix, not a secret
+    secret_type: str = "Generic"  # noqa: S105 - a KMS secret type name
     kms_encryption_key_id: str = ""
     kms_instance_id: str = ""
     webhook_signing_key: str = ""

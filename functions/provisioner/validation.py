@@ -7,7 +7,7 @@ import json
 import os
 import re
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -48,7 +48,7 @@ def _is_date(value):
     return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name):
     from jsonschema import Draft202012Validator, FormatChecker
     checker = FormatChecker(formats=())
