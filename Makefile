@@ -3,7 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv demo test lint clean
+# The deployed artifact: FC's interpreter and platform (s.yaml runtime python3.12). For another
+# runtime: make package FC_PYTHON_VERSION=3.10 (and FC_RUNTIME=python3.10 for s deploy).
+FC_PYTHON_VERSION ?= 3.12
+FC_PLATFORM       ?= manylinux2014_x86_64
+# Deployed code must run on python3.10 (tests/test_tooling.py proves these flags catch 3.11+ code).
+VERMIN_FLAGS := --target=3.10- --violations --no-tips --eval-annotations
+# Lint what exists (a fresh clone has no empty directories).
+LINT_PATHS := $(wildcard functions localcloud tests bench scripts hrctl)
+
+.PHONY: venv demo test lint package clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +23,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(PY) -m ruff check functions localcloud tests bench
-	$(PY) -m vermin --target=3.10- --violations --no-tips --eval-annotations functions
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(VENV)/bin/vermin $(VERMIN_FLAGS) functions
+
+# build/artifact/ (s.yaml's code) and build/hr-ram-provisioner.zip
+package: venv
+	$(PY) scripts/package.py --python-version $(FC_PYTHON_VERSION) --platform "$(FC_PLATFORM)"
 
 clean:
 	rm -rf $(VENV) build dist
