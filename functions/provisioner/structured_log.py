@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-_keys = contextvars.ContextVar("log_keys", default={})  # noqa: B039 - never mutated: writers set a new dict
+_keys = contextvars.ContextVar("log_keys", default={})  # noqa: B039 - never mutated, only replaced  # noqa: B039 - never mutated: writers set a new dict
 _secrets = set()
 _secrets_lock = threading.Lock()
 REDACTED = "[REDACTED]"
