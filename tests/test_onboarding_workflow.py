@@ -311,3 +311,63 @@ def test_no_credential_in_results_or_log_lines(cloud, ram, kms, capsys):
     assert '"level": "INFO"' in captured.out            # the log lines were captured
     for credential in minted:
         assert credential not in text
+
+
+# -- SECRET_TYPE=RAMCredentials -------------------------------------------------------------------------------------
+@pytest.fixture
+def ram_secrets(cloud, monkeypatch):
+    from provisioner import runtime
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    runtime.reset()
+    return cloud
+
+
+def _ram_secret_state(cloud, ram, kms):
+    s = user_state(ram, kms, "alice.wang", secret_name="acs/ram/user/alice.wang")
+    assert s["secret"]["SecretType"] == "RAMCredentials"
+    assert len(s["keys"]) == 1 and s["keys"][0][1] == "Active"
+    value = secret_value(cloud, "acs/ram/user/alice.wang")
+    assert [k["AccessKeyId"] for k in value["AccessKeys"]] == [s["keys"][0][0]] == [s["current"]]
+    return s
+
+
+def test_ram_credentials_secret(ram_secrets, ram, kms):
+    cloud = ram_secrets
+    result = invoke(event())
+    assert result["status"] == "provisioned" and result["secretName"] == "acs/ram/user/alice.wang"
+    s = _ram_secret_state(cloud, ram, kms)
+    assert s["secret"]["AutomaticRotation"] == "Enabled"
+    tags = {t["TagKey"]: t["TagValue"] for t in s["secret"]["Tags"]["Tag"]}
+    assert tags["managed-by"] == "hr-ram-provisioner" and tags["employee-id"] == "E10023"
+    assert cloud.kms.secret_names() == ["acs/ram/user/alice.wang"]
+    mark = cloud.calls.mark()
+    assert invoke(event())["status"] == "already-provisioned"
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+
+
+def test_ram_credentials_rehire_replaces_the_secret(ram_secrets, ram, kms):
+    cloud = ram_secrets
+    invoke(event())
+    old = _ram_secret_state(cloud, ram, kms)
+    ram.update_user(rm.UpdateUserRequest(user_name="alice.wang", new_comments="hrrp:v1;emp=E10023;st=disabled"))
+    ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="alice.wang", user_access_key_id=old["current"],
+                                                    status="Inactive"))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="acs/ram/user/alice.wang", recovery_window_in_days="7"))
+    assert invoke(event(event_id="r"))["status"] == "provisioned"
+    new = _ram_secret_state(cloud, ram, kms)
+    assert new["current"] != old["current"] and not new["secret"].get("PlannedDeleteTime")
+
+
+@pytest.mark.parametrize("action", ["CreateAccessKey", "CreateSecret", "DeleteSecret"])
+def test_ram_credentials_lost_answers_converge(ram_secrets, ram, kms, action):
+    cloud = ram_secrets
+    if action == "DeleteSecret":          # the replace path: a rehire
+        invoke(event())
+        ram.update_user(rm.UpdateUserRequest(user_name="alice.wang", new_comments="hrrp:v1;emp=E10023;st=disabled"))
+    cloud.faults.drop(action, after=True, times=1)
+    result = invoke(event(event_id="x"))
+    cloud.faults.clear()
+    assert result["status"] == "provisioned", result
+    _ram_secret_state(cloud, ram, kms)
+    assert invoke(event(event_id="x"))["status"] == "already-provisioned"
+    _ram_secret_state(cloud, ram, kms)

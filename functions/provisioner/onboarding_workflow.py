@@ -36,6 +36,7 @@ from datetime import date
 from . import ARMS_POLICIES, ownership
 from . import structured_log as log
 from .errors import CloudError, TransientError
+from .secret_store import RAM_CREDENTIALS
 
 PROGRAMMATIC, CONSOLE = "programmatic", "console"
 PASSWORD_VERSION_PREFIX = "pw-"  # noqa: S105 - a version-id prefix, not a password
@@ -75,7 +76,10 @@ class _Onboarding:
         self.reset_required = console.get("passwordResetRequired", True)
         self.mfa_required = console.get("mfaBindRequired", True)
         self.end_date = date.fromisoformat(event["endDate"]) if event.get("endDate") else None
-        self.secret_name = self.store.name_for(self.user_name)
+        # SECRET_TYPE=RAMCredentials: AccessKeys go to a KMS RAM secret; passwords always to a Generic one.
+        self.ram_secret = self.mode == PROGRAMMATIC and rt.settings.secret_type == RAM_CREDENTIALS
+        self.secret_name = (self.store.ram_secret_name(self.user_name) if self.ram_secret
+                            else self.store.name_for(self.user_name))
         self.changed = False
         self.principal = None
 
@@ -210,6 +214,9 @@ class _Onboarding:
         log.register_secret(key.get("AccessKeySecret"))
         access_key = {"AccessKeyId": key["AccessKeyId"], "AccessKeySecret": key["AccessKeySecret"]}
         try:
+            if self.ram_secret:
+                # KMS checks that a RAM secret lists exactly the user's keys: leftovers go first.
+                self.delete_keys(self.access_keys(), keep=key["AccessKeyId"])
             self.write_secret(secret_exists, access_key=access_key)
         except Exception:
             log.warning("secret write failed; deleting the AccessKey just created", step="secret",
@@ -217,9 +224,10 @@ class _Onboarding:
             self.remove_unstored_keys(just_created=key)
             raise
         log.info("access key stored", step="secret", accessKeyId=key["AccessKeyId"])
-        others = [k for k in self.access_keys() if k.get("AccessKeyId") != key["AccessKeyId"]]
-        if others:                                                # a retried CreateAccessKey left one
-            self.delete_keys(others)
+        if not self.ram_secret:
+            others = [k for k in self.access_keys() if k.get("AccessKeyId") != key["AccessKeyId"]]
+            if others:                                            # a retried CreateAccessKey left one
+                self.delete_keys(others)
 
     def remove_unstored_keys(self, just_created=None):
         """After a failure around CreateAccessKey or the secret write: no key may stay outside KMS.

@@ -14,6 +14,7 @@ from . import ownership
 from .errors import CloudError
 
 GENERIC, RAM_CREDENTIALS = "Generic", "RAMCredentials"
+RAM_SECRET_PREFIX = "acs/ram/user/"  # noqa: S105 - KMS names a RAMCredentials secret (made as "$Auto") so
 
 
 @dataclass
@@ -38,6 +39,10 @@ class SecretStore:
 
     def name_for(self, logon_name):
         return self.settings.secret_name(logon_name)
+
+    def ram_secret_name(self, logon_name):
+        """Where KMS keeps a RAMCredentials secret of ``logon_name`` (SECRET_TYPE=RAMCredentials, AccessKeys)."""
+        return RAM_SECRET_PREFIX + logon_name
 
     def describe(self, name):
         """Metadata (tags, deletion schedule), never the value; None if there is no such secret."""
@@ -74,12 +79,19 @@ class SecretStore:
         version = access_key["AccessKeyId"] if access_key else f"pw-{uuid.uuid4().hex}"
         ram_secret = bool(access_key) and self.settings.secret_type == RAM_CREDENTIALS
         try:
+            if exists and ram_secret:
+                # RAM secrets take no PutSecretValue: the one holding a dead key is replaced.
+                if self.current_version(name) == version:
+                    return version
+                self.cloud.try_kms("DeleteSecret", SecretName=name, ForceDeleteWithoutRecovery="true")
+                exists = False
             if exists:
                 self.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=data,
                                SecretDataType="text")
             else:
                 self.cloud.kms(
-                    "CreateSecret", SecretName=name, VersionId=version, SecretData=data, SecretDataType="text",
+                    "CreateSecret", SecretName="$Auto" if ram_secret else name, VersionId=version,
+                    SecretData=data, SecretDataType="text",
                     SecretType=RAM_CREDENTIALS if ram_secret else GENERIC,
                     ExtendedConfig=({"SecretSubType": "RamUserAccessKey", "UserName": user_name}
                                     if ram_secret else None),
