@@ -371,3 +371,42 @@ def test_ram_credentials_lost_answers_converge(ram_secrets, ram, kms, action):
     _ram_secret_state(cloud, ram, kms)
     assert invoke(event(event_id="x"))["status"] == "already-provisioned"
     _ram_secret_state(cloud, ram, kms)
+
+
+# -- configuration pass-through and logs -----------------------------------------------------------------------------
+def test_kms_key_and_instance_are_passed_through(cloud, ram, kms, monkeypatch):
+    from provisioner import runtime
+    monkeypatch.setenv("KMS_ENCRYPTION_KEY_ID", "key-hzz6f0f2f2d9f0example")
+    monkeypatch.setenv("KMS_INSTANCE_ID", "kst-hzz6f0f2f2d9f0example")
+    monkeypatch.setenv("SECRET_PREFIX", "hr/")
+    runtime.reset()
+    assert invoke(event())["secretName"] == "hr/alice.wang"
+    secret = user_state(ram, kms, "alice.wang", secret_name="hr/alice.wang")["secret"]
+    assert secret["EncryptionKeyId"] == "key-hzz6f0f2f2d9f0example"
+    assert secret["DKMSInstanceId"] == "kst-hzz6f0f2f2d9f0example"
+
+
+def test_one_json_log_line_per_api_call_with_correlation_keys(cloud, capsys):
+    capsys.readouterr()
+    invoke(event())
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    api = [line for line in lines if line["message"] == "api"]
+    assert [line["action"] for line in api] == [c.action for c in cloud.calls.since(0)]
+    request_ids = [c.request_id for c in cloud.calls.since(0)]
+    for line, request_id in zip(api, request_ids):
+        assert line["eventId"] == "6f1c1e3a-2b7d-4d7e-9a51-0c2f3f0f9b10"
+        assert line["employeeId"] == "E10023" and line["userName"] == "alice.wang"
+        assert line["requestId"] == request_id and line["outcome"] in ("ok", "EntityNotExist.User",
+                                                                       "Forbidden.ResourceNotFound")
+    result = [line for line in lines if line["message"] == "result"]
+    assert len(result) == 1 and result[0]["status"] == "provisioned"
+
+
+def test_persistent_throttling_is_transient_and_redelivery_converges(cloud, ram, kms):
+    from provisioner.errors import TransientError
+    cloud.faults.throttle("AttachPolicyToUser", times=None)
+    with pytest.raises(TransientError):
+        invoke(event())
+    cloud.faults.clear()
+    assert invoke(event())["status"] == "provisioned"
+    assert_converged_programmatic(cloud, ram, kms)

@@ -17,10 +17,13 @@ Steps (reads first; nothing is changed before ownership is settled):
 4. The ARMS policy the level implies is attached, the other one detached
    (mover). Policies we did not attach are never touched.
 5. Exactly one credential, of the event's kind, held in KMS:
-   - programmatic: keys that are not the secret's current version are deleted
-     first; CreateAccessKey; the secret is written (version id = AccessKeyId);
-     a write failure deletes the new key before the error goes up; keys left by
-     a retried CreateAccessKey whose answer was lost are then deleted.
+   - programmatic: keys that are not the secret's current (Active) version are
+     deleted first; CreateAccessKey; the secret is written (version id =
+     AccessKeyId); keys left by a retried CreateAccessKey whose answer was lost
+     are then deleted (before the write for a RAMCredentials secret, which KMS
+     checks against the user's exact key set). A failure of CreateAccessKey or
+     of the write deletes every key KMS does not hold as current (the new one
+     included) before the error goes up; a rehire always gets a fresh key.
    - console: a CSPRNG password satisfying GetPasswordPolicy is written to KMS
      first, then CreateLoginProfile. A crash between the two leaves no login
      profile, so redelivery makes a new password (a new secret version) and
@@ -28,6 +31,12 @@ Steps (reads first; nothing is changed before ownership is settled):
      the secret's current version.
    - the other kind is removed first (mode switch): console → programmatic deletes
      the login profile, programmatic → console deletes the AccessKeys.
+   - console flags (PasswordResetRequired, MFABindRequired) apply when a
+     profile is made; a redelivery never re-forces them on a profile in use.
+
+Profile fields (DisplayName, Email, MobilePhone) are set by CreateUser only: a
+later event changes the policy, the credential kind and the marker, nothing
+else of an existing user.
 """
 import secrets as _csprng
 import string
