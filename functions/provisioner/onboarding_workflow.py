@@ -215,9 +215,9 @@ class _Onboarding:
     def mint_and_store(self, secret_exists):
         try:
             body = self.ram("CreateAccessKey", UserName=self.user_name)
-        except Exception:
+        except Exception as err:
             # Retries whose answers were lost may have made keys all the same.
-            self.remove_unstored_keys()
+            self.after_failed_mint(err, self.remove_unstored_keys())
             raise
         key = body["AccessKey"]
         log.register_secret(key.get("AccessKeySecret"))
@@ -227,10 +227,10 @@ class _Onboarding:
                 # KMS checks that a RAM secret lists exactly the user's keys: leftovers go first.
                 self.delete_keys(self.access_keys(), keep=key["AccessKeyId"])
             self.write_secret(secret_exists, access_key=access_key)
-        except Exception:
+        except Exception as err:
             log.warning("secret write failed; deleting the AccessKey just created", step="secret",
                         accessKeyId=key["AccessKeyId"])
-            self.remove_unstored_keys(just_created=key)
+            self.after_failed_mint(err, self.remove_unstored_keys(just_created=key))
             raise
         log.info("access key stored", step="secret", accessKeyId=key["AccessKeyId"])
         if not self.ram_secret:
@@ -238,12 +238,20 @@ class _Onboarding:
             if others:                                            # a retried CreateAccessKey left one
                 self.delete_keys(others)
 
+    @staticmethod
+    def after_failed_mint(err, cleaned):
+        """A permanent error is answered ``failed`` and never redelivered: when an AccessKey may still
+        be outside KMS, the event must not end there, so FC's async retry gets it instead."""
+        if not cleaned and isinstance(err, CloudError):
+            raise TransientError(f"{err}; AccessKeys outside KMS could not be removed, "
+                                 "redelivery removes them") from None
+
     def remove_unstored_keys(self, just_created=None):
         """After a failure around CreateAccessKey or the secret write: no key may stay outside KMS.
 
         Keeps the key that is the secret's current version (a write whose answer was lost did land);
         when KMS cannot say, every key goes (redelivery then mints a fresh one). Never masks the
-        original error."""
+        original error. Returns False when keys outside KMS may be left."""
         try:
             try:
                 current = self.store.current_version(self.secret_name)
@@ -260,6 +268,8 @@ class _Onboarding:
         except Exception as err:  # noqa: BLE001 - the original error is the one to raise
             log.error("could not remove AccessKeys outside KMS; redelivery will", step="cleanup",
                       error=str(err))
+            return False
+        return True
 
     def console(self, fresh, secret, rehire):
         if not fresh:
