@@ -138,7 +138,7 @@ def latency(cloud, per_call=0.020):
 # -- bulk under a rate limit ----------------------------------------------------
 def bulk(cloud, count, qps=20, batch=100, parallel=4):
     cloud.reset()
-    set_env(cloud, BATCH_CONCURRENCY=8, RETRY_MAX_ATTEMPTS=12, RETRY_MAX_SECONDS=60)
+    set_env(cloud, BATCH_CONCURRENCY=8, RETRY_MAX_SECONDS=120)
     cloud.faults.rate_limit("CreateUser", qps)
     events = [event(100_000 + i) for i in range(count)]
     batches = [events[i:i + batch] for i in range(0, count, batch)]
@@ -164,6 +164,8 @@ def bulk(cloud, count, qps=20, batch=100, parallel=4):
             t.join()
     wall = time.perf_counter() - t0
     failed = [r for r in results if r.get("status") != "provisioned"] + errors
+    for f in failed[:3]:
+        print("bulk failure:", f, file=sys.stderr)
     throttled = len(cloud.calls.errors("Throttling.User"))
     return wall, count / qps, len(failed), throttled, len(cloud.calls)
 
@@ -239,9 +241,10 @@ def main():
               "", f"## Bulk: {bulk_n} onboarding events, localcloud holding CreateUser to 20 QPS", "",
               "| wall time | rate-limit bound | ratio | failures | Throttling.User answers | API calls |",
               "|---|---|---|---|---|---|",
-              f"| {b_wall:.1f} s | {b_bound:.1f} s | {b_wall / b_bound:.2f}x | {b_failed} | {b_throttled} | {b_calls} |",
-              "", "Batches of 100 through the batch envelope, 4 invocations at a time, BATCH_CONCURRENCY=8, "
-              "RETRY_MAX_ATTEMPTS=12, RETRY_MAX_SECONDS=60.",
+              f"| {b_wall:.1f} s | {b_bound:.1f} s | {b_wall / b_bound:.2f}x | {b_failed} | {b_throttled} "
+              f"| {b_calls} |",
+              "", "Batches of 100 through the batch envelope, 4 invocations at a time, "
+              "BATCH_CONCURRENCY=8, RETRY_MAX_SECONDS=120 (throttling is retried within the time budget).",
               "", f"## Sweep: {sweep_total} users, {sweep_managed} managed, {sweep_due} due for deletion", "",
               "| wall time | API calls | report counts |", "|---|---|---|",
               f"| {s_wall:.1f} s | {s_calls} | `{json.dumps(s_counts)}` |", ""]

@@ -108,8 +108,13 @@ class Cloud:
                      status=err.status)
             if not err.transient:
                 raise err
-            delay = self._rng.uniform(0, s.retry_base_seconds * (2 ** (attempt - 1)))
-            if attempt >= s.retry_max_attempts or time.monotonic() - started + delay > s.retry_max_seconds:
+            # Full jitter, capped: quotas are per second, so a throttled caller that sleeps far
+            # longer than the window only leaves capacity unused (bench/RESULTS.md, bulk).
+            delay = self._rng.uniform(0, min(s.retry_cap_seconds, s.retry_base_seconds * (2 ** (attempt - 1))))
+            # Throttling says "come back in a moment", not "broken": it is bounded by the time
+            # budget (and a hard 10x attempts ceiling), other transient errors by attempts too.
+            max_attempts = s.retry_max_attempts * (10 if err.throttled else 1)
+            if attempt >= max_attempts or time.monotonic() - started + delay > s.retry_max_seconds:
                 raise TransientError(str(err)) from None
             self._sleep(delay)
 

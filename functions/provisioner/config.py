@@ -74,6 +74,7 @@ class Settings:
     retry_max_attempts: int = 5
     retry_max_seconds: float = 20.0
     retry_base_seconds: float = 0.2
+    retry_cap_seconds: float = 1.0
     batch_concurrency: int = 4
 
     @classmethod
@@ -121,6 +122,7 @@ class Settings:
             retry_max_attempts=_int(env, "RETRY_MAX_ATTEMPTS", 5, 1, 20),
             retry_max_seconds=_float(env, "RETRY_MAX_SECONDS", 20.0, 0.0, 600.0),
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 0.2, 0.0, 10.0),
+            retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 1.0, 0.0, 60.0),
             batch_concurrency=_int(env, "BATCH_CONCURRENCY", 4, 1, 32),
         )
 

@@ -40,6 +40,10 @@ class CloudError(Exception):
         return is_transient(self.code, self.status)
 
     @property
+    def throttled(self):
+        return (self.code or "").startswith("Throttling") or self.code == "Rejected.Throttling"
+
+    @property
     def not_found(self):
         return self.code in NOT_FOUND_CODES
 
