@@ -12,7 +12,7 @@ VERMIN_FLAGS := --target=3.10- --violations --no-tips --eval-annotations
 # Lint what exists (a fresh clone has no empty directories).
 LINT_PATHS := $(wildcard functions localcloud tests bench scripts hrctl)
 
-.PHONY: venv demo test lint package clean
+.PHONY: venv demo test lint package bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+demo: venv
+	$(PY) -m hrctl.demo
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -32,6 +35,10 @@ lint: venv
 # build/artifact/ (s.yaml's code) and build/hr-ram-provisioner.zip
 package: venv
 	$(PY) scripts/package.py --python-version $(FC_PYTHON_VERSION) --platform "$(FC_PLATFORM)"
+
+# bench/RESULTS.md (about 2 minutes; BENCH_ARGS=--quick for a smoke run)
+bench: venv
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist
