@@ -447,3 +447,17 @@ def test_failed_secret_write_whose_cleanup_also_fails_leaves_no_key_outside_kms(
     schedule = [("permanent", k_write, "NoPermission", 403, 1),
                 ("transient-persistent", k_write + 2, "ServiceUnavailable", 503, None)]
     run_schedule(world, flow, [schedule], inv.counter(request.config))
+
+
+@pytest.mark.parametrize("action", ["ListUsers", "ListSecrets"])
+def test_sweep_whose_listing_is_refused_answers_failed_and_the_next_tick_finishes(world, request, action):
+    """A permanent error outside any one user's work (the role may not list users or secrets) escaped
+    the timer handler as a raw CloudError; the error policy answers ``failed`` and logs it once."""
+    flow = Flow("sweep-delete", "sweep", "programmatic", "read-only", "Generic", None)
+    world.start(flow)
+    world.cloud.faults.fail(action, "NoPermission", 403, times=1)
+    report = _sweep()
+    world.cloud.faults.clear()
+    assert report["status"] == "failed" and report["error"]["code"] == "NoPermission", report
+    assert report["error"]["action"] == action
+    run_schedule(world, flow, [], inv.counter(request.config))

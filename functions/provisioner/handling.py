@@ -31,7 +31,8 @@ def _event_id(event):
 
 def _logon(event):
     employee = event.get("employee") if isinstance(event, dict) else None
-    return employee.get("logonName") if isinstance(employee, dict) else None
+    value = employee.get("logonName") if isinstance(employee, dict) else None
+    return value if isinstance(value, str) else None     # not validated yet: may be a list or an object
 
 
 def run_one(item, event_type, workflow):
@@ -99,7 +100,13 @@ def handle(event, event_type, workflow, timer=None):
             problems = decoded.items[0].problems if decoded.items else [
                 {"path": "$", "message": "this function has no timer trigger"}]
             return rejected(None, problems)
-        return timer(decoded.timer_payload, runtime.get())
+        try:
+            return timer(decoded.timer_payload, runtime.get())
+        except CloudError as err:   # permanent, outside any one user's work (e.g. ListUsers refused)
+            result = {"status": "failed",
+                      "error": {"code": err.code, "action": err.action, "requestId": err.request_id}}
+            log.error("sweep failed", **result)
+            return result
     if decoded.http_status:
         log.warning("http request refused", httpStatus=decoded.http_status, reason=decoded.http_message)
         return _http(decoded.http_status, {"status": "refused", "message": decoded.http_message})

@@ -29,7 +29,7 @@ def schema_path(name):
 
 
 def _is_datetime(value):
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         return False
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -48,16 +48,30 @@ def _is_date(value):
     return True
 
 
+def _ecma_anchored(pattern):
+    """JSON Schema patterns are ECMA-262, where ``$`` is the end of the input; in Python ``$`` also
+    matches before a final newline ("alice\\n" would pass ``^[a-z]+$``). ``\\Z`` is the ECMA ``$``."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+
+
+def _strict_pattern(validator, pattern, instance, schema):
+    from jsonschema.exceptions import ValidationError
+    if validator.is_type(instance, "string") and not re.search(_ecma_anchored(pattern), instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 @cache
 def _validator(name):
     from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema.validators import extend
     checker = FormatChecker(formats=())
     checker.checks("date-time")(lambda v: not isinstance(v, str) or _is_datetime(v))
     checker.checks("date")(lambda v: not isinstance(v, str) or _is_date(v))
-    checker.checks("email")(lambda v: not isinstance(v, str) or bool(_EMAIL.match(v)))
+    checker.checks("email")(lambda v: not isinstance(v, str) or bool(_EMAIL.fullmatch(v)))
     schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=checker)
+    strict = extend(Draft202012Validator, {"pattern": _strict_pattern})
+    return strict(schema, format_checker=checker)
 
 
 def _path(parts):
@@ -78,7 +92,9 @@ def _message(error):
         missing = re.search(r"'([^']+)' is a required property", error.message)
         return "is required", missing.group(1) if missing else None
     if v == "additionalProperties":
-        extra = re.findall(r"'([^']+)'", error.message.split("(")[-1])
+        # the names from the event itself: jsonschema's message holds their repr, not the names
+        known = schema.get("properties") or {}
+        extra = [k for k in error.instance if k not in known] if isinstance(error.instance, dict) else None
         return "is not a known field (unknown fields are rejected)", extra
     if v == "type":
         return f"must be of type {error.validator_value}, got {_short(error.instance)}", None
