@@ -79,6 +79,8 @@ def verify_signature(key, header, body, tolerance, now=None):
         return "webhook signing key is not configured; unsigned requests are refused"
     if not header:
         return f"missing {SIGNATURE_HEADER} header"
+    if not isinstance(header, str):
+        return "malformed signature header"
     fields = {}
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
@@ -91,7 +93,9 @@ def verify_signature(key, header, body, tolerance, now=None):
     if abs(now - t) > tolerance:
         return "signature timestamp outside the allowed window"
     expected = hmac.new(key.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, mac) for mac in fields.get("v1", [])):
+    # bytes: compare_digest raises TypeError for a str with non-ASCII characters
+    if not any(hmac.compare_digest(expected.encode(), mac.encode("utf-8", "surrogatepass"))
+               for mac in fields.get("v1", [])):
         return "signature does not match"
     return None
 
