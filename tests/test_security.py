@@ -407,3 +407,17 @@ def test_only_the_two_arms_policies_are_ever_attached(cloud):
     attached = {c.params.get("PolicyName") for c in cloud.calls if c.action == "AttachPolicyToUser"}
     assert attached <= {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
     assert {c.params.get("PolicyType") for c in cloud.calls if "Policy" in c.action and c.mutating} == {"System"}
+
+
+@pytest.mark.parametrize("logon", ["..", ".", "...", "-", "_"])
+def test_dot_names_the_contract_allows_stay_inside_the_secret_prefix(cloud, logon):
+    """"." and ".." are valid RAM user names (the guide's character set). Secret names are flat strings
+    in KMS (and in RAM policy resources): "ram-user/.." is a name, not a path, and nothing else is
+    touched. The webhook answer names exactly that secret."""
+    bystanders = seed_admin(cloud)
+    answer = post("onboarding", request(body_of(event(logon=logon))))
+    assert answer["statusCode"] == 200, answer
+    assert answer_body(answer)["secretName"] == f"ram-user/{logon}"
+    assert {c.params.get("SecretName") for c in cloud.calls if c.service == "kms"} == {f"ram-user/{logon}"}
+    assert cloud.kms.secret_names() == [f"ram-user/{logon}"]
+    bystanders.check()
