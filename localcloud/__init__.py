@@ -98,6 +98,14 @@ class LocalCloud:
         self.gateway.reset()
         self.account.alias = self.account.alias  # the alias is account config, kept
 
+    def attach_caller_policy(self, document, access_key_id=None):
+        """Restrict a caller (default: this cloud's own key, the one ``function_env`` hands the
+        functions) to a RAM policy document, enforced on every request like RAM does."""
+        self.gateway.authorizer.attach(access_key_id or self.access_key_id, document)
+
+    def detach_caller_policies(self, access_key_id=None):
+        self.gateway.authorizer.detach_all(access_key_id)
+
     def invoke(self, action, params=None, version=None):
         """In-process mode: same backends and semantics, no HTTP, no signature."""
         if version is None:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from .exceptions import ApiError, invalid_action, invalid_version, missing_parameter, throttling
+from .iam import Authorizer
 
 # Parameters whose values are credentials; never stored in the call log.
 SECRET_PARAMETERS = frozenset({"AccessKeySecret", "Password", "NewPassword", "SecretData",
@@ -259,6 +260,7 @@ class Gateway:
         self.account = account
         self.calls = CallLog()
         self.faults = Faults()
+        self.authorizer = Authorizer()   # caller policies are account configuration: kept across reset()
         self.backends = {}
         self.reset()
 
@@ -286,6 +288,8 @@ class Gateway:
             handler = service.actions.get(action)
             if handler is None:
                 raise invalid_action(action)
+            if auth is not None:
+                self.authorizer.check(access_key_id, service.name, action, params, self.account)
             drop_after = self.faults.before(action)
             body = handler(self.backends[service.name], Params(params))
             body = dict(body)

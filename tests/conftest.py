@@ -1,16 +1,28 @@
 """Fixtures shared by the function suites: one localcloud per session, fresh state per test,
 the function environment pointing at it, and official SDK clients for inspection."""
 import json
+from pathlib import Path
 
 import pytest
 
 from localcloud import LocalCloud
 
+ROLE_POLICY = Path(__file__).resolve().parent.parent / "policies" / "function-role-policy.json"
+
 
 @pytest.fixture(scope="session")
 def localcloud_server():
+    """The functions' key is held to the execution role's policy, enforced as RAM would: every
+    suite proves the policy grants enough (a missing grant fails with NoPermission 403)."""
     with LocalCloud(account_alias="corp") as cloud:
         yield cloud
+
+
+def role_policy(secret_prefix="ram-user/"):
+    """The execution role's policy, with its secret ARNs moved to ``secret_prefix`` as the
+    README tells operators who change SECRET_PREFIX to do."""
+    text = ROLE_POLICY.read_text(encoding="utf-8")
+    return json.loads(text.replace("secret/ram-user/", f"secret/{secret_prefix}"))
 
 
 @pytest.fixture
@@ -18,6 +30,8 @@ def cloud(localcloud_server, monkeypatch):
     """A clean localcloud, and the functions' environment aimed at it (fast retries)."""
     from provisioner import runtime
     localcloud_server.reset()
+    localcloud_server.detach_caller_policies()
+    localcloud_server.attach_caller_policy(role_policy())
     for key, value in localcloud_server.function_env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("RETRY_BASE_SECONDS", "0")

@@ -288,7 +288,7 @@ def test_transient_failure_finishes_the_others_then_raises_for_a_retry(cloud, ra
     env(monkeypatch, OFFBOARD_GRACE_DAYS=0, RETRY_MAX_ATTEMPTS=3)
     names = _due_users(ram, kms, cloud, 3)
     set_clock(mocker, T0)
-    cloud.faults.throttle("DeleteUser", times=3)           # every in-invocation attempt for the first user
+    cloud.faults.fail("DeleteUser", "ServiceUnavailable", 503, times=3)  # every attempt for the first user
     with pytest.raises(TransientError):
         sweep()
     assert cloud.ram.user_state(names[0]) is not None
@@ -302,7 +302,7 @@ def test_transient_failure_while_braked_does_not_raise(cloud, ram, kms, mocker, 
     env(monkeypatch, OFFBOARD_GRACE_DAYS=0, RETRY_MAX_ATTEMPTS=1, OFFBOARD_MAX_DELETIONS_PER_RUN=2)
     _due_users(ram, kms, cloud, 4)
     set_clock(mocker, T0)
-    cloud.faults.throttle("DeleteUser", times=1)
+    cloud.faults.fail("DeleteUser", "ServiceUnavailable", 503, times=1)
     report = sweep()                                        # a retry would only delete more: left to the next tick
     assert report["counts"]["failed"] == 1 and report["counts"]["pending"] == 2
 

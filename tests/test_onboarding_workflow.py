@@ -380,6 +380,10 @@ def test_kms_key_and_instance_are_passed_through(cloud, ram, kms, monkeypatch):
     monkeypatch.setenv("KMS_INSTANCE_ID", "kst-hzz6f0f2f2d9f0example")
     monkeypatch.setenv("SECRET_PREFIX", "hr/")
     runtime.reset()
+    assert invoke(event())["status"] == "failed"          # the role still grants only ram-user/*
+    from tests.conftest import role_policy
+    cloud.detach_caller_policies()
+    cloud.attach_caller_policy(role_policy("hr/"))        # what the README says to do with the prefix
     assert invoke(event())["secretName"] == "hr/alice.wang"
     secret = user_state(ram, kms, "alice.wang", secret_name="hr/alice.wang")["secret"]
     assert secret["EncryptionKeyId"] == "key-hzz6f0f2f2d9f0example"
