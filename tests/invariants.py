@@ -71,30 +71,36 @@ def owned_secrets(cloud, user_name, employee_id, prefix=GENERIC_PREFIX):
 
 
 # -- invariant 2 -------------------------------------------------------------------------------------
+def keys_outside_kms(cloud, user_name, prefix=GENERIC_PREFIX):
+    """AccessKeyIds of the managed user ``user_name`` that no secret of its holds (empty when unmanaged)."""
+    state = cloud.ram.user_state(user_name)
+    marker = ownership.parse(state["user"]["Comments"]) if state else None
+    if marker is None:
+        return set()                             # absent, or not managed: invariant 4's business
+    # A disabled user's secret may already be in its recovery window (the sweep schedules a RAMCredentials
+    # secret before deleting the user's keys): it still holds the value, restorable; an active user's may not.
+    held = set()
+    for secret in owned_secrets(cloud, user_name, marker.employee_id, prefix):
+        if not secret["deleting"] or marker.state == ownership.DISABLED:
+            held |= key_ids_in(secret["current"])
+    return {k["AccessKeyId"] for k in state["access_keys"]} - held
+
+
 def credentials_only_in_kms(cloud, user_name, prefix=GENERIC_PREFIX):
     """Every AccessKey of the managed user ``user_name`` is the one the current value of its secret holds,
     and the secret's current version is named after it (how the functions know what KMS holds)."""
-    state = cloud.ram.user_state(user_name)
-    if state is None:
-        return
-    marker = ownership.parse(state["user"]["Comments"])
-    if marker is None:
-        return                                   # not managed: invariant 4's business
-    keys = {k["AccessKeyId"] for k in state["access_keys"]}
-    if not keys:
-        return
-    secrets = [s for s in owned_secrets(cloud, user_name, marker.employee_id, prefix) if not s["deleting"]]
-    held = set()
-    for secret in secrets:
-        held |= key_ids_in(secret["current"])
-    outside = keys - held
+    outside = keys_outside_kms(cloud, user_name, prefix)
     if outside:
         _fail(2, f"{len(outside)} AccessKey(s) of {user_name} not held in its KMS secret: {sorted(outside)}")
+    state = cloud.ram.user_state(user_name)
+    keys = {k["AccessKeyId"] for k in state["access_keys"]} if state else set()
     if len(keys) > 1:
         _fail(2, f"{user_name} has {len(keys)} AccessKeys; exactly one is ever minted: {sorted(keys)}")
-    (key,) = keys
-    if not any(s["current_version"] == key for s in secrets):
-        _fail(2, f"the current version of {user_name}'s secret is not named after its AccessKey {key}")
+    if keys:
+        (key,) = keys
+        marker = ownership.parse(state["user"]["Comments"])
+        if not any(s["current_version"] == key for s in owned_secrets(cloud, user_name, marker.employee_id, prefix)):
+            _fail(2, f"the current version of {user_name}'s secret is not named after its AccessKey {key}")
 
 
 # -- invariants 2 and 3 for a finished event --------------------------------------------------------
