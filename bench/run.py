@@ -216,6 +216,9 @@ NOTES = """## Reading the figures
   failures. The Throttling.User answers are the price of not coordinating callers.
 - Latency: the wall time over the sum of injected per-call latency is the local overhead
   (signing, JSON, HTTP on loopback): ~2 ms per call.
+- Sweep: the brake (OFFBOARD_MAX_DELETIONS_PER_RUN, default 20) is raised to the number due for
+  this run; 5 ListUsers pages, 1 ListSecrets, then ~11 calls per deleted user. No user that is
+  not ours is read beyond the listing.
 - Cold start: rejecting an invalid event imports no SDK (0.3x of importing the bare SDK
   clients); a valid event pays the SDK import plus its calls.
 """
