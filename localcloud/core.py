@@ -27,6 +27,10 @@ def new_request_id():
     return str(uuid.uuid4()).upper()
 
 
+def _invalid_parameter(name, message):
+    return ApiError(f"InvalidParameter.{name}", message, 400)
+
+
 class Params:
     """The request's parameters (query and form merged), all strings as on the wire."""
 
@@ -43,15 +47,16 @@ class Params:
             raise missing_parameter(name)
         return value
 
-    def get_bool(self, name, default=None):
+    def get_bool(self, name, default=None, invalid=None):
+        """``invalid(name, message)`` builds the service's own error (RAM and KMS differ)."""
         value = self.get(name)
         if value is None:
             return default
         if value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise ApiError(f"InvalidParameter.{name}", f"The parameter {name} must be true or false.", 400)
+        raise (invalid or _invalid_parameter)(name, f"{name} must be true or false.")
 
-    def get_int(self, name, default=None, low=None, high=None, code=None):
+    def get_int(self, name, default=None, low=None, high=None, code=None, invalid=None):
         value = self.get(name)
         if value is None:
             return default
@@ -60,8 +65,10 @@ class Params:
         except ValueError:
             number = None
         if number is None or (low is not None and number < low) or (high is not None and number > high):
-            raise ApiError(code or f"InvalidParameter.{name}",
-                           f"The parameter {name} is invalid (range {low}-{high}).", 400)
+            bound = f"{low}-{high}" if high is not None else f">= {low}"
+            if invalid is not None:
+                raise invalid(name, f"{name} must be an integer ({bound}).")
+            raise ApiError(code or f"InvalidParameter.{name}", f"The parameter {name} is invalid ({bound}).", 400)
         return number
 
 

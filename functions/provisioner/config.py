@@ -24,30 +24,26 @@ def _is_loopback(endpoint):
         return False
 
 
-def _int(env, name, default, low, high):
+def _number(env, name, default, low, high, kind=int):
     raw = env.get(name, "")
     if raw == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        noun = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {noun}, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _int(env, name, default, low, high):
+    return _number(env, name, default, low, high, int)
 
 
 def _float(env, name, default, low, high):
-    raw = env.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
+    return _number(env, name, default, low, high, float)
 
 
 @dataclass(frozen=True)

@@ -24,27 +24,16 @@ def _required(p, name):
     return value
 
 
+def _invalid(name, message):
+    return err.invalid_parameter(message)
+
+
 def _bool(p, name, default=False):
-    value = p.get(name)
-    if value is None:
-        return default
-    if value.lower() not in ("true", "false"):
-        raise err.invalid_parameter(f"{name} must be true or false.")
-    return value.lower() == "true"
+    return p.get_bool(name, default, invalid=_invalid)
 
 
 def _int(p, name, default, low, high=None):
-    value = p.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or number < low or (high is not None and number > high):
-        bound = f"{low}-{high}" if high is not None else f">= {low}"
-        raise err.invalid_parameter(f"{name} must be an integer ({bound}).")
-    return number
+    return p.get_int(name, default, low, high, invalid=_invalid)
 
 
 def _json(p, name, default=None):
