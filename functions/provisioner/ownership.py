@@ -20,7 +20,7 @@ from . import MANAGED_BY
 
 PREFIX = "hrrp:v1"
 ACTIVE, DISABLED = "active", "disabled"
-_FIELD = re.compile(r"^[a-z]+=[A-Za-z0-9_:.\-]*$")
+_FIELD = re.compile(r"^[a-z]+=[A-Za-z0-9_:.\-]*\Z")
 
 TAG_MANAGED_BY = "managed-by"
 TAG_EMPLOYEE = "employee-id"

@@ -54,11 +54,11 @@ MAX_CUSTOM_DATA_KEYS = 10
 MIN_RECOVERY_DAYS, MAX_RECOVERY_DAYS, DEFAULT_RECOVERY_DAYS = 7, 30, 30
 MIN_ROTATION_SECONDS, MAX_ROTATION_SECONDS = 6 * 3600, 8760 * 3600
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_/+=.@\-\u4e00-\u9fff]+$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_/+=.@\-\u4e00-\u9fff]+\Z")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
-_TAG_RE = re.compile(r"^[A-Za-z0-9/\\_\-.+=:@]*$")
-_ARN_RE = re.compile(r"^acs:kms:([^:]*):([^:]*):secret/(.+)$")
-_INTERVAL_RE = re.compile(r"^(\d+)([dhms])$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9/\\_\-.+=:@]*\Z")
+_ARN_RE = re.compile(r"^acs:kms:([^:]*):([^:]*):secret/(.+)\Z")
+_INTERVAL_RE = re.compile(r"^([0-9]+)([dhms])\Z")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 # GetRandomPassword: the character classes the API reference lists (no backtick).

@@ -67,13 +67,13 @@ from datetime import datetime, timezone
 
 from . import exceptions as err
 
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-MFA_NAME_RE = re.compile(r"^[A-Za-z0-9.-]+$")
-POLICY_NAME_RE = re.compile(r"^[A-Za-z0-9-]+$")
-MOBILE_RE = re.compile(r"^\d{1,4}-\d{4,20}$")
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-ALIAS_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-AUTH_CODE_RE = re.compile(r"^\d{6}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]+\Z")
+MFA_NAME_RE = re.compile(r"^[A-Za-z0-9.-]+\Z")
+POLICY_NAME_RE = re.compile(r"^[A-Za-z0-9-]+\Z")
+MOBILE_RE = re.compile(r"^[0-9]{1,4}-[0-9]{4,20}\Z")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+\Z")
+ALIAS_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")
+AUTH_CODE_RE = re.compile(r"^[0-9]{6}\Z")
 SYMBOLS = set(string.punctuation)
 ACCESS_KEY_STATUSES = ("Active", "Inactive")
 POLICY_TYPES = ("System", "Custom")
