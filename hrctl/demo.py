@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from . import ROOT
+from . import ROOT, route_function_logs
 from .envelopes import wrap
 from .invoke import call, target
 from .state import print_snapshot
@@ -108,22 +108,17 @@ def main():
 
 
 def _run_with_logs(logs):
-    """Route the functions' JSON log lines into ``logs`` (and stderr) while the demo prints results."""
-    from provisioner import structured_log
-    handler = structured_log.logger.handlers[0]
-    original = handler.emit
-
-    def emit(record):
-        line = handler.format(record) + "\n"
+    """Route the functions' JSON log lines into ``logs`` (and stderr with DEMO_LOGS=1)."""
+    def write(line):
         logs.write(line)
         if os.environ.get("DEMO_LOGS"):
             sys.stderr.write(line)
 
-    handler.emit = emit
+    restore = route_function_logs(write)
     try:
         return run()
     finally:
-        handler.emit = original
+        restore()
 
 
 if __name__ == "__main__":

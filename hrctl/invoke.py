@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 
-from . import ROOT  # noqa: F401 - puts functions/ on sys.path
+from . import ROOT, route_function_logs  # noqa: F401 - ROOT puts functions/ on sys.path
 from .envelopes import ENVELOPES, wrap
 
 CSV_COLUMNS = ("employeeId", "logonName", "displayName", "email", "mobilePhone", "mode", "level", "endDate")
@@ -45,7 +45,8 @@ def events_from_csv(path, default_mode, default_level):
             yield event
 
 
-def progress(done, total, out=sys.stderr, width=30):
+def progress(done, total, out=None, width=30):
+    out = out or sys.stderr
     filled = int(width * done / total) if total else width
     out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
     if done >= total:
@@ -121,6 +122,15 @@ def main(argv=None):
         print(f"dry-run: {len(events) - bad} valid, {bad} invalid, no cloud call made", file=sys.stderr)
         return 1 if bad else 0
 
+    restore_logs = route_function_logs(sys.stderr.write)   # stdout: results only
+    try:
+        _send(args, events, timer_payload)
+    finally:
+        restore_logs()
+    return 0
+
+
+def _send(args, events, timer_payload):
     with target(args.real) as cloud:
         key = os.environ.get("WEBHOOK_SIGNING_KEY", "")
         results = []
@@ -141,7 +151,6 @@ def main(argv=None):
         if cloud is not None and not args.no_state and not args.real:
             from .state import print_snapshot
             print_snapshot(cloud.client_config())
-    return 0
 
 
 if __name__ == "__main__":
