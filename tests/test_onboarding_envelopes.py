@@ -263,6 +263,8 @@ SCHEMA_CASES = [
     ("logon name 64 chars", _set(["employee", "logonName"], "a" * 64), []),
     ("logon name with ._-", _set(["employee", "logonName"], "a.b_c-d"), []),
     ("occurredAt with offset", _set(["occurredAt"], "2026-11-28T09:05:00.123+08:00"), []),
+    ("occurredAt with nanoseconds", _set(["occurredAt"], "2026-11-28T09:05:00.123456789Z"), []),
+    ("occurredAt with one fraction digit", _set(["occurredAt"], "2026-11-28T09:05:00.5+08:00"), []),
     ("employeeId 64 chars", _set(["employee", "employeeId"], "E" * 64), []),
     ("missing eventId", _drop(["eventId"]), ["$.eventId"]),
     ("empty eventId", _set(["eventId"], ""), ["$.eventId"]),

@@ -1,6 +1,7 @@
 """The CI checks check what they claim: vermin with the Makefile's flags rejects code that needs
 more than python3.10, and the deployed code passes it."""
 import ast
+import json
 import re
 import shutil
 import subprocess
@@ -57,3 +58,39 @@ def test_deployed_code_parses_as_310():
 def test_deployed_code_is_310_compatible():
     result = vermin(ROOT / "functions")
     assert result.returncode == 0, result.stdout
+
+
+def _python310():
+    """A working python3.10 (a pyenv shim on PATH may exist and still not run one)."""
+    candidates = [str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))]
+    candidates += [shutil.which("python3.10")] if shutil.which("python3.10") else []
+    for exe in candidates:
+        probe = subprocess.run([exe, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
+            return exe
+    return None
+
+
+RFC3339_ON_310 = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from provisioner.validation import _is_datetime
+print(json.dumps({v: _is_datetime(v) for v in json.loads(sys.argv[2])}))
+"""
+
+
+def test_rfc3339_timestamps_validate_the_same_on_python310():
+    """datetime.fromisoformat on 3.10 refuses fractions other than 3 or 6 digits (Java and Go send 9):
+    a valid occurredAt must not be rejected only on the 3.10 runtime."""
+    python = _python310()
+    if python is None:
+        pytest.skip("no python3.10 interpreter on this machine")
+    cases = {"2026-11-28T09:00:00Z": True, "2026-11-28T09:00:00.5Z": True,
+             "2026-11-28T09:00:00.123456789Z": True, "2026-11-28t09:00:00.12+08:00": True,
+             "2026-11-28T09:00:00.1234+05:30": True, "2026-02-30T09:00:00Z": False,
+             "2026-11-28T24:00:00Z": False, "2026-11-28T09:00:00+24:00": False,
+             "2026-11-28T09:00:00.\u0663Z": False}
+    out = subprocess.run([python, "-c", RFC3339_ON_310, str(ROOT / "functions"), json.dumps(list(cases))],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == cases

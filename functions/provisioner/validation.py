@@ -14,7 +14,7 @@ _HERE = Path(__file__).resolve().parent
 # Deployed: <root>/provisioner + <root>/schemas. Repository: functions/provisioner + schemas/.
 _SCHEMA_DIRS = [Path(os.environ["SCHEMA_DIR"])] if os.environ.get("SCHEMA_DIR") else []
 _SCHEMA_DIRS += [_HERE.parent / "schemas", _HERE.parent.parent / "schemas"]
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
@@ -29,10 +29,15 @@ def schema_path(name):
 
 
 def _is_datetime(value):
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if not match:
         return False
+    # python3.10's fromisoformat takes only 3 or 6 fraction digits and no "Z"; RFC 3339 allows any
+    # number (Java and Go send 9). The pattern checked the fraction; the date, time and offset
+    # ranges are left to fromisoformat, without the fraction.
+    zone = match.group(2)
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        datetime.fromisoformat(value[:19] + ("+00:00" if zone in ("Z", "z") else zone))
     except ValueError:
         return False
     return True
