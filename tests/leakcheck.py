@@ -7,6 +7,8 @@ logger formatted, every value a handler returned and every exception
 message a handler raised. A hit fails the test; the failure message says
 where, never what.
 """
+from urllib.parse import quote, quote_plus
+
 import pytest
 
 _seen = []
@@ -64,6 +66,8 @@ def pytest_runtest_makereport(item, call):
     minted = _minted(item)
     if not minted:
         return
+    # URL-encoded too: a query string (an SDK's debug line, an HTTP error) carries them that way
+    minted = minted | {quote(c, safe="") for c in minted} | {quote_plus(c) for c in minted}
     places = [("captured stdout", report.capstdout), ("captured stderr", report.capstderr)] + list(_seen)
     leaks = sorted({where for where, text in places if any(secret in text for secret in minted)})
     if leaks:

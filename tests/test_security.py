@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import time
+from urllib.parse import quote, quote_plus
 
 import offboarding
 import onboarding
@@ -421,3 +422,18 @@ def test_dot_names_the_contract_allows_stay_inside_the_secret_prefix(cloud, logo
     assert {c.params.get("SecretName") for c in cloud.calls if c.service == "kms"} == {f"ram-user/{logon}"}
     assert cloud.kms.secret_names() == [f"ram-user/{logon}"]
     bystanders.check()
+
+
+@pytest.mark.parametrize("mode", ["console", "programmatic"])
+def test_sdk_debug_switch_prints_no_credential(cloud, monkeypatch, capfd, mode):
+    """``DEBUG=sdk`` (the Alibaba Cloud SDKs' documented troubleshooting switch) makes darabonba log
+    each request's URL, query included, to stderr: RAM takes CreateLoginProfile's Password in the
+    query. Setting it on the function must not put a credential into FC's logs."""
+    monkeypatch.setenv("DEBUG", "sdk")
+    result = onboarding.handler(as_bytes(event(mode=mode)), None)
+    assert result["status"] == "provisioned"
+    out, err = capfd.readouterr()
+    minted = {c for c in cloud.minted_credentials() if c and len(c) >= 8}
+    assert minted
+    forms = {f for c in minted for f in (c, quote(c, safe=""), quote_plus(c), quote(c, safe="~"))}
+    assert not [f for f in forms if f in out or f in err], "a credential (maybe URL-encoded) reached stdout/stderr"

@@ -44,6 +44,18 @@ def _credential_client():
     return CredentialClient()
 
 
+# With DEBUG=sdk in the environment (the SDKs' documented troubleshooting switch) these loggers
+# print every request URL, query included: RAM takes CreateLoginProfile's Password in the query.
+_SDK_HTTP_DEBUG_LOGGERS = ("darabonba-core", "alibabacloud-tea")
+
+
+def _silence_sdk_http_debug():
+    """The SDK modules set their loggers to DEBUG when imported: raise them above it afterwards."""
+    import logging
+    for name in _SDK_HTTP_DEBUG_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 class Cloud:
     """RAM and KMS for one function instance."""
 
@@ -65,6 +77,7 @@ class Cloud:
                 s = self.settings
                 endpoint = s.ram_endpoint if service == "ram" else s.kms_endpoint
                 module = importlib.import_module(f"{_SDK[service]}.client")
+                _silence_sdk_http_debug()
                 client = module.Client(Config(
                     credential=self._credential, endpoint=endpoint, protocol=s.protocol,
                     region_id=s.region, connect_timeout=s.connect_timeout_ms, read_timeout=s.read_timeout_ms))
