@@ -18,6 +18,11 @@ BASE_EVENT = {
 }
 
 
+# A rehire is an onboarding event that occurred after the offboarding (older ones are stale and
+# leave the user disabled): later than every disable time the suites use.
+REHIRE_AT = "2026-12-02T09:00:00Z"
+
+
 def event(mode="programmatic", level="read-only", logon="alice.wang", employee_id="E10023", event_id=None,
           **extra):
     ev = copy.deepcopy(BASE_EVENT)

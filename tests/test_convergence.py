@@ -41,6 +41,7 @@ from provisioner.errors import TransientError
 from tests import invariants as inv
 from tests import leakcheck
 from tests.conftest import as_bytes
+from tests.onboarding_support import REHIRE_AT
 from tests.onboarding_support import event as onboarding_event
 
 TOTAL = int(os.environ.get("CONVERGENCE_SCHEDULES", "1000"))
@@ -101,6 +102,8 @@ class Flow:
 
     def _event_kwargs(self, **over):
         kw = {"mode": self.mode, "level": self.level, "event_id": f"{self.name}-1", **over}
+        if self.name.startswith("onboard-rehire") and "event_id" not in over:
+            kw["occurredAt"] = REHIRE_AT                      # a rehire happens after the leave
         if kw["mode"] == "console" and self.console_flags is not None:
             kw["access_console"] = self.console_flags
         return kw
@@ -152,7 +155,7 @@ class Flow:
             inv.disabled(cloud, USER, EMPLOYEE)
         elif self.name == "leaver-scheduled":
             marker = ownership.parse(cloud.ram.user_state(USER)["user"]["Comments"])
-            assert marker.state == "active" and marker.end_date.isoformat() == "2026-12-20"
+            assert marker.state == "active" and marker.leave_date.isoformat() == "2026-12-20"
             inv.credentials_only_in_kms(cloud, USER)
         elif self.name == "sweep-delete":
             inv.deleted(cloud, USER, self.secret_name)

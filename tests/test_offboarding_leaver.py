@@ -64,7 +64,7 @@ def test_future_last_working_day_is_scheduled_once(cloud, ram, kms, clock):
     assert result["status"] == "scheduled"
     assert result["lastWorkingDay"] == "2026-12-31"
     assert [c.action for c in cloud.calls.mutating(m)] == ["UpdateUser"]
-    assert comments(cloud, "carol") == "hrrp:v1;emp=E3;st=active;end=2026-12-31"
+    assert comments(cloud, "carol") == "hrrp:v1;emp=E3;st=active;leave=2026-12-31"
     state = cloud.ram.user_state("carol")
     assert state["login_profile"] and {k["Status"] for k in state["access_keys"]} == {"Active"}
 

@@ -8,6 +8,7 @@ from provisioner import ownership, runtime
 
 from tests.conftest import as_bytes
 from tests.offboarding_support import leaver, secret_state, set_clock, timer, utc
+from tests.onboarding_support import REHIRE_AT
 from tests.onboarding_support import event as joiner
 
 T0 = "2026-11-28T10:00:00Z"
@@ -38,7 +39,7 @@ def test_leaver_then_rehire_inside_the_grace_period(cloud, mocker, mode):
     state = cloud.ram.user_state(NAME)
     assert not state["login_profile"] and active_keys(cloud) == []
 
-    result = onboard(mode=mode, event_id="rehire")
+    result = onboard(mode=mode, event_id="rehire", occurredAt=REHIRE_AT)
     assert result["status"] == "provisioned" and result.get("rehired") is True
     state = cloud.ram.user_state(NAME)
     assert ownership.parse(state["user"]["Comments"]).state == "active"
@@ -62,7 +63,8 @@ def test_leaver_deleted_then_rehired_gets_the_secret_restored_and_can_leave_agai
     assert cloud.ram.user_state(NAME) is None and secret_state(cloud, SECRET)["deleting"] is True
     assert offboard()["status"] == "deleted"                 # a late duplicate leaver event
 
-    assert onboard(event_id="rehire")["status"] == "provisioned"        # RestoreSecret, new user, new key
+    # RestoreSecret, new user, new key
+    assert onboard(event_id="rehire", occurredAt=REHIRE_AT)["status"] == "provisioned"
     assert secret_state(cloud, SECRET)["deleting"] is False and len(active_keys(cloud)) == 1
     m = cloud.calls.mark()
     assert sweep()["users"] == []                            # her secret is no orphan: the user exists again

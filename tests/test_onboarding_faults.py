@@ -9,6 +9,7 @@ from provisioner.clients import Cloud
 from provisioner.errors import TransientError
 
 from tests.onboarding_support import (
+    REHIRE_AT,
     assert_converged_console,
     assert_converged_programmatic,
     event,
@@ -43,10 +44,12 @@ FLOWS = {
     "new-console": (None, event(mode="console"), "console", None, [
         "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "GetPasswordPolicy",
         "CreateSecret", "CreateLoginProfile"]),
-    "rehire-programmatic": (_rehire(_setup_programmatic), event(event_id="r1"), "programmatic", None, [
+    "rehire-programmatic": (_rehire(_setup_programmatic), event(event_id="r1", occurredAt=REHIRE_AT),
+                            "programmatic", None, [
         "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "GetLoginProfile", "ListAccessKeys",
         "RestoreSecret", "DeleteAccessKey", "CreateAccessKey", "PutSecretValue", "ListAccessKeys"]),
-    "rehire-console": (_rehire(_setup_console), event(mode="console", event_id="r2"), "console", None, [
+    "rehire-console": (_rehire(_setup_console), event(mode="console", event_id="r2", occurredAt=REHIRE_AT),
+                       "console", None, [
         "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "ListAccessKeys", "GetLoginProfile",
         "RestoreSecret", "GetPasswordPolicy", "PutSecretValue", "CreateLoginProfile"]),
     "switch-to-console": (_setup_programmatic, event(mode="console", event_id="s1"), "console", None, [

@@ -9,6 +9,7 @@ from alibabacloud_ram20150501 import models as rm
 from provisioner import ownership
 
 from tests.onboarding_support import (
+    REHIRE_AT,
     assert_converged_console,
     assert_converged_programmatic,
     event,
@@ -263,7 +264,7 @@ def test_rehire_reactivates_with_a_fresh_credential(cloud, ram, kms, before_mode
     offboard_like_offboarding(ram, kms)
     disabled = user_state(ram, kms, "alice.wang")
     assert disabled["secret"]["PlannedDeleteTime"] and disabled["profile"] is None
-    result = invoke(event(mode=after_mode, event_id="rehire-1"))
+    result = invoke(event(mode=after_mode, event_id="rehire-1", occurredAt=REHIRE_AT))
     assert result["status"] == "provisioned" and result.get("rehired") is True
     s = (assert_converged_programmatic if after_mode == "programmatic" else assert_converged_console)(cloud, ram, kms)
     assert s["user"]["Comments"] == "hrrp:v1;emp=E10023;st=active"
@@ -271,7 +272,7 @@ def test_rehire_reactivates_with_a_fresh_credential(cloud, ram, kms, before_mode
     assert s["current"] != old["current"]
     assert not {k for k, _ in s["keys"]} & {k for k, _ in old["keys"]}
     mark = cloud.calls.mark()
-    again = invoke(event(mode=after_mode, event_id="rehire-1"))
+    again = invoke(event(mode=after_mode, event_id="rehire-1", occurredAt=REHIRE_AT))
     assert again["status"] == "already-provisioned" and "rehired" not in again
     assert cloud.calls.mutating(mark, ok_only=False) == []
 
@@ -285,7 +286,7 @@ def test_rehire_after_the_user_was_deleted_keeps_the_secret(cloud, ram, kms):
     ram.detach_policy_from_user(rm.DetachPolicyFromUserRequest(policy_type="System", policy_name=READ_ONLY,
                                                                user_name="alice.wang"))
     ram.delete_user(rm.DeleteUserRequest(user_name="alice.wang"))
-    assert invoke(event(event_id="rehire-2"))["status"] == "provisioned"
+    assert invoke(event(event_id="rehire-2", occurredAt=REHIRE_AT))["status"] == "provisioned"
     assert_converged_programmatic(cloud, ram, kms)
 
 

@@ -197,7 +197,7 @@ def run(event, rt):
     last_day = date.fromisoformat(event["lastWorkingDay"]) if event.get("lastWorkingDay") else None
     if last_day is not None and not day_ended(last_day, when, rt.settings.hr_timezone):
         actions = []
-        if marker.end_date != last_day:
+        if marker.leave_date != last_day:
             steps = [_step("ram", "UpdateUser", UserName=user_name,
                            NewComments=marker.scheduled(last_day).render())]
             actions = [_describe_step(s) for s in _execute(rt, steps)]
@@ -297,7 +297,8 @@ class _Sweep:
     def due(self, marker):
         s = self.rt.settings
         if marker.state == ownership.ACTIVE:
-            if marker.end_date is not None and day_ended(marker.end_date, self.when, s.hr_timezone):
+            day = marker.disable_after
+            if day is not None and day_ended(day, self.when, s.hr_timezone):
                 return "disable"
             return None
         if grace_over(marker, self.when, s.offboard_grace_days):

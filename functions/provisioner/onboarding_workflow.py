@@ -46,6 +46,7 @@ from . import ARMS_POLICIES, ownership
 from . import structured_log as log
 from .errors import CloudError, TransientError
 from .secret_store import RAM_CREDENTIALS
+from .validation import parse_datetime
 
 PROGRAMMATIC, CONSOLE = "programmatic", "console"
 PASSWORD_VERSION_PREFIX = "pw-"  # noqa: S105 - a version-id prefix, not a password
@@ -126,6 +127,10 @@ class _Onboarding:
         if marker.employee_id != self.employee_id:
             raise Conflict("the RAM user is managed for another employee")
         return marker
+
+    def older_than(self, when):
+        occurred = parse_datetime(self.event["occurredAt"])
+        return when is not None and occurred is not None and occurred <= when
 
     def get_user(self):
         body = self.cloud.try_ram("GetUser", UserName=self.user_name)
@@ -300,8 +305,15 @@ class _Onboarding:
         secret = self.store.describe(self.secret_name)
         if secret is not None and not secret.owned_by(self.employee_id):
             raise Conflict("a secret with this name exists and is not hr-ram-provisioner's for this employee")
-        self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
         rehire = marker is not None and marker.state == ownership.DISABLED
+        if rehire and self.older_than(marker.disabled_at):
+            # An old event (FC's async retry, a replayed webhook) must not re-enable a leaver:
+            # a rehire is an onboarding event that happened after the offboarding.
+            log.warning("stale event for a disabled user; nothing changed", status="disabled",
+                        disabledAt=marker.render().rsplit("at=", 1)[-1])
+            return self.result("disabled", reason="the event occurred before the user was offboarded; "
+                                                  "a rehire needs an onboarding event that occurred later")
+        self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
         if user is None:
             fresh = self.create_user()
         else:

@@ -6,8 +6,14 @@ state offboarding needs. Format (≤ 128 chars, RAM's Comments limit, with a
 64-char employeeId):
 
     hrrp:v1;emp=<employeeId>;st=active                    provisioned
-    hrrp:v1;emp=<employeeId>;st=active;end=2027-06-30     disable after that day (HR_TIMEZONE)
+    hrrp:v1;emp=<employeeId>;st=active;end=2027-06-30     contract end (onboarding's endDate)
+    hrrp:v1;emp=<employeeId>;st=active;leave=2027-01-15   lastWorkingDay of a future leaver
     hrrp:v1;emp=<employeeId>;st=disabled;at=2026-11-28T10:00:00Z
+
+``end`` belongs to onboarding (each event restates it), ``leave`` to
+offboarding (an onboarding event for an active user, e.g. a mover, must not
+cancel a scheduled leave). The sweep disables once the earlier of the two
+has ended in HR_TIMEZONE; both are dropped when the user is disabled.
 
 The user's secret carries tags ``managed-by`` / ``employee-id`` / ``ram-user``;
 a secret without them is not ours either.
@@ -31,24 +37,34 @@ TAG_USER = "ram-user"
 class Marker:
     employee_id: str
     state: str = ACTIVE
-    end_date: date | None = None          # disable once this day has ended
+    end_date: date | None = None          # contract end: disable once this day has ended
     disabled_at: datetime | None = None
+    leave_date: date | None = None        # a future leaver's lastWorkingDay
+
+    @property
+    def disable_after(self):
+        """The day after which the sweep disables an active user (the earlier date wins)."""
+        days = [d for d in (self.end_date, self.leave_date) if d is not None]
+        return min(days) if days else None
 
     def render(self):
         parts = [PREFIX, f"emp={self.employee_id}", f"st={self.state}"]
         if self.state == ACTIVE and self.end_date:
             parts.append(f"end={self.end_date.isoformat()}")
+        if self.state == ACTIVE and self.leave_date:
+            parts.append(f"leave={self.leave_date.isoformat()}")
         if self.state == DISABLED and self.disabled_at:
             parts.append("at=" + self.disabled_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         return ";".join(parts)
 
-    def scheduled(self, end_date):
-        return replace(self, state=ACTIVE, end_date=end_date, disabled_at=None)
+    def scheduled(self, last_working_day):
+        return replace(self, state=ACTIVE, leave_date=last_working_day, disabled_at=None)
 
     def disabled(self, when):
-        return replace(self, state=DISABLED, disabled_at=when, end_date=None)
+        return replace(self, state=DISABLED, disabled_at=when, end_date=None, leave_date=None)
 
     def activated(self, end_date=None):
+        """Onboarding's view: restate the contract end, keep a scheduled leave."""
         return replace(self, state=ACTIVE, end_date=end_date, disabled_at=None)
 
 
@@ -68,11 +84,12 @@ def parse(comments):
         return None
     try:
         end = date.fromisoformat(fields["end"]) if fields.get("end") else None
+        leave = date.fromisoformat(fields["leave"]) if fields.get("leave") else None
         at = (datetime.strptime(fields["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
               if fields.get("at") else None)
     except ValueError:
         return None
-    return Marker(employee_id=employee, state=state, end_date=end, disabled_at=at)
+    return Marker(employee_id=employee, state=state, end_date=end, disabled_at=at, leave_date=leave)
 
 
 def owned_by(user, employee_id=None):

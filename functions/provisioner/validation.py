@@ -28,19 +28,24 @@ def schema_path(name):
     raise FileNotFoundError(f"schema {name} not found in {[str(d) for d in _SCHEMA_DIRS]}")
 
 
-def _is_datetime(value):
+def parse_datetime(value):
+    """An RFC 3339 timestamp as an aware datetime (to the second), or None when it is not one.
+
+    python3.10's fromisoformat takes only 3 or 6 fraction digits and no "Z"; RFC 3339 allows any
+    number (Java and Go send 9). The pattern checks the fraction; the date, time and offset ranges
+    are left to fromisoformat, without the fraction."""
     match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
     if not match:
-        return False
-    # python3.10's fromisoformat takes only 3 or 6 fraction digits and no "Z"; RFC 3339 allows any
-    # number (Java and Go send 9). The pattern checked the fraction; the date, time and offset
-    # ranges are left to fromisoformat, without the fraction.
+        return None
     zone = match.group(2)
     try:
-        datetime.fromisoformat(value[:19] + ("+00:00" if zone in ("Z", "z") else zone))
+        return datetime.fromisoformat(value[:19] + ("+00:00" if zone in ("Z", "z") else zone))
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _is_datetime(value):
+    return parse_datetime(value) is not None
 
 
 def _is_date(value):

@@ -1,0 +1,57 @@
+"""Old or unrelated onboarding events must not undo an offboarding (found in review):
+a stale event (FC's async retry, a replayed webhook) leaves a leaver disabled, and a mover
+does not cancel a scheduled leave."""
+from datetime import timedelta
+
+import offboarding
+import onboarding
+from provisioner import ownership
+
+from tests.conftest import as_bytes
+from tests.offboarding_support import leaver, set_clock, timer, utc
+from tests.onboarding_support import event as joiner
+
+NAME, EMP = "alice.wang", "E10023"
+T0 = "2026-11-28T10:00:00Z"
+
+
+def onboard(**kw):
+    return onboarding.handler(as_bytes(joiner(**kw)), None)
+
+
+def test_stale_onboarding_event_leaves_a_leaver_disabled(cloud, mocker):
+    set_clock(mocker, T0)
+    assert onboard(occurredAt="2026-11-28T09:00:00Z")["status"] == "provisioned"
+    assert offboarding.handler(as_bytes(leaver(NAME, EMP)), None)["status"] == "disabled"
+
+    mark = cloud.calls.mark()
+    stale = onboard(occurredAt="2026-11-28T09:00:00Z")         # the same joiner event, redelivered late
+    assert stale["status"] == "disabled" and "before the user was offboarded" in stale["reason"]
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in cloud.ram.user_state(NAME)["access_keys"]] == ["Inactive"]
+
+    rehire = onboard(event_id="rehire", occurredAt="2026-11-28T10:00:01Z")   # after the leave: a rehire
+    assert rehire["status"] == "provisioned" and rehire["rehired"] is True
+
+
+def test_mover_keeps_a_scheduled_leave_and_the_sweep_honours_it(cloud, mocker):
+    set_clock(mocker, T0)
+    onboard(endDate="2027-06-30")
+    assert offboarding.handler(as_bytes(leaver(NAME, EMP, last_day="2026-12-15")), None)["status"] == "scheduled"
+
+    assert onboard(level="full", event_id="mover", endDate="2027-06-30")["status"] == "provisioned"
+    marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
+    assert (marker.end_date.isoformat(), marker.leave_date.isoformat()) == ("2027-06-30", "2026-12-15")
+
+    set_clock(mocker, utc("2026-12-16T01:00:00Z"))
+    report = offboarding.handler(as_bytes(timer()), None)
+    assert report["counts"]["disabled"] == 1
+    assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "disabled"
+
+
+def test_the_earlier_of_contract_end_and_leave_wins():
+    m = ownership.Marker("E1", end_date=utc(T0).date() + timedelta(days=10)).scheduled(utc(T0).date())
+    assert m.disable_after == utc(T0).date()
+    assert ownership.parse(m.render()) == m
+    assert ownership.parse(m.disabled(utc(T0)).render()).leave_date is None
