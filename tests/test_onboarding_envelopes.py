@@ -206,6 +206,14 @@ def test_http_conflict_409_and_transient_503(cloud, ram):
     assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"] == "30"
 
 
+def test_http_permanent_failure_is_422_so_senders_do_not_retry_a_poison_event(cloud):
+    cloud.faults.fail("CreateUser", "InvalidParameter.Comments.Length", 400, times=None)
+    answer = invoke(http_request(event()))
+    assert answer["statusCode"] == 422
+    body = json.loads(answer["body"])
+    assert body["status"] == "failed" and body["error"]["code"] == "InvalidParameter.Comments.Length"
+
+
 # -- examples/events -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name,kind,count", [
     ("direct.json", "direct", 1), ("batch.json", "batch", 3), ("eventbridge.json", "eventbridge", 1),

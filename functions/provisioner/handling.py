@@ -16,8 +16,10 @@ from . import structured_log as log
 from .errors import CloudError, TransientError
 from .validation import validate
 
+# A permanent failure is 422, not 5xx: webhook senders retry 5xx, and a poison event must not loop
+# (the body names the API error and its RequestId; transient failures are 503 with Retry-After).
 HTTP_STATUS = {"provisioned": 200, "already-provisioned": 200, "disabled": 200, "scheduled": 200,
-               "deleted": 200, "rejected": 400, "conflict": 409, "failed": 500}
+               "deleted": 200, "rejected": 400, "conflict": 409, "failed": 422}
 
 
 def rejected(event_id, problems):
