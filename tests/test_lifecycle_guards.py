@@ -55,3 +55,25 @@ def test_the_earlier_of_contract_end_and_leave_wins():
     assert m.disable_after == utc(T0).date()
     assert ownership.parse(m.render()) == m
     assert ownership.parse(m.disabled(utc(T0)).render()).leave_date is None
+
+
+def test_sdk_side_failure_before_sending_is_permanent_not_retried(cloud, mocker):
+    """An error the SDK raises before anything is sent (its own parameter validation) cannot be
+    cured by retrying: answered failed, not raised for FC's retry."""
+    from alibabacloud_ram20150501.client import Client
+    from darabonba.exceptions import ValidateException
+    spy = mocker.patch.object(Client, "create_user_with_options", side_effect=ValidateException("bad"))
+    result = onboard()
+    assert result["status"] == "failed" and result["error"]["code"] == "ClientError.ValidateException"
+    assert spy.call_count == 1                                   # no in-invocation retry either
+
+
+def test_a_dropped_connection_is_still_transient(cloud):
+    from provisioner.errors import TransientError
+    cloud.faults.drop("CreateUser", times=None)
+    try:
+        onboard()
+    except TransientError:
+        pass
+    else:
+        raise AssertionError("a dropped connection must be raised for FC's async retry")

@@ -78,6 +78,20 @@ def from_sdk_exception(action, exc):
         request_id = request_id or data.get("RequestId")
         code = code or data.get("Code")
     if code in (None, "", "None") or status is None:
-        # No HTTP answer: connection refused/reset/dropped, timeouts.
-        return CloudError(action, "ConnectionError", None, request_id if request_id != "None" else None)
+        request_id = request_id if request_id != "None" else None
+        if _no_answer(exc):         # connection refused/reset/dropped, timeouts: worth retrying
+            return CloudError(action, "ConnectionError", None, request_id)
+        # Failed before anything was sent (e.g. the SDK's own parameter validation): retrying
+        # cannot help, so it is permanent.
+        return CloudError(action, f"ClientError.{type(exc).__name__}", None, request_id)
     return CloudError(action, str(code), int(status), request_id)
+
+
+# What the SDK stack raises when no HTTP answer came back (darabonba wraps requests/aiohttp errors).
+NO_ANSWER_EXCEPTIONS = frozenset({"UnretryableException", "RetryError", "RequestException", "ConnectionError",
+                                  "Timeout", "ConnectTimeout", "ReadTimeout", "ChunkedEncodingError",
+                                  "RemoteDisconnected", "ProtocolError", "ClientConnectionError"})
+
+
+def _no_answer(exc):
+    return isinstance(exc, OSError) or any(c.__name__ in NO_ANSWER_EXCEPTIONS for c in type(exc).__mro__)
