@@ -77,3 +77,23 @@ def test_a_dropped_connection_is_still_transient(cloud):
         pass
     else:
         raise AssertionError("a dropped connection must be raised for FC's async retry")
+
+
+def test_disabling_a_ram_credentials_user_stops_kms_rotation(cloud, mocker, monkeypatch):
+    """Otherwise KMS would mint a fresh, Active AccessKey for the leaver during the grace period."""
+    from provisioner import runtime
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    runtime.reset()
+    set_clock(mocker, T0)
+    assert onboard()["status"] == "provisioned"
+    name = "acs/ram/user/" + NAME
+    assert cloud.kms.secret_state(name)["rotation_interval"]
+
+    left = offboarding.handler(as_bytes(leaver(NAME, EMP)), None)
+    assert left["status"] == "disabled"
+    assert "UpdateSecretRotationPolicy" in [a["action"] for a in left["actions"]]
+    assert not cloud.kms.secret_state(name)["rotation_interval"]
+
+    rehire = onboard(event_id="rehire", occurredAt="2026-11-28T10:00:01Z")
+    assert rehire["status"] == "provisioned"
+    assert cloud.kms.secret_state(name)["rotation_interval"]                  # recreated with rotation on

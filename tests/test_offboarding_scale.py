@@ -65,7 +65,8 @@ def test_sweep_over_2000_users_pages_and_counts_its_calls(cloud, mocker, monkeyp
     with capsys.disabled():
         print(f"\n2,000-user sweep: {len(calls)} API calls in {seconds:.2f}s: {dict(sorted(by_action.items()))}")
     assert len(calls) == (2 + MANAGED // 100                 # listing
-                          + TO_DISABLE * 4                   # GetUser, GetLoginProfile, ListAccessKeys, UpdateUser
+                          + TO_DISABLE * 5                   # GetUser, GetLoginProfile, ListAccessKeys,
+                          #                                    DescribeSecret (a RAM secret to stop?), UpdateUser
                           + TO_DELETE * 9)                   # GetUser, DescribeSecret, 3 List*, 2 Get*,
     #                                                          DeleteUser, DeleteSecret
 

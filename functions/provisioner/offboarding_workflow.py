@@ -120,18 +120,22 @@ def plan_disable(rt, user_name, marker, when):
         if key.get("Status") != "Inactive":
             steps.append(_step("ram", "UpdateAccessKey", UserName=user_name,
                                UserAccessKeyId=key["AccessKeyId"], Status="Inactive"))
+    # A RAMCredentials secret would otherwise keep rotating: KMS mints a new, Active key for the
+    # leaver during the grace period. A rehire recreates the secret with rotation on.
+    ram_secret = rt.secrets.describe(rt.secrets.ram_secret_name(user_name))
+    if (ram_secret is not None and not ram_secret.in_delete_window and ram_secret.rotation_enabled
+            and ram_secret.owned_by(marker.employee_id)):
+        steps.append(_step("kms", "UpdateSecretRotationPolicy", SecretName=ram_secret.name,
+                           EnableAutomaticRotation="false"))
     # Last, so a crash before it leaves the user "active" and everything above is redone.
     steps.append(_step("ram", "UpdateUser", UserName=user_name,
                        NewComments=marker.disabled(_utc_seconds(when)).render()))
     return steps
 
 
-RAM_CREDENTIALS_PREFIX = "acs/ram/user/"   # KMS names a RAMCredentials secret acs/ram/user/<UserName>
-
-
 def secret_names(rt, user_name):
     """Where the user's secret can live: our Generic name, then KMS's RAMCredentials name."""
-    return [rt.secrets.name_for(user_name), RAM_CREDENTIALS_PREFIX + user_name]
+    return [rt.secrets.name_for(user_name), rt.secrets.ram_secret_name(user_name)]
 
 
 def _owned_secret(rt, user_name, employee_id):

@@ -23,6 +23,7 @@ class SecretInfo:
     tags: list
     planned_delete_time: str = ""
     secret_type: str = GENERIC
+    rotation_enabled: bool = False      # KMS rotates it (RAMCredentials with AutomaticRotation)
 
     @property
     def in_delete_window(self):
@@ -51,7 +52,8 @@ class SecretStore:
             return None
         return SecretInfo(name=name, tags=(body.get("Tags") or {}).get("Tag") or [],
                           planned_delete_time=body.get("PlannedDeleteTime") or "",
-                          secret_type=body.get("SecretType") or GENERIC)
+                          secret_type=body.get("SecretType") or GENERIC,
+                          rotation_enabled=body.get("AutomaticRotation") == "Enabled")
 
     def current_version(self, name):
         body = self.cloud.kms("ListSecretVersionIds", SecretName=name, IncludeDeprecated="false",

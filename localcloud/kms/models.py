@@ -396,6 +396,21 @@ class KmsBackend:
         with self.lock:
             return self._get(name)
 
+    def update_secret_rotation_policy(self, name, enable, rotation_interval=None):
+        """Only secrets KMS can rotate (not Generic); turning rotation on needs an interval."""
+        interval = None
+        if enable:
+            if not rotation_interval:
+                raise err.invalid_parameter("RotationInterval is required when EnableAutomaticRotation is true.")
+            interval = self.parse_interval(rotation_interval)
+        with self.lock:
+            secret = self._get(name, allow_deleting=False)
+            if secret.secret_type == GENERIC:
+                raise err.invalid_parameter("Generic secrets are not rotated by KMS.")
+            secret.rotation_interval = interval
+            secret.updated = self.now()
+            return secret
+
     def update_secret(self, name, description=None, custom_data=None):
         with self.lock:
             secret = self._get(name, allow_deleting=False)
@@ -540,5 +555,6 @@ class KmsBackend:
                 "deleting": secret.planned_delete is not None,
                 "planned_delete_time": iso(secret.planned_delete) if secret.planned_delete is not None else None,
                 "created": iso(secret.created), "updated": iso(secret.updated),
+                "rotation_interval": secret.rotation_interval,
             }
 

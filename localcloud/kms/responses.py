@@ -185,6 +185,14 @@ def update_secret(backend, p):
     return {"SecretName": secret.name}
 
 
+def update_secret_rotation_policy(backend, p):
+    enable = p.get_bool("EnableAutomaticRotation", None, invalid=_invalid)
+    if enable is None:
+        raise err.invalid_parameter("EnableAutomaticRotation is required.")
+    secret = backend.update_secret_rotation_policy(_required(p, "SecretName"), enable, p.get("RotationInterval"))
+    return {"SecretName": secret.name}
+
+
 def list_secrets(backend, p):
     fetch_tags = _bool(p, "FetchTags")
     page = _int(p, "PageNumber", 1, 1)
@@ -268,6 +276,7 @@ SERVICE = Service(name="kms", version="2016-01-20", backend_factory=KmsBackend, 
     "PutSecretValue": put_secret_value,
     "DescribeSecret": describe_secret,
     "UpdateSecret": update_secret,
+    "UpdateSecretRotationPolicy": update_secret_rotation_policy,
     "ListSecrets": list_secrets,
     "ListSecretVersionIds": list_secret_version_ids,
     "DeleteSecret": delete_secret,
