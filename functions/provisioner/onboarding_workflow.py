@@ -310,7 +310,7 @@ class _Onboarding:
             # An old event (FC's async retry, a replayed webhook) must not re-enable a leaver:
             # a rehire is an onboarding event that happened after the offboarding.
             log.warning("stale event for a disabled user; nothing changed", status="disabled",
-                        disabledAt=marker.render().rsplit("at=", 1)[-1])
+                        disabledAt=marker.disabled_at.isoformat())
             return self.result("disabled", reason="the event occurred before the user was offboarded; "
                                                   "a rehire needs an onboarding event that occurred later")
         self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
