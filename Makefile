@@ -31,6 +31,7 @@ test: venv
 lint: venv
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(VENV)/bin/vermin $(VERMIN_FLAGS) functions
+	$(PY) -m mypy
 
 # build/artifact/ (s.yaml's code) and build/hr-ram-provisioner.zip
 package: venv

@@ -47,7 +47,7 @@ def set_env(cloud, **extra):
     os.environ.update(cloud.function_env())
     os.environ["ACCOUNT_ID"] = cloud.account_id
     os.environ.update({k: str(v) for k, v in extra.items()})
-    from provisioner import runtime
+    from provisioner.platform import runtime
     runtime.reset()
 
 
@@ -175,7 +175,7 @@ def bulk(cloud, count, qps=20, batch=100, parallel=4):
 
 # -- sweep ------------------------------------------------------------------------
 def sweep(cloud, total, managed, due):
-    from provisioner import ownership
+    from provisioner.domain import ownership
     cloud.reset()
     set_env(cloud, OFFBOARD_GRACE_DAYS=30, OFFBOARD_MAX_DELETIONS_PER_RUN=due)
     long_ago = datetime.now(timezone.utc) - timedelta(days=40)
@@ -232,7 +232,7 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
     args = parser.parse_args()
     bulk_n, sweep_total, sweep_managed, sweep_due = (200, 500, 100, 10) if args.quick else (1000, 5000, 1000, 100)
-    from provisioner import structured_log
+    from provisioner.platform import log as structured_log
     structured_log.set_level("ERROR")  # one JSON line per API call would dominate the timings
     os.environ["LOG_LEVEL"] = "ERROR"
     lines = []

@@ -1,11 +1,15 @@
-"""FC handler: leaver events (direct, batch, EventBridge, signed webhook) and the timer sweep.
+"""FC3 entry point: leaver events (direct, batch, EventBridge, signed webhook) and the timer sweep.
 
-Thin by design: the shared ``handling`` decodes, validates, runs and answers;
-the workflow lives in ``provisioner.offboarding_workflow``.
+One call: ``provisioner.app`` decodes, validates, runs ``workflows.offboarding`` (a leaver) or
+``workflows.sweep`` (the timer) and answers (docs/architecture.md).
 """
-from provisioner import handling, offboarding_workflow
+from typing import Any
+
+from provisioner import app
+from provisioner.workflows import offboarding, sweep
+
+FUNCTION = app.Function("employee.offboarded", offboarding.run, timer=sweep.run)
 
 
-def handler(event, context):
-    return handling.handle(event, "employee.offboarded", offboarding_workflow.run,
-                           timer=offboarding_workflow.sweep)
+def handler(event: Any, context: Any) -> Any:
+    return app.handle(event, FUNCTION, context)

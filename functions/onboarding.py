@@ -1,11 +1,15 @@
 """FC3 entry point: HR "employee.onboarded" events → RAM user with ARMS access, credential in KMS.
 
-Thin on purpose: decoding, validation, batching, HTTP answers and the error
-policy live in ``provisioner.handling``; the steps in
-``provisioner.onboarding_workflow``. Importing this module imports no SDK.
+One call: ``provisioner.app`` decodes, validates, runs ``workflows.onboarding`` and answers
+(docs/architecture.md). Importing this module imports no SDK.
 """
-from provisioner import handling, onboarding_workflow
+from typing import Any
+
+from provisioner import app
+from provisioner.workflows import onboarding
+
+FUNCTION = app.Function("employee.onboarded", onboarding.run)
 
 
-def handler(event, context):
-    return handling.handle(event, "employee.onboarded", onboarding_workflow.run)
+def handler(event: Any, context: Any) -> Any:
+    return app.handle(event, FUNCTION, context)

@@ -11,7 +11,7 @@ if str(FUNCTIONS) not in sys.path:
 def route_function_logs(write):
     """Send the functions' JSON log lines to ``write`` (a callable) instead of stdout, so
     results printed on stdout stay machine-readable. Returns a callable that restores."""
-    from provisioner import structured_log
+    from provisioner.platform import log as structured_log
     handler = structured_log.logger.handlers[0]
     original = handler.emit
 

@@ -80,7 +80,7 @@ def run():
         leaver = _load("offboarding-direct.json")
         _show(call("offboarding", wrap([leaver], "direct")))
         os.environ["OFFBOARD_GRACE_DAYS"] = "0"
-        from provisioner import runtime
+        from provisioner.platform import runtime
         runtime.reset()
         _step("7. daily sweep, dry-run first (OFFBOARD_GRACE_DAYS=0 for the demo): the plan, zero changes")
         _show(call("offboarding", wrap([], "timer", timer_payload={"dryRun": True})))

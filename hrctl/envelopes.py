@@ -3,7 +3,7 @@ import json
 import time
 import uuid
 
-from provisioner.envelopes import SIGNATURE_HEADER, sign
+from provisioner.adapters.webhook import SIGNATURE_HEADER, sign
 
 ENVELOPES = ("direct", "batch", "eventbridge", "eventbridge-streaming", "http", "timer")
 

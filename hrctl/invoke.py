@@ -66,7 +66,7 @@ def target(real, alias="corp"):
         os.environ.update(cloud.function_env())
         os.environ.setdefault("WEBHOOK_SIGNING_KEY", "local-demo-" + uuid.uuid4().hex)
         os.environ["ACCOUNT_ID"] = cloud.account_id
-        from provisioner import runtime
+        from provisioner.platform import runtime
         runtime.reset()
         try:
             yield cloud
@@ -112,7 +112,7 @@ def main(argv=None):
     if args.dry_run and args.envelope == "timer":
         timer_payload["dryRun"] = True
     elif args.dry_run:
-        from provisioner.validation import validate
+        from provisioner.adapters.validation import validate
         bad = 0
         for event in events:
             problems = validate(event)

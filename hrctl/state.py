@@ -4,7 +4,7 @@ Never a credential: AccessKeyIds and secret names/tags only; secret values are n
 """
 import sys
 
-from provisioner import ownership
+from provisioner.domain import ownership
 
 
 def _clients(config):

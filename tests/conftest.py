@@ -28,7 +28,7 @@ def role_policy(secret_prefix="ram-user/"):
 @pytest.fixture
 def cloud(localcloud_server, monkeypatch):
     """A clean localcloud, and the functions' environment aimed at it (fast retries)."""
-    from provisioner import runtime
+    from provisioner.platform import runtime
     localcloud_server.reset()
     localcloud_server.detach_caller_policies()
     localcloud_server.attach_caller_policy(role_policy())
@@ -98,6 +98,35 @@ def as_bytes(obj):
     """What FC passes a Python handler: the event as bytes."""
     return json.dumps(obj).encode("utf-8")
 
+
+
+class ManualClock:
+    """A clock that stands still until moved: the one seam for time (provisioner.platform.clock)."""
+
+    def __init__(self, when):
+        self.when = when
+
+    def now(self):
+        return self.when
+
+    def set(self, when):
+        self.when = when
+        return when
+
+
+def set_clock(when):
+    """Stand the functions' clock at ``when`` (an aware datetime) for the rest of the test."""
+    from provisioner.platform import clock
+    source = ManualClock(when)
+    clock.install(source)
+    return source
+
+
+@pytest.fixture(autouse=True)
+def _system_clock_after_each_test():
+    from provisioner.platform import clock
+    yield
+    clock.install(None)
 
 
 @pytest.fixture(autouse=True)

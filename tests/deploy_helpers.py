@@ -223,7 +223,7 @@ def actions_called(root=FUNCTIONS):
             enclosing = parents.get(node)
             if isinstance(arg, ast.Name) and enclosing is not None and arg.id in _params(enclosing):
                 continue   # a wrapper passing its parameter through; its callers are scanned
-            if isinstance(arg, ast.Subscript) and _const_str(arg.slice) == "action":
-                continue   # dispatching a planned step; the steps are scanned above
+            if isinstance(arg, ast.Attribute) and arg.attr == "action" and path.name == "steps.py":
+                continue   # steps.execute dispatching a planned Step; the plans are scanned as calls
             unresolved.append(f"{where}: {name}() with a computed action")
     return actions, unresolved

@@ -14,7 +14,8 @@ and cannot itself disturb the call log a test asserts on.
 """
 import json
 
-from provisioner import ARMS_POLICIES, ownership
+from provisioner.domain import ownership
+from provisioner.domain.access import ARMS_POLICIES
 
 RAM_SECRET_PREFIX = "acs/ram/user/"
 GENERIC_PREFIX = "ram-user/"

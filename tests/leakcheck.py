@@ -22,7 +22,8 @@ def _record(kind, value):
 def _credential_leak_spy(mocker):
     """Spies (observe only) on the log formatter and the shared handler entry point."""
     _seen.clear()
-    from provisioner import handling, structured_log
+    from provisioner import app
+    from provisioner.platform import log as structured_log
 
     real_format = structured_log.JsonFormatter.format
 
@@ -32,7 +33,7 @@ def _credential_leak_spy(mocker):
         return line
 
     mocker.patch.object(structured_log.JsonFormatter, "format", format_spy)
-    real_handle = handling.handle
+    real_handle = app.handle
 
     def handle_spy(*args, **kwargs):
         try:
@@ -43,7 +44,7 @@ def _credential_leak_spy(mocker):
         _record("handler return value", result)
         return result
 
-    mocker.patch.object(handling, "handle", handle_spy)
+    mocker.patch.object(app, "handle", handle_spy)
     yield
 
 

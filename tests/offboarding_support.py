@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_ram20150501 import models as ram_models
-from provisioner import ownership
+from provisioner.domain import ownership
 
 MANAGED_BY = "hr-ram-provisioner"
 
@@ -16,10 +16,11 @@ def utc(text):
 
 
 def set_clock(mocker, when):
-    """Move the workflow's notion of now (the one edge it reads time from)."""
-    from provisioner import offboarding_workflow
+    """Stand the functions' clock (provisioner.platform.clock, the one seam for time) at ``when``.
+    ``mocker`` is unused: kept so call sites read the same."""
+    from tests.conftest import set_clock as stand_clock_at
     when = utc(when) if isinstance(when, str) else when
-    mocker.patch.object(offboarding_workflow, "now", return_value=when)
+    stand_clock_at(when)
     return when
 
 

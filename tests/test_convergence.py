@@ -34,9 +34,11 @@ import onboarding
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from provisioner import ARMS_POLICIES, ownership, runtime
-from provisioner.clients import Cloud
-from provisioner.errors import TransientError
+from provisioner.cloud.clients import Cloud
+from provisioner.cloud.errors import TransientError
+from provisioner.domain import ownership
+from provisioner.domain.access import ARMS_POLICIES
+from provisioner.platform import runtime
 
 from tests import invariants as inv
 from tests import leakcheck
@@ -389,9 +391,14 @@ def run_schedule(world, flow, deliveries, counts):
 
 @pytest.fixture
 def world(cloud, monkeypatch, mocker):
-    from provisioner import offboarding_workflow
+    from provisioner.platform import clock as function_clock
     clock = [T0]
-    mocker.patch.object(offboarding_workflow, "now", side_effect=lambda: clock[0])
+
+    class ListClock:              # the world moves time by assigning clock[0]
+        def now(self):
+            return clock[0]
+
+    function_clock.install(ListClock())
     return World(cloud, monkeypatch, clock)
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 from jsonschema import Draft7Validator
-from provisioner.config import Settings
+from provisioner.platform.settings import Settings
 
 from tests.deploy_helpers import (
     FC3_SCHEMA,

@@ -28,7 +28,7 @@ import onboarding
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from provisioner import envelopes
+from provisioner.adapters import webhook
 
 from tests import invariants as inv
 from tests.conftest import as_bytes
@@ -65,7 +65,7 @@ def cloudevent(data):
 def http(raw, base64_body):
     body = base64.b64encode(raw).decode() if base64_body else raw.decode("utf-8")
     return {"version": "v1", "rawPath": "/", "queryParameters": {}, "isBase64Encoded": base64_body,
-            "headers": {"Content-Type": "application/json", "X-HR-Signature": envelopes.sign(KEY, raw)},
+            "headers": {"Content-Type": "application/json", "X-HR-Signature": webhook.sign(KEY, raw)},
             "body": body, "requestContext": {"http": {"method": "POST", "path": "/"}}}
 
 

@@ -25,8 +25,8 @@ import sys
 
 import onboarding
 import pytest
-from provisioner import onboarding_workflow
-from provisioner import structured_log as log
+from provisioner import app
+from provisioner.platform import log
 
 
 def minted(cloud):
@@ -54,8 +54,8 @@ def test_leak_log_line(cloud):
 
 def test_leak_return_value(cloud, monkeypatch):
     secret = minted(cloud)
-    monkeypatch.setattr(onboarding_workflow, "run", lambda event, rt: {"eventId": "e1", "status": "provisioned",
-                                                                       "note": secret})
+    monkeypatch.setattr(onboarding, "FUNCTION", app.Function(
+        "employee.onboarded", lambda event, rt: {"eventId": "e1", "status": "provisioned", "note": secret}))
     onboarding.handler(json.dumps(EVENT).encode(), None)
 
 
@@ -64,7 +64,7 @@ def test_leak_exception_message(cloud, monkeypatch):
 
     def boom(event, rt):
         raise RuntimeError("failed with " + secret)
-    monkeypatch.setattr(onboarding_workflow, "run", boom)
+    monkeypatch.setattr(onboarding, "FUNCTION", app.Function("employee.onboarded", boom))
     with pytest.raises(RuntimeError):
         onboarding.handler(json.dumps(EVENT).encode(), None)
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import offboarding
 import onboarding
-from provisioner import ownership
+from provisioner.domain import ownership
 
 from tests.conftest import as_bytes
 from tests.offboarding_support import leaver, set_clock, timer, utc
@@ -69,7 +69,7 @@ def test_sdk_side_failure_before_sending_is_permanent_not_retried(cloud, mocker)
 
 
 def test_a_dropped_connection_is_still_transient(cloud):
-    from provisioner.errors import TransientError
+    from provisioner.cloud.errors import TransientError
     cloud.faults.drop("CreateUser", times=None)
     try:
         onboard()
@@ -81,7 +81,7 @@ def test_a_dropped_connection_is_still_transient(cloud):
 
 def test_disabling_a_ram_credentials_user_stops_kms_rotation(cloud, mocker, monkeypatch):
     """Otherwise KMS would mint a fresh, Active AccessKey for the leaver during the grace period."""
-    from provisioner import runtime
+    from provisioner.platform import runtime
     monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
     runtime.reset()
     set_clock(mocker, T0)

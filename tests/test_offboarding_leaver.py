@@ -3,7 +3,9 @@ import json
 
 import offboarding
 import pytest
-from provisioner import envelopes, ownership, runtime
+from provisioner.adapters import webhook
+from provisioner.domain import ownership
+from provisioner.platform import runtime
 
 from tests.conftest import as_bytes
 from tests.offboarding_support import comments, leaver, make_user, marker, set_clock, utc
@@ -115,7 +117,7 @@ def test_conflict_over_the_http_trigger_is_409(cloud, ram, kms, clock):
     make_user(ram, kms, "gus", "E7", comments="made by the admin", secret=None)
     body = json.dumps(leaver("gus", "E7")).encode()
     event = {"version": "v1", "rawPath": "/", "body": body.decode(), "isBase64Encoded": False,
-             "headers": {"X-HR-Signature": envelopes.sign("test-webhook-key", body)},
+             "headers": {"X-HR-Signature": webhook.sign("test-webhook-key", body)},
              "queryParameters": {}, "requestContext": {"http": {"method": "POST"}}}
     m = cloud.calls.mark()
     answer = offboarding.handler(as_bytes(event), None)
@@ -124,10 +126,10 @@ def test_conflict_over_the_http_trigger_is_409(cloud, ram, kms, clock):
     assert cloud.calls.mutating(m, ok_only=False) == []
 
 
-def test_absent_user_is_already_gone(cloud, clock):
+def test_absent_user_is_not_found_never_deleted(cloud, clock):
     m = cloud.calls.mark()
     result = offboarding.handler(as_bytes(leaver("nobody", "E8")), None)
-    assert result["status"] == "deleted"
+    assert result["status"] == "not-found"
     assert cloud.calls.mutating(m, ok_only=False) == []
 
 
@@ -155,7 +157,7 @@ def test_invalid_event_names_each_problem_and_makes_no_call(cloud, clock):
 @pytest.mark.parametrize("step", ["DeleteLoginProfile", "UpdateAccessKey", "UpdateUser"])
 @pytest.mark.parametrize("mode", ["fail", "drop-after"])
 def test_crash_at_each_disable_step_then_redelivery_converges(cloud, ram, kms, clock, monkeypatch, step, mode):
-    from provisioner.errors import TransientError
+    from provisioner.cloud.errors import TransientError
     monkeypatch.setenv("RETRY_MAX_ATTEMPTS", "1")
     runtime.reset()
     make_user(ram, kms, "jay", "E11", keys=2)

@@ -4,7 +4,8 @@ from datetime import timedelta
 import offboarding
 import onboarding
 import pytest
-from provisioner import ownership, runtime
+from provisioner.domain import ownership
+from provisioner.platform import runtime
 
 from tests.conftest import as_bytes
 from tests.offboarding_support import leaver, secret_state, set_clock, timer, utc
@@ -61,7 +62,7 @@ def test_leaver_deleted_then_rehired_gets_the_secret_restored_and_can_leave_agai
     set_clock(mocker, utc(T0) + timedelta(days=1))
     assert sweep()["counts"]["deleted"] == 1
     assert cloud.ram.user_state(NAME) is None and secret_state(cloud, SECRET)["deleting"] is True
-    assert offboard()["status"] == "deleted"                 # a late duplicate leaver event
+    assert offboard()["status"] == "not-found"               # a late duplicate leaver event: never "deleted"
 
     # RestoreSecret, new user, new key
     assert onboard(event_id="rehire", occurredAt=REHIRE_AT)["status"] == "provisioned"

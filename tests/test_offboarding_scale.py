@@ -8,7 +8,7 @@ import time
 from collections import Counter
 
 import offboarding
-from provisioner import runtime
+from provisioner.platform import runtime
 
 from tests.conftest import as_bytes
 from tests.offboarding_support import marker, set_clock, timer

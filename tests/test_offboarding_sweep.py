@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import offboarding
 import pytest
-from provisioner import runtime
-from provisioner.errors import TransientError
+from provisioner.cloud.errors import TransientError
+from provisioner.platform import runtime
 
 from tests.conftest import as_bytes
 from tests.offboarding_support import comments, leaver, make_user, marker, secret_state, set_clock, timer, utc

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from provisioner import envelopes, validation
-from provisioner.config import Settings
-from provisioner.errors import TransientError
+from provisioner.adapters import envelopes, validation, webhook
+from provisioner.cloud.errors import TransientError
+from provisioner.platform.settings import Settings
 
 from tests.onboarding_support import event, example, invoke
 
@@ -26,7 +26,7 @@ def http_request(body, key=KEY, timestamp=None, method="POST", signature=None, b
     req["requestContext"]["http"]["method"] = method
     req["headers"] = {"Content-Type": "application/json", **(headers or {})}
     if signature is None and key is not None:
-        signature = envelopes.sign(key, raw, timestamp)
+        signature = webhook.sign(key, raw, timestamp)
     if signature is not None:
         req["headers"]["X-HR-Signature"] = signature
     return req
@@ -163,7 +163,7 @@ def test_http_bad_signature_401_and_no_cloud_call(cloud, case):
 
 
 def test_http_no_key_configured_refuses_everything(cloud, monkeypatch):
-    from provisioner import runtime
+    from provisioner.platform import runtime
     monkeypatch.delenv("WEBHOOK_SIGNING_KEY")
     runtime.reset()
     answer = invoke(http_request(event(), key=KEY))
@@ -223,9 +223,9 @@ def test_examples_decode_and_validate(name, kind, count):
     raw = example(name)
     if name == "http.json":
         body = raw["body"].encode()
-        raw["headers"]["X-HR-Signature"] = envelopes.sign(KEY, body)
+        raw["headers"]["X-HR-Signature"] = webhook.sign(KEY, body)
     decoded = envelopes.decode(json.dumps(raw).encode(), settings)
-    assert decoded.kind == kind and decoded.http_status == 0
+    assert decoded.kind == kind and decoded.answer is None
     assert len(decoded.items) == count
     for item in decoded.items:
         assert item.problems == []

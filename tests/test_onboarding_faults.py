@@ -5,8 +5,8 @@ Faults come from localcloud (``cloud.faults``: error codes, throttling, lost ans
 ran but the answer never came back). Crashes are simulated at the SDK edge: the process "dies"
 right after the k-th API call returned."""
 import pytest
-from provisioner.clients import Cloud
-from provisioner.errors import TransientError
+from provisioner.cloud.clients import Cloud
+from provisioner.cloud.errors import TransientError
 
 from tests.onboarding_support import (
     REHIRE_AT,

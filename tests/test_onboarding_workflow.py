@@ -6,7 +6,7 @@ import string
 import pytest
 from alibabacloud_kms20160120 import models as km
 from alibabacloud_ram20150501 import models as rm
-from provisioner import ownership
+from provisioner.domain import ownership
 
 from tests.onboarding_support import (
     REHIRE_AT,
@@ -79,7 +79,7 @@ def test_console_password_meets_a_strict_policy(cloud, ram, kms):
 
 
 def test_passwords_are_unique_and_strong():
-    from provisioner.onboarding_workflow import make_password
+    from provisioner.domain.credentials import make_password
     made = {make_password({"MinimumPasswordLength": 8}) for _ in range(200)}
     assert len(made) == 200
     assert all(len(p) == 20 for p in made)
@@ -301,7 +301,7 @@ def test_no_credential_in_results_or_log_lines(cloud, ram, kms, capsys):
     offboard_like_offboarding(ram, kms, "c.two", "E2")
     outputs.append(invoke(event(mode="console", logon="c.two", employee_id="E2")))   # rehire
     cloud.faults.fail("CreateSecret", "InternalFailure", 500, times=None)
-    from provisioner.errors import TransientError
+    from provisioner.cloud.errors import TransientError
     with pytest.raises(TransientError) as info:
         invoke(event(logon="p.five", employee_id="E5"))
     outputs.append(str(info.value))
@@ -317,7 +317,7 @@ def test_no_credential_in_results_or_log_lines(cloud, ram, kms, capsys):
 # -- SECRET_TYPE=RAMCredentials -------------------------------------------------------------------------------------
 @pytest.fixture
 def ram_secrets(cloud, monkeypatch):
-    from provisioner import runtime
+    from provisioner.platform import runtime
     monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
     runtime.reset()
     return cloud
@@ -376,7 +376,7 @@ def test_ram_credentials_lost_answers_converge(ram_secrets, ram, kms, action):
 
 # -- configuration pass-through and logs -----------------------------------------------------------------------------
 def test_kms_key_and_instance_are_passed_through(cloud, ram, kms, monkeypatch):
-    from provisioner import runtime
+    from provisioner.platform import runtime
     monkeypatch.setenv("KMS_ENCRYPTION_KEY_ID", "key-hzz6f0f2f2d9f0example")
     monkeypatch.setenv("KMS_INSTANCE_ID", "kst-hzz6f0f2f2d9f0example")
     monkeypatch.setenv("SECRET_PREFIX", "hr/")
@@ -408,7 +408,7 @@ def test_one_json_log_line_per_api_call_with_correlation_keys(cloud, capsys):
 
 
 def test_persistent_throttling_is_transient_and_redelivery_converges(cloud, ram, kms):
-    from provisioner.errors import TransientError
+    from provisioner.cloud.errors import TransientError
     cloud.faults.throttle("AttachPolicyToUser", times=None)
     with pytest.raises(TransientError):
         invoke(event())

@@ -1,5 +1,5 @@
 """The ownership marker is parsed strictly: anything but our exact format is not ours."""
-from provisioner import ownership
+from provisioner.domain import ownership
 
 
 def test_marker_round_trip_and_strict_end():

@@ -11,9 +11,9 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from provisioner.config import Settings
+from provisioner.platform.settings import Settings
 
-from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions
+from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, set_clock
 from tests.deploy_helpers import ROOT, actions_called, resolved_spec
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
@@ -129,7 +129,6 @@ def _exercise(cloud, ram, mocker):
     """One whole lifecycle through the handlers, touching every kind of call the code makes."""
     import offboarding
     from alibabacloud_ram20150501 import models as rm
-    from provisioner import offboarding_workflow
 
     from tests.onboarding_support import event, invoke
 
@@ -145,7 +144,7 @@ def _exercise(cloud, ram, mocker):
                   "occurredAt": "2026-11-28T09:00:00Z", "employee": {"employeeId": employee_id, "logonName": logon}}
         assert offboarding.handler(as_bytes(leaver), None)["status"] in ("disabled", "scheduled")
     later = datetime.now(timezone.utc) + timedelta(days=Settings().offboard_grace_days + 5)
-    mocker.patch.object(offboarding_workflow, "now", return_value=later)
+    set_clock(later)
     timer = {"triggerTime": later.strftime("%Y-%m-%dT%H:%M:%SZ"), "triggerName": "daily-sweep",
              "payload": json.dumps({"dryRun": False})}
     return offboarding.handler(as_bytes(timer), None)

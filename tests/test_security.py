@@ -22,7 +22,9 @@ from urllib.parse import quote, quote_plus
 import offboarding
 import onboarding
 import pytest
-from provisioner import envelopes, ownership, runtime
+from provisioner.adapters import webhook
+from provisioner.domain import ownership
+from provisioner.platform import runtime
 
 from tests import invariants as inv
 from tests.conftest import as_bytes
@@ -45,7 +47,7 @@ def request(raw, signature=None, *, key=KEY, t=None, method="POST", b64=False, h
     """An FC HTTP-trigger event carrying ``raw`` (bytes), signed unless ``signature``/``key`` say otherwise."""
     headers = {"Content-Type": "application/json", "User-Agent": "corp-hris-webhook/2.3"}
     if signature is None and key is not None:
-        signature = envelopes.sign(key, raw, t)
+        signature = webhook.sign(key, raw, t)
     if signature is not None:
         headers[header] = signature
     return {"version": "v1", "rawPath": "/hr/onboarding", "headers": headers, "queryParameters": {},
@@ -79,15 +81,15 @@ def refused_without_calls(cloud, handler, req, status):
 
 # -- signatures ------------------------------------------------------------------------------------------
 def _mac(key, t, raw):
-    return envelopes.sign(key, raw, t).split("v1=")[1]
+    return webhook.sign(key, raw, t).split("v1=")[1]
 
 
 BAD_SIGNATURES = {
-    "wrong key": lambda raw, now: envelopes.sign("not-the-key", raw, now),
-    "key with a trailing space": lambda raw, now: envelopes.sign(KEY + " ", raw, now),
-    "stale timestamp (301 s)": lambda raw, now: envelopes.sign(KEY, raw, now - 301),
-    "stale timestamp (1 day)": lambda raw, now: envelopes.sign(KEY, raw, now - 86_400),
-    "future timestamp (301 s)": lambda raw, now: envelopes.sign(KEY, raw, now + 301),
+    "wrong key": lambda raw, now: webhook.sign("not-the-key", raw, now),
+    "key with a trailing space": lambda raw, now: webhook.sign(KEY + " ", raw, now),
+    "stale timestamp (301 s)": lambda raw, now: webhook.sign(KEY, raw, now - 301),
+    "stale timestamp (1 day)": lambda raw, now: webhook.sign(KEY, raw, now - 86_400),
+    "future timestamp (301 s)": lambda raw, now: webhook.sign(KEY, raw, now + 301),
     "signed for another timestamp": lambda raw, now: f"t={now},v1={_mac(KEY, now - 10, raw)}",
     "empty header": lambda raw, now: "",
     "no t": lambda raw, now: f"v1={_mac(KEY, now, raw)}",
@@ -138,7 +140,7 @@ def test_signature_in_another_header_is_401(cloud, handler):
 def test_tampered_body_is_401_without_a_call(cloud, tamper):
     original = event()
     raw = body_of(original)
-    signature = envelopes.sign(KEY, raw)
+    signature = webhook.sign(KEY, raw)
     changed = json.loads(raw)
     if tamper == "level":
         changed["access"]["level"] = "full"

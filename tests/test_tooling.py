@@ -75,7 +75,7 @@ def _python310():
 RFC3339_ON_310 = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from provisioner.validation import _is_datetime
+from provisioner.adapters.validation import _is_datetime
 print(json.dumps({v: _is_datetime(v) for v in json.loads(sys.argv[2])}))
 """
 

@@ -1,8 +1,8 @@
 """What one function instance builds once and reuses: settings, clients, caches."""
 import threading
 
-from . import structured_log as log
-from .config import Settings
+from . import log
+from .settings import Settings
 
 _lock = threading.Lock()
 _settings = None
@@ -21,8 +21,8 @@ def settings():
 
 class Runtime:
     def __init__(self, settings_):
-        from .clients import Cloud
-        from .secret_store import SecretStore
+        from ..cloud.clients import Cloud
+        from ..cloud.secret_store import SecretStore
         self.settings = settings_
         self.cloud = Cloud(settings_)
         self.secrets = SecretStore(self.cloud, settings_)

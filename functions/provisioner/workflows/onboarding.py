@@ -38,39 +38,27 @@ Profile fields (DisplayName, Email, MobilePhone) are set by CreateUser only: a
 later event changes the policy, the credential kind and the marker, nothing
 else of an existing user.
 """
-import secrets as _csprng
-import string
+from __future__ import annotations
+
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
-from . import ARMS_POLICIES, ownership
-from . import structured_log as log
-from .errors import CloudError, TransientError
-from .secret_store import RAM_CREDENTIALS
-from .validation import parse_datetime
+from ..adapters.validation import parse_datetime
+from ..cloud import directory
+from ..cloud.errors import RESTORED_CODES, CloudError, TransientError
+from ..cloud.secret_store import RAM_CREDENTIALS
+from ..domain import ownership
+from ..domain.access import ARMS_POLICIES, policy_for
+from ..domain.credentials import PROGRAMMATIC, is_password_version, make_password
+from ..domain.results import Result, Status, result
+from ..platform import log
 
-PROGRAMMATIC, CONSOLE = "programmatic", "console"
-PASSWORD_VERSION_PREFIX = "pw-"  # noqa: S105 - a version-id prefix, not a password
-# RAM accepts these in passwords; a conservative subset of ASCII punctuation.
-PASSWORD_SYMBOLS = "!@#$%^&*()-_=+[]{}:,.?"  # noqa: S105 - an alphabet, not a password
-# RestoreSecret on a secret that is not in its delete window (any more).
-RESTORED_CODES = frozenset({"Rejected.ResourceInUse"})
-PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH, PASSWORD_TARGET_LENGTH = 8, 32, 20
+if TYPE_CHECKING:
+    pass
 
 
 class Conflict(Exception):
     """The user or secret exists and is not ours (for this employee): nothing may be changed."""
-
-
-def make_password(policy):
-    """A CSPRNG password meeting ``GetPasswordPolicy``'s length and class rules (every class is included)."""
-    minimum = int((policy or {}).get("MinimumPasswordLength") or PASSWORD_MIN_LENGTH)
-    length = min(max(minimum, PASSWORD_TARGET_LENGTH), PASSWORD_MAX_LENGTH)
-    classes = [string.ascii_lowercase, string.ascii_uppercase, string.digits, PASSWORD_SYMBOLS]
-    alphabet = "".join(classes)
-    chars = [_csprng.choice(c) for c in classes]
-    chars += [_csprng.choice(alphabet) for _ in range(length - len(chars))]
-    _csprng.SystemRandom().shuffle(chars)
-    return "".join(chars)
 
 
 class _Onboarding:
@@ -81,7 +69,7 @@ class _Onboarding:
         self.employee_id = employee["employeeId"]
         self.user_name = employee["logonName"]
         self.mode = access["mode"]
-        self.policy = ARMS_POLICIES[access["level"]]
+        self.policy = policy_for(access["level"])
         console = access.get("console") or {}
         self.reset_required = console.get("passwordResetRequired", True)
         self.mfa_required = console.get("mfaBindRequired", True)
@@ -111,13 +99,12 @@ class _Onboarding:
                 return None
             raise
 
-    def result(self, status, **extra):
-        body = {"eventId": self.event["eventId"], "status": status, "userName": self.user_name}
-        if status in ("provisioned", "already-provisioned"):
-            body.update(logonPrincipal=self.principal, accessMode=self.mode, policies=[self.policy],
-                        secretName=self.secret_name)
-        body.update(extra)
-        return body
+    def result(self, status: Status, **extra: Any) -> Result:
+        fields: dict[str, Any] = {}
+        if status in (Status.PROVISIONED, Status.ALREADY_PROVISIONED):
+            fields.update(logonPrincipal=self.principal, accessMode=self.mode, policies=[self.policy],
+                          secretName=self.secret_name)
+        return result(status, self.event["eventId"], self.user_name, **fields, **extra)
 
     # -- steps -----------------------------------------------------------------
     def owned_marker(self, user):
@@ -132,9 +119,8 @@ class _Onboarding:
         occurred = parse_datetime(self.event["occurredAt"])
         return when is not None and occurred is not None and occurred <= when
 
-    def get_user(self):
-        body = self.cloud.try_ram("GetUser", UserName=self.user_name)
-        return body.get("User") if body else None
+    def get_user(self) -> dict[str, Any] | None:
+        return directory.get_user(self.cloud, self.user_name)
 
     def create_user(self):
         employee = self.event["employee"]
@@ -162,8 +148,7 @@ class _Onboarding:
     def reconcile_policies(self, fresh):
         attached = set()
         if not fresh:
-            body = self.cloud.ram("ListPoliciesForUser", UserName=self.user_name)
-            attached = {p.get("PolicyName") for p in (body.get("Policies") or {}).get("Policy") or []
+            attached = {p.get("PolicyName") for p in directory.policies(self.cloud, self.user_name)
                         if p.get("PolicyType") == "System"}
         if self.policy not in attached:
             self._ignore(lambda e: e.already_exists, "AttachPolicyToUser", PolicyType="System",
@@ -173,9 +158,8 @@ class _Onboarding:
                 self._ignore(lambda e: e.not_found, "DetachPolicyFromUser", PolicyType="System",
                              PolicyName=other, UserName=self.user_name)
 
-    def access_keys(self):
-        body = self.cloud.ram("ListAccessKeys", UserName=self.user_name)
-        return (body.get("AccessKeys") or {}).get("AccessKey") or []
+    def access_keys(self) -> list[dict[str, Any]]:
+        return directory.access_keys(self.cloud, self.user_name)
 
     def delete_keys(self, keys, keep=None):
         for key in keys:
@@ -284,7 +268,7 @@ class _Onboarding:
         profile = None if fresh else self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
         current = self.secret_state(secret, rehire)
         in_place = (profile is not None and current is not None
-                    and current.startswith(PASSWORD_VERSION_PREFIX))
+                    and is_password_version(current))
         if not in_place:
             if profile is not None:
                 # Its password is not the one in KMS (or was handed out before a rehire): replace the
@@ -311,7 +295,7 @@ class _Onboarding:
             # a rehire is an onboarding event that happened after the offboarding.
             log.warning("stale event for a disabled user; nothing changed", status="disabled",
                         disabledAt=marker.disabled_at.isoformat())
-            return self.result("disabled", reason="the event occurred before the user was offboarded; "
+            return self.result(Status.DISABLED, reason="the event occurred before the user was offboarded; "
                                                   "a rehire needs an onboarding event that occurred later")
         self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
         if user is None:
@@ -324,7 +308,7 @@ class _Onboarding:
             self.programmatic(fresh, secret, rehire)
         else:
             self.console(fresh, secret, rehire)
-        status = "provisioned" if self.changed else "already-provisioned"
+        status = Status.PROVISIONED if self.changed else Status.ALREADY_PROVISIONED
         return self.result(status, **({"rehired": True} if rehire else {}))
 
 
@@ -335,4 +319,4 @@ def run(event, rt):
         return onboarding.run()
     except Conflict as why:
         log.warning("conflict", status="conflict", reason=str(why))
-        return onboarding.result("conflict", reason=str(why))
+        return onboarding.result(Status.CONFLICT, reason=str(why))

@@ -11,14 +11,15 @@ from functools import cache
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-# Deployed: <root>/provisioner + <root>/schemas. Repository: functions/provisioner + schemas/.
+# Deployed: <root>/provisioner/adapters + <root>/schemas. Repository: functions/provisioner/adapters + schemas/.
 _SCHEMA_DIRS = [Path(os.environ["SCHEMA_DIR"])] if os.environ.get("SCHEMA_DIR") else []
-_SCHEMA_DIRS += [_HERE.parent / "schemas", _HERE.parent.parent / "schemas"]
+_SCHEMA_DIRS += [_HERE.parents[1] / "schemas", _HERE.parents[2] / "schemas"]
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
            "employee.offboarded": "offboarding-event.schema.json"}
+SWEEP_PAYLOAD_SCHEMA = "sweep-payload.schema.json"
 
 
 def schema_path(name):
@@ -84,8 +85,8 @@ def _validator(name):
     return strict(schema, format_checker=checker)
 
 
-def _path(parts):
-    out = "$"
+def _path(parts, root="$"):
+    out = root
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
@@ -118,9 +119,37 @@ def _message(error):
         n = len(error.instance) if isinstance(error.instance, str) else 0
         bound = "at least" if v == "minLength" else "at most"
         return f"must be {bound} {error.validator_value} characters long, got {n}", None
+    if v in ("minimum", "maximum"):
+        bound = "at least" if v == "minimum" else "at most"
+        return f"must be {bound} {error.validator_value}, got {_short(error.instance)}", None
     if v == "format":
         return f"{_short(error.instance)} is not a valid {error.validator_value}", None
     return error.message, None
+
+
+def _problems(name, instance, root="$"):
+    problems = []
+    for error in _validator(name).iter_errors(instance):
+        if error.validator in ("if", "then"):
+            continue
+        message, extra = _message(error)
+        base = list(error.absolute_path)
+        if error.validator == "required" and extra:
+            problems.append({"path": _path(base + [extra], root), "message": message})
+        elif error.validator == "additionalProperties" and extra:
+            problems.extend({"path": _path(base + [field], root), "message": message} for field in extra)
+        elif error.validator == "const" and base[-1:] == ["mode"]:
+            problems.append({"path": "$.access.console",
+                             "message": "is allowed only with access.mode \"console\""})
+        else:
+            problems.append({"path": _path(base, root), "message": message})
+    problems.sort(key=lambda p: p["path"])
+    return problems
+
+
+def validate_sweep_payload(payload):
+    """Problems of a timer payload (already parsed), with paths under ``$.payload``."""
+    return _problems(SWEEP_PAYLOAD_SCHEMA, payload, "$.payload")
 
 
 def validate(event, event_type=None):
@@ -132,20 +161,4 @@ def validate(event, event_type=None):
     if name is None:
         return [{"path": "$.eventType",
                  "message": f"must be one of {', '.join(json.dumps(t) for t in SCHEMAS)}, got {_short(event_type)}"}]
-    problems = []
-    for error in _validator(name).iter_errors(event):
-        if error.validator in ("if", "then"):
-            continue
-        message, extra = _message(error)
-        base = list(error.absolute_path)
-        if error.validator == "required" and extra:
-            problems.append({"path": _path(base + [extra]), "message": message})
-        elif error.validator == "additionalProperties" and extra:
-            problems.extend({"path": _path(base + [name]), "message": message} for name in extra)
-        elif error.validator == "const" and base[-1:] == ["mode"]:
-            problems.append({"path": "$.access.console",
-                             "message": "is allowed only with access.mode \"console\""})
-        else:
-            problems.append({"path": _path(base), "message": message})
-    problems.sort(key=lambda p: p["path"])
-    return problems
+    return _problems(name, event)

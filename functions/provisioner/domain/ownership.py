@@ -22,8 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 
-from . import MANAGED_BY
-
+MANAGED_BY = "hr-ram-provisioner"
 PREFIX = "hrrp:v1"
 ACTIVE, DISABLED = "active", "disabled"
 _FIELD = re.compile(r"^[a-z]+=[A-Za-z0-9_:.\-]*\Z")

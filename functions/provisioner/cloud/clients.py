@@ -7,17 +7,27 @@ RequestId, and returns the response body as a dict with the API's own field
 names. The SDKs are imported here, lazily, so cold paths that never call the
 cloud never pay for them.
 """
+from __future__ import annotations
+
 import importlib
 import os
 import random
 import re
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
-from . import structured_log as log
+from ..platform import log
 from .errors import CloudError, TransientError, from_sdk_exception
 
 _SDK = {"ram": "alibabacloud_ram20150501", "kms": "alibabacloud_kms20160120"}
+
+
+def listed(body: Mapping[str, Any] | None, outer: str, inner: str) -> list[dict[str, Any]]:
+    """The items of a list in an API answer: ``listed(body, "Users", "User")`` for
+    ``{"Users": {"User": [...]}}``; an absent or empty list is ``[]``."""
+    return list(((body or {}).get(outer) or {}).get(inner) or [])
 
 
 def _snake(action):

@@ -25,10 +25,16 @@ ALREADY_EXISTS_CODES = frozenset({
 
 IN_DELETE_WINDOW_CODES = frozenset({"Rejected.ResourceInDeleteWindow"})
 
+# RestoreSecret on a secret that is not in its delete window (any more): already restored.
+RESTORED_CODES = frozenset({"Rejected.ResourceInUse"})
+
 
 class CloudError(Exception):
     """An API call failed. The message names action, code, status and RequestId only:
     the SDK's own text can echo request data, so it is never passed on."""
+
+    step: dict | None = None     # set by workflows.steps.execute: the planned step that failed
+    done: int = 0                # and how many steps before it were done
 
     def __init__(self, action, code, status=None, request_id=None):
         self.action, self.code, self.status, self.request_id = action, code, status, request_id
@@ -58,6 +64,9 @@ class CloudError(Exception):
 
 class TransientError(Exception):
     """Still failing after the in-invocation retries: raised so FC's async retry takes over."""
+
+    step: dict | None = None
+    done: int = 0
 
 
 def is_transient(code, status):

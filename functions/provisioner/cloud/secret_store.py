@@ -10,11 +10,14 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from . import ownership
+from ..domain import ownership
+from ..domain.credentials import password_version_id
+from .clients import listed
 from .errors import CloudError
 
 GENERIC, RAM_CREDENTIALS = "Generic", "RAMCredentials"
-RAM_SECRET_PREFIX = "acs/ram/user/"  # noqa: S105 - KMS names a RAMCredentials secret (made as "$Auto") so
+# KMS names a RAMCredentials secret made as "$Auto" acs/ram/user/<UserName>; offboarding looks there too.
+RAM_SECRET_PREFIX = "acs/ram/user/"  # noqa: S105 - a secret name prefix, not a secret
 
 
 @dataclass
@@ -50,7 +53,7 @@ class SecretStore:
         body = self.cloud.try_kms("DescribeSecret", SecretName=name, FetchTags="true")
         if body is None:
             return None
-        return SecretInfo(name=name, tags=(body.get("Tags") or {}).get("Tag") or [],
+        return SecretInfo(name=name, tags=listed(body, "Tags", "Tag"),
                           planned_delete_time=body.get("PlannedDeleteTime") or "",
                           secret_type=body.get("SecretType") or GENERIC,
                           rotation_enabled=body.get("AutomaticRotation") == "Enabled")
@@ -58,8 +61,8 @@ class SecretStore:
     def current_version(self, name):
         body = self.cloud.kms("ListSecretVersionIds", SecretName=name, IncludeDeprecated="false",
                               PageSize=100)
-        for version in (body.get("VersionIds") or {}).get("VersionId") or []:
-            if "ACSCurrent" in ((version.get("VersionStages") or {}).get("VersionStage") or []):
+        for version in listed(body, "VersionIds", "VersionId"):
+            if "ACSCurrent" in listed(version, "VersionStages", "VersionStage"):
                 return version.get("VersionId")
         return None
 
@@ -78,7 +81,7 @@ class SecretStore:
               exists=False):
         """Create the secret, or add a new current version. Safe to repeat after a lost answer."""
         data = json.dumps(self._payload(user_name, logon_principal, access_key, password))
-        version = access_key["AccessKeyId"] if access_key else f"pw-{uuid.uuid4().hex}"
+        version = access_key["AccessKeyId"] if access_key else password_version_id(uuid.uuid4().hex)
         ram_secret = bool(access_key) and self.settings.secret_type == RAM_CREDENTIALS
         try:
             if exists and ram_secret:
@@ -112,9 +115,3 @@ class SecretStore:
                                   logon_principal=logon_principal, access_key=access_key,
                                   password=password, exists=True)
         return version
-
-    def schedule_delete(self, name, recovery_days):
-        return self.cloud.kms("DeleteSecret", SecretName=name, RecoveryWindowInDays=str(recovery_days))
-
-    def restore(self, name):
-        return self.cloud.kms("RestoreSecret", SecretName=name)

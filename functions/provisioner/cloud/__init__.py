@@ -1,0 +1,1 @@
+"""Alibaba Cloud: SDK clients and retry, error codes, the secret store, the directory of managed users."""

@@ -1,0 +1,108 @@
+"""The read model of what we manage: every managed RAM user and every secret tagged ours.
+
+Reads only, metadata only (never a secret value). The sweep, the leaver event and the operator's
+tools all list through here, so "who do we manage" has one answer.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..domain import ownership
+from ..domain.ownership import Marker
+from .clients import listed
+
+if TYPE_CHECKING:
+    from .clients import Cloud
+    from .secret_store import SecretInfo, SecretStore
+
+PAGE_SIZE = 1000                 # ListUsers MaxItems upper bound
+SECRET_PAGE_SIZE = 100           # ListSecrets PageSize upper bound
+
+
+@dataclass(frozen=True)
+class ManagedUser:
+    user_name: str
+    marker: Marker
+    user: dict[str, Any]         # the ListUsers / GetUser ``User`` as the API returned it
+
+
+@dataclass(frozen=True)
+class Listing:
+    managed: list[ManagedUser]
+    names: set[str]              # every RAM user name seen, ours or not
+
+
+def list_users(cloud: Cloud) -> Listing:
+    """Every RAM user carrying our marker (pages through ALL users), and every user name seen."""
+    managed: list[ManagedUser] = []
+    names: set[str] = set()
+    page_marker = None
+    while True:
+        body = cloud.ram("ListUsers", MaxItems=PAGE_SIZE, Marker=page_marker)
+        for user in listed(body, "Users", "User"):
+            names.add(str(user.get("UserName")))
+            owned = ownership.owned_by(user)
+            if owned is not None:
+                managed.append(ManagedUser(user["UserName"], owned, user))
+        page_marker = body.get("Marker")
+        if not body.get("IsTruncated") or not page_marker:
+            return Listing(managed, names)
+
+
+def get_user(cloud: Cloud, user_name: str) -> dict[str, Any] | None:
+    """GetUser's ``User``, or None when there is no such user."""
+    body = cloud.try_ram("GetUser", UserName=user_name)
+    return (body.get("User") or {}) if body is not None else None
+
+
+def list_secrets(cloud: Cloud) -> list[dict[str, Any]]:
+    """Metadata (name, tags, deletion schedule) of every secret tagged as ours. Never a value."""
+    filters = json.dumps([{"Key": "TagKey", "Values": [ownership.TAG_MANAGED_BY]},
+                          {"Key": "TagValue", "Values": [ownership.MANAGED_BY]}])
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = cloud.kms("ListSecrets", FetchTags="true", PageNumber=page, PageSize=SECRET_PAGE_SIZE,
+                         Filters=filters)
+        items = listed(body, "SecretList", "Secret")
+        found.extend(items)
+        if not items or page * SECRET_PAGE_SIZE >= int(body.get("TotalCount") or 0):
+            return found
+        page += 1
+
+
+def secret_tags(secret: dict[str, Any]) -> dict[str, str]:
+    return {str(t.get("TagKey")): str(t.get("TagValue")) for t in listed(secret, "Tags", "Tag")}
+
+
+def secret_names(store: SecretStore, user_name: str) -> list[str]:
+    """Where a user's secret can live: our Generic name, then KMS's RAMCredentials name."""
+    return [store.name_for(user_name), store.ram_secret_name(user_name)]
+
+
+def owned_secrets(store: SecretStore, user_name: str, employee_id: str) -> Iterator[SecretInfo]:
+    """The user's secrets tagged ours for this employee (metadata only), in ``secret_names`` order;
+    lazily, so a caller that needs the first one reads no further."""
+    for name in secret_names(store, user_name):
+        info = store.describe(name)
+        if info is not None and info.owned_by(employee_id):
+            yield info
+
+
+def access_keys(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
+    return listed(cloud.ram("ListAccessKeys", UserName=user_name), "AccessKeys", "AccessKey")
+
+
+def has_login_profile(cloud: Cloud, user_name: str) -> bool:
+    return cloud.try_ram("GetLoginProfile", UserName=user_name) is not None
+
+
+def policies(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
+    return listed(cloud.ram("ListPoliciesForUser", UserName=user_name), "Policies", "Policy")
+
+
+def groups(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
+    return listed(cloud.ram("ListGroupsForUser", UserName=user_name), "Groups", "Group")

@@ -1,0 +1,1 @@
+"""Rules without cloud calls: ownership marker, lifecycle, access, credentials, results."""

@@ -1,0 +1,51 @@
+"""Lifecycle rules as pure functions: given a marker, a time and the settings, what is due.
+
+No cloud call and no clock here: callers pass the instant (``platform.clock.now()``), so every rule
+is tested on its own and the sweep, the leaver event and the audit read the same rules.
+
+    active ──leaver, day over──▶ disabled(at) ──grace over (sweep)──▶ deleted, secret scheduled
+    active ──leaver, future──▶ active;leave=D ──D ended in HR_TIMEZONE (sweep)──▶ disabled(at)
+    active;end=D (contract end) behaves like a scheduled leave; the earlier date wins.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from .ownership import ACTIVE, Marker
+
+
+class Due(str, Enum):
+    DISABLE = "disable"
+    DELETE = "delete"
+
+
+def utc_seconds(when: datetime) -> datetime:
+    return when.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def iso(when: datetime | None) -> str | None:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+
+def day_ended(day: date, when: datetime, tz_name: str) -> bool:
+    """True once ``day`` is over in ``tz_name`` at instant ``when``."""
+    return when.astimezone(ZoneInfo(tz_name)).date() > day
+
+
+def grace_over(marker: Marker, when: datetime, grace_days: int) -> bool:
+    at = marker.disabled_at or datetime.min.replace(tzinfo=timezone.utc)
+    return when >= at + timedelta(days=grace_days)
+
+
+def due(marker: Marker, when: datetime, tz_name: str, grace_days: int) -> Due | None:
+    """What the sweep must do to a managed user now: disable, delete, or nothing."""
+    if marker.state == ACTIVE:
+        day = marker.disable_after
+        if day is not None and day_ended(day, when, tz_name):
+            return Due.DISABLE
+        return None
+    if grace_over(marker, when, grace_days):
+        return Due.DELETE
+    return None

@@ -1,0 +1,68 @@
+"""One vocabulary of results: every answer the functions give is built here.
+
+A result is a plain dict (it is returned to FC, serialized to HTTP bodies and logged as it is);
+``Status`` names every value ``status`` can take. Never a credential: builders take identifiers
+and error codes only.
+"""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+Result = dict[str, Any]
+Problem = dict[str, str]
+
+
+class Status(str, Enum):
+    PROVISIONED = "provisioned"
+    ALREADY_PROVISIONED = "already-provisioned"
+    REJECTED = "rejected"            # invalid input; ``errors`` lists {path, message}
+    CONFLICT = "conflict"            # the user or secret exists and is not ours (for this employee)
+    DISABLED = "disabled"
+    SCHEDULED = "scheduled"
+    DELETED = "deleted"
+    NOT_FOUND = "not-found"          # a leaver we cannot find: never reported as deleted
+    FAILED = "failed"                # permanent cloud error; ``error`` names code, action, RequestId
+    SWEPT = "swept"                  # the timer's report
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Statuses that need a person's attention: logged at WARNING/ERROR with an ``alert`` field.
+NON_SUCCESS = frozenset({Status.REJECTED, Status.CONFLICT, Status.NOT_FOUND, Status.FAILED})
+
+# A permanent failure is 422, not 5xx: webhook senders retry 5xx, and a poison event must not loop
+# (transient failures are 503 with Retry-After, decided where they are caught).
+HTTP_STATUS = {Status.PROVISIONED: 200, Status.ALREADY_PROVISIONED: 200, Status.DISABLED: 200,
+               Status.SCHEDULED: 200, Status.DELETED: 200, Status.NOT_FOUND: 404, Status.REJECTED: 400,
+               Status.CONFLICT: 409, Status.FAILED: 422, Status.SWEPT: 200}
+
+
+def result(status: Status, event_id: str | None = None, user_name: str | None = None,
+           **fields: Any) -> Result:
+    body: Result = {"eventId": event_id, "status": status.value}
+    if user_name is not None:
+        body["userName"] = user_name
+    body.update(fields)
+    return body
+
+
+def rejected(event_id: str | None, problems: list[Problem]) -> Result:
+    return result(Status.REJECTED, event_id, errors=problems)
+
+
+def failed(event_id: str | None, user_name: str | None, error: Any) -> Result:
+    """``error`` is a CloudError (code, action, request_id) or any object with those attributes."""
+    return result(Status.FAILED, event_id, user_name, error=error_fields(error))
+
+
+def error_fields(error: Any) -> dict[str, Any]:
+    return {"code": error.code, "action": error.action, "requestId": error.request_id}
+
+
+def http_status(body: Result) -> int:
+    try:
+        return HTTP_STATUS[Status(body.get("status"))]
+    except ValueError:
+        return 500

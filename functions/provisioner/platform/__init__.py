@@ -1,0 +1,1 @@
+"""What every invocation stands on: settings, the per-instance runtime, structured logging, the clock."""

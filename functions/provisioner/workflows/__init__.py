@@ -1,0 +1,1 @@
+"""Onboarding, offboarding (a leaver) and the sweep: reads, plans of steps, execution."""

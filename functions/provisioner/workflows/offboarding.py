@@ -1,0 +1,128 @@
+"""Offboarding: leaver events disable (or schedule), a timer sweep disables due users and deletes.
+
+Lifecycle (state in the ownership marker, see ``ownership``):
+
+    active ──leaver, day over──▶ disabled(at) ──grace over (sweep)──▶ deleted, secret scheduled
+    active ──leaver, future──▶ active;end=D ──D ended in HR_TIMEZONE (sweep)──▶ disabled(at)
+
+Disable = DeleteLoginProfile, every Active AccessKey set Inactive (kept for a
+rehire inside the grace period), then the marker ``st=disabled;at=...``.
+The marker is written LAST, so a crash anywhere leaves a user that is still
+``active`` and the next event or sweep redoes the (idempotent) steps.
+
+Delete, in the order RAM requires (DeleteUser answers ``DeleteConflict.User.*``
+while anything is attached): a RAMCredentials secret is scheduled for deletion
+first (KMS rotates those through the RAM user; once the user is gone rotation
+breaks), then DetachPolicyFromUser each, RemoveUserFromGroup each,
+DeleteAccessKey each, DeleteLoginProfile, UnbindMFADevice +
+DeleteVirtualMFADevice, DeleteUser, and last a Generic secret is scheduled for
+deletion (``SECRET_RECOVERY_DAYS``; it stays restorable for a rehire). Every
+step tolerates "not found", so a crash at any step is finished by the next
+sweep. A crash between DeleteUser and DeleteSecret leaves a secret whose user
+is gone: the sweep's second phase finds such orphans (our tags, no RAM user,
+confirmed with GetUser) and schedules them.
+
+The timer's sweep is ``workflows.sweep``; what is due when is ``domain.lifecycle``.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..cloud import directory
+from ..cloud.secret_store import RAM_CREDENTIALS
+from ..domain import lifecycle, ownership
+from ..domain.lifecycle import iso, utc_seconds
+from ..domain.ownership import Marker
+from ..domain.results import Result, Status, result
+from ..platform import clock
+from . import steps
+from .steps import Step
+
+if TYPE_CHECKING:
+    from ..platform.runtime import Runtime
+
+
+def plan_disable(rt: Runtime, user_name: str, marker: Marker, when: datetime) -> list[Step]:
+    """Reads only. The steps that take a user's access away and record when."""
+    plan = []
+    if directory.has_login_profile(rt.cloud, user_name):
+        plan.append(steps.ram("DeleteLoginProfile", UserName=user_name))
+    for key in directory.access_keys(rt.cloud, user_name):
+        if key.get("Status") != "Inactive":
+            plan.append(steps.ram("UpdateAccessKey", UserName=user_name,
+                                  UserAccessKeyId=key["AccessKeyId"], Status="Inactive"))
+    # A RAMCredentials secret would otherwise keep rotating: KMS mints a new, Active key for the
+    # leaver during the grace period. A rehire recreates the secret with rotation on.
+    ram_secret = rt.secrets.describe(rt.secrets.ram_secret_name(user_name))
+    if (ram_secret is not None and not ram_secret.in_delete_window and ram_secret.rotation_enabled
+            and ram_secret.owned_by(marker.employee_id)):
+        plan.append(steps.kms("UpdateSecretRotationPolicy", SecretName=ram_secret.name,
+                              EnableAutomaticRotation="false"))
+    # Last, so a crash before it leaves the user "active" and everything above is redone.
+    plan.append(steps.ram("UpdateUser", UserName=user_name,
+                          NewComments=marker.disabled(utc_seconds(when)).render()))
+    return plan
+
+
+def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
+    """Reads only. Every step to delete a disabled user and schedule its secret, in RAM's order."""
+    recovery = str(rt.settings.secret_recovery_days)
+    plan: list[Step] = []
+    secret_after = None
+    secret = next(directory.owned_secrets(rt.secrets, user_name, marker.employee_id), None)
+    if secret is not None and not secret.in_delete_window:
+        delete_secret = steps.kms("DeleteSecret", SecretName=secret.name, RecoveryWindowInDays=recovery)
+        if secret.secret_type == RAM_CREDENTIALS:
+            plan.append(delete_secret)          # before the user: KMS rotation needs the user
+        else:
+            secret_after = delete_secret        # after: restorable for a rehire until the very end
+    for policy in directory.policies(rt.cloud, user_name):
+        plan.append(steps.ram("DetachPolicyFromUser", PolicyType=policy["PolicyType"],
+                              PolicyName=policy["PolicyName"], UserName=user_name))
+    for group in directory.groups(rt.cloud, user_name):
+        plan.append(steps.ram("RemoveUserFromGroup", UserName=user_name, GroupName=group["GroupName"]))
+    for key in directory.access_keys(rt.cloud, user_name):
+        plan.append(steps.ram("DeleteAccessKey", UserName=user_name, UserAccessKeyId=key["AccessKeyId"]))
+    if directory.has_login_profile(rt.cloud, user_name):
+        plan.append(steps.ram("DeleteLoginProfile", UserName=user_name))
+    mfa = rt.cloud.try_ram("GetUserMFAInfo", UserName=user_name)
+    serial = ((mfa or {}).get("MFADevice") or {}).get("SerialNumber")
+    if serial:
+        plan.append(steps.ram("UnbindMFADevice", UserName=user_name))
+        plan.append(steps.ram("DeleteVirtualMFADevice", SerialNumber=serial))
+    plan.append(steps.ram("DeleteUser", UserName=user_name))
+    if secret_after is not None:
+        plan.append(secret_after)
+    return plan
+
+
+def run(event: dict[str, Any], rt: Runtime) -> Result:
+    """One validated "employee.offboarded" event: disable now, or schedule the leave."""
+    employee = event["employee"]
+    user_name, employee_id = employee["logonName"], employee["employeeId"]
+
+    def answer(status: Status, **fields: Any) -> Result:
+        return result(status, event["eventId"], user_name, **fields)
+
+    user = directory.get_user(rt.cloud, user_name)
+    if user is None:
+        return answer(Status.NOT_FOUND, detail="no RAM user by this logon name: nothing was changed")
+    marker = ownership.owned_by(user, employee_id)
+    if marker is None:
+        detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
+                  else "the RAM user was not created by hr-ram-provisioner")
+        return answer(Status.CONFLICT, detail=detail)
+    if marker.state == ownership.DISABLED:
+        return answer(Status.DISABLED, disabledAt=iso(marker.disabled_at), actions=[])
+    when = clock.now()
+    last_day = date.fromisoformat(event["lastWorkingDay"]) if event.get("lastWorkingDay") else None
+    if last_day is not None and not lifecycle.day_ended(last_day, when, rt.settings.hr_timezone):
+        actions: list[dict[str, Any]] = []
+        if marker.leave_date != last_day:
+            plan = [steps.ram("UpdateUser", UserName=user_name, NewComments=marker.scheduled(last_day).render())]
+            actions = steps.describe(steps.execute(rt, plan))
+        return answer(Status.SCHEDULED, lastWorkingDay=last_day.isoformat(), timezone=rt.settings.hr_timezone,
+                      actions=actions)
+    done = steps.execute(rt, plan_disable(rt, user_name, marker, when))
+    return answer(Status.DISABLED, disabledAt=iso(utc_seconds(when)), actions=steps.describe(done))
