@@ -68,7 +68,7 @@ import re
 import secrets
 import string
 import threading
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..clock import Clock, iso, timestamp
 from . import exceptions as err
@@ -218,7 +218,12 @@ def check_format(value, param, pattern):
 
 
 class RamBackend:
-    """RAM for one account. ``users`` maps UserName to its ``User``."""
+    """RAM for one account. ``users`` maps UserName to its ``User``.
+
+    Actions return copies taken under the lock (``replace``: the scalar fields; responses read
+    nothing else), so an answer is the state at the moment the action ran, whatever changes
+    while the response is shaped.
+    """
 
     def __init__(self, account, clock=None):
         self.account = account
@@ -282,11 +287,11 @@ class RamBackend:
                         display_name=display_name or user_name, email=email or "",
                         mobile_phone=mobile_phone or "", comments=comments or "")
             self.users[user_name] = user
-            return user
+            return replace(user)
 
     def get_user(self, user_name):
         with self.lock:
-            return self._user(user_name)
+            return replace(self._user(user_name))
 
     def update_user(self, user_name, new_user_name=None, new_display_name=None, new_comments=None,
                     new_mobile_phone=None, new_email=None):
@@ -313,7 +318,7 @@ class RamBackend:
             if new_email is not None:
                 user.email = new_email
             user.updated = self._now()
-            return user
+            return replace(user)
 
     def delete_user(self, user_name):
         with self.lock:
@@ -343,7 +348,7 @@ class RamBackend:
             after = after[2:]
         with self.lock:
             names = sorted(n for n in self.users if n > after)
-            page = [self.users[n] for n in names[:max_items]]
+            page = [replace(self.users[n]) for n in names[:max_items]]
         truncated = len(names) > max_items
         next_marker = base64.urlsafe_b64encode(("u:" + page[-1].user_name).encode()).decode() if truncated else ""
         return page, truncated, next_marker
@@ -359,14 +364,14 @@ class RamBackend:
             user.login_profile = LoginProfile(password=password, created=self._now(),
                                               password_reset_required=bool(password_reset_required),
                                               mfa_bind_required=bool(mfa_bind_required))
-            return user, user.login_profile
+            return replace(user), replace(user.login_profile)
 
     def get_login_profile(self, user_name):
         with self.lock:
             user = self._user(user_name)
             if user.login_profile is None:
                 raise err.no_login_profile(user_name)
-            return user, user.login_profile
+            return replace(user), replace(user.login_profile)
 
     def update_login_profile(self, user_name, password=None, password_reset_required=None, mfa_bind_required=None):
         with self.lock:
@@ -406,7 +411,7 @@ class RamBackend:
             key = AccessKey(access_key_id=key_id, secret=secret, created=self._now())
             user.access_keys[key_id] = key
             self._key_owner[key_id] = user
-            return key
+            return replace(key)
 
     def _key(self, user_name, key_id):
         user = self._user(user_name)
@@ -429,7 +434,7 @@ class RamBackend:
 
     def list_access_keys(self, user_name):
         with self.lock:
-            return list(self._user(user_name).access_keys.values())
+            return [replace(k) for k in self._user(user_name).access_keys.values()]
 
     # -- policies ----------------------------------------------------------------
     def add_custom_policy(self, policy_name, description=""):
@@ -459,7 +464,7 @@ class RamBackend:
     def list_policies_for_user(self, user_name):
         """``[(Policy, attach time)]`` in attachment order."""
         with self.lock:
-            return [(self.policies[key], attached) for key, attached in self._user(user_name).policies.items()]
+            return [(replace(self.policies[key]), attached) for key, attached in self._user(user_name).policies.items()]
 
     # -- groups ------------------------------------------------------------------
     def create_group(self, group_name, comments=None):
@@ -471,7 +476,7 @@ class RamBackend:
             group = Group(group_name=group_name, group_id=self._new_id(), created=self._now(),
                           comments=comments or "")
             self.groups_by_name[group_name] = group
-            return group
+            return replace(group)
 
     def _group(self, group_name):
         group = self.groups_by_name.get(group_name)
@@ -499,7 +504,7 @@ class RamBackend:
     def list_groups_for_user(self, user_name):
         """``[(Group, join time)]`` in joining order."""
         with self.lock:
-            return [(self.groups_by_name[g], joined) for g, joined in self._user(user_name).groups.items()]
+            return [(replace(self.groups_by_name[g]), joined) for g, joined in self._user(user_name).groups.items()]
 
     # -- MFA -----------------------------------------------------------------------
     def _serial(self, name):
@@ -517,7 +522,7 @@ class RamBackend:
             self._minted.append(seed)
             device = MfaDevice(serial_number=serial, name=name, seed=seed, created=self._now())
             self.mfa_by_serial[serial] = device
-            return device
+            return replace(device)
 
     def _device(self, serial):
         device = self.mfa_by_serial.get(serial)
@@ -548,13 +553,13 @@ class RamBackend:
 
     def get_user_mfa_info(self, user_name):
         with self.lock:
-            return self._bound_device(user_name)
+            return replace(self._bound_device(user_name))
 
     def unbind_mfa_device(self, user_name):
         with self.lock:
             device = self._bound_device(user_name)
             device.user_id = None
-            return device
+            return replace(device)
 
     def delete_virtual_mfa_device(self, serial):
         with self.lock:
@@ -578,7 +583,7 @@ class RamBackend:
 
     def get_password_policy(self):
         with self.lock:
-            return self.password_policy
+            return replace(self.password_policy)
 
     def set_password_policy(self, **values):
         """``values``: PasswordPolicy fields; one left out (None) returns to its default."""
@@ -593,7 +598,7 @@ class RamBackend:
             setattr(policy, name, value)
         with self.lock:
             self.password_policy = policy
-            return policy
+            return replace(policy)
 
     # -- inspection (tests, control API) -------------------------------------------
     def minted_credentials(self):
