@@ -23,6 +23,7 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import fields
 
 FORMAT = "localcloud-state"
 VERSION = 1
@@ -68,3 +69,19 @@ class StateFile:
                 raise
             self.saves += 1
             self.seconds += time.perf_counter() - started
+
+
+_FIELD_NAMES = {}
+
+
+def plain(obj):
+    """A dataclass's fields as a dict, one level deep (lists and dicts copied): what ``snapshot``
+    serializes after the lock is released. ``dataclasses.asdict`` deep-copies and is 10x slower."""
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    data = {}
+    for name in names:
+        value = getattr(obj, name)
+        data[name] = list(value) if type(value) is list else dict(value) if type(value) is dict else value
+    return data

@@ -30,10 +30,11 @@ import re
 import secrets as _secrets
 import string
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ..clock import Clock, iso, timestamp
 from ..exceptions import ApiError
+from ..state import plain
 from . import exceptions as err
 
 GENERIC = "Generic"
@@ -570,9 +571,11 @@ class KmsBackend:
         with self.lock:
             secrets = []
             for secret in self.secrets.values():
-                data = asdict(secret)
+                data = plain(secret)
                 data["tags"] = list(secret.tags.items())
-                data["versions"] = [asdict(v) for v in secret.versions.values()]
+                data["versions"] = [plain(v) for v in secret.versions.values()]
+                if secret.extended_config is not None:
+                    data["extended_config"] = json.loads(json.dumps(secret.extended_config))
                 secrets.append(data)
             return {"secrets": secrets, "seq": self._seq, "minted": sorted(self._minted)}
 

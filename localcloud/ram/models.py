@@ -68,9 +68,10 @@ import re
 import secrets
 import string
 import threading
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 from ..clock import Clock, iso, timestamp
+from ..state import plain
 from . import exceptions as err
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]+\Z")
@@ -666,16 +667,17 @@ class RamBackend:
         with self.lock:
             users = []
             for user in self.users.values():
-                data = asdict(user)
-                data["access_keys"] = [asdict(k) for k in user.access_keys.values()]
+                data = plain(user)
+                data["access_keys"] = [plain(k) for k in user.access_keys.values()]
+                data["login_profile"] = plain(user.login_profile) if user.login_profile else None
                 data["policies"] = [[t, n, at] for (t, n), at in user.policies.items()]
                 data["groups"] = [[g, at] for g, at in user.groups.items()]
                 users.append(data)
             return {"alias": self.alias, "quotas": dict(self.quotas),
-                    "password_policy": asdict(self.password_policy), "users": users,
-                    "groups": [asdict(g) for g in self.groups_by_name.values()],
-                    "mfa_devices": [asdict(d) for d in self.mfa_by_serial.values()],
-                    "custom_policies": [asdict(p) for p in self.policies.values() if p.policy_type == "Custom"],
+                    "password_policy": plain(self.password_policy), "users": users,
+                    "groups": [plain(g) for g in self.groups_by_name.values()],
+                    "mfa_devices": [plain(d) for d in self.mfa_by_serial.values()],
+                    "custom_policies": [plain(p) for p in self.policies.values() if p.policy_type == "Custom"],
                     "ids": sorted(self._ids), "minted": list(self._minted)}
 
     def restore(self, data):
