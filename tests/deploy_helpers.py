@@ -6,12 +6,11 @@ from pathlib import Path
 
 import yaml
 
+from tests.reference import FC3_SCHEMA  # noqa: F401 - re-exported for the deployment tests
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
 S_YAML = ROOT / "s.yaml"
-SHARED_FC3_SCHEMA = ROOT.parent / "shared" / "reference" / "fc3" / "fc3-props.schema.json"
-VENDORED_FC3_SCHEMA = ROOT / "tests" / "reference" / "fc3" / "fc3-props.schema.json"
-FC3_SCHEMA = SHARED_FC3_SCHEMA if SHARED_FC3_SCHEMA.exists() else VENDORED_FC3_SCHEMA
 PLACEHOLDER_ACCOUNT = "1234567890123456"
 
 _ENV = re.compile(r"\$\{env\(\s*'([A-Za-z_][A-Za-z0-9_]*)'\s*(?:,\s*'([^']*)'\s*)?\)\}")

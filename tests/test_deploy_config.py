@@ -10,8 +10,6 @@ from provisioner.config import Settings
 from tests.deploy_helpers import (
     FC3_SCHEMA,
     FUNCTIONS,
-    SHARED_FC3_SCHEMA,
-    VENDORED_FC3_SCHEMA,
     env_placeholders,
     env_vars_read,
     load_s_yaml,
@@ -35,12 +33,6 @@ def validator():
     schema = json.loads(FC3_SCHEMA.read_text(encoding="utf-8"))
     Draft7Validator.check_schema(schema)
     return Draft7Validator(schema)
-
-
-def test_vendored_schema_is_the_shared_one():
-    if not SHARED_FC3_SCHEMA.exists():
-        pytest.skip("no ../shared/reference next to this clone; using the vendored copy")
-    assert VENDORED_FC3_SCHEMA.read_bytes() == SHARED_FC3_SCHEMA.read_bytes()
 
 
 def test_edition_and_components():
