@@ -12,7 +12,12 @@ VERMIN_FLAGS := --target=3.10- --violations --no-tips --eval-annotations
 # Lint what exists (a fresh clone has no empty directories).
 LINT_PATHS := $(wildcard functions localcloud tests bench scripts hrctl)
 
-.PHONY: venv demo test lint package bench clean
+# The Serverless Devs CLI the engine test drives (tests/test_s_engine.py), pinned with its npm
+# lock (integrity hashes) in tools/serverless-devs/, installed there: nothing global.
+S_TOOLS := tools/serverless-devs
+S_STAMP := $(S_TOOLS)/node_modules/.installed
+
+.PHONY: venv tools demo test lint package bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +26,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(S_STAMP): $(S_TOOLS)/package.json $(S_TOOLS)/package-lock.json
+	cd $(S_TOOLS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+tools: $(S_STAMP)
 
 demo: venv
 	$(PY) -m hrctl.demo
@@ -41,4 +52,4 @@ bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist
+	rm -rf $(VENV) build dist $(S_TOOLS)/node_modules
