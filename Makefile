@@ -17,12 +17,13 @@ LINT_PATHS := $(wildcard functions localcloud tests bench scripts hrctl)
 S_TOOLS := tools/serverless-devs
 S_STAMP := $(S_TOOLS)/node_modules/.installed
 
-.PHONY: venv tools demo test lint package bench clean
+.PHONY: venv tools lock demo test lint package bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The venv is installed from the development lock, every file hash-checked (pip, setuptools and
+# uv included). tests/test_locks.py fails when a lock is stale against requirements*.txt.
+$(VENV)/.installed: locks/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r locks/dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
@@ -43,9 +44,15 @@ lint: venv
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(VENV)/bin/vermin $(VERMIN_FLAGS) functions
 
-# build/artifact/ (s.yaml's code) and build/hr-ram-provisioner.zip
+# build/artifact/ (s.yaml's code) and build/hr-ram-provisioner.zip, from
+# locks/runtime-python$(FC_PYTHON_VERSION).txt with --require-hashes
 package: venv
 	$(PY) scripts/package.py --python-version $(FC_PYTHON_VERSION) --platform "$(FC_PLATFORM)"
+
+# Refresh locks/ after editing requirements*.txt (uv; existing pins kept). UPGRADE=1: move every
+# unpinned dependency to its latest release.
+lock: venv
+	$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade)
 
 # bench/RESULTS.md (about 2 minutes; BENCH_ARGS=--quick for a smoke run)
 bench: venv
