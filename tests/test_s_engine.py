@@ -88,7 +88,7 @@ def test_s_config_add_stores_the_access(s_engine, alias):
 
 
 # -- s deploy -y: what the engine hands the fc3 component ---------------------------------------
-def test_every_fc3_resource_is_reached(s_engine):
+def test_every_fc3_resource_is_reached(s_engine, capsys):
     run = s_engine.runs["deploy"]
     _ok(run, s_engine.engine)
     assert sorted(run.records) == se.fc3_resources()
@@ -96,6 +96,9 @@ def test_every_fc3_resource_is_reached(s_engine):
         assert record["command"] == "deploy" and record["args"] == ["-y"], record
         assert record["resource"] == {"name": name, "component": str(se.STUB), "access": "default"}
         assert f"[{name}] completed" in run.output
+    with capsys.disabled():   # for the record: what the engine hands fc3 (defaults, a fake account)
+        print(f"\n`{run.command}` ({run.seconds:.1f} s), @serverless-devs/s {se.PINNED_VERSION}, props of offboarding: "
+              + json.dumps(run.records["offboarding"]["props"], separators=(",", ":")))
 
 
 def test_the_component_gets_the_access_credential(s_engine):
