@@ -75,7 +75,18 @@ def vendor(artifact, python_version, platform, lock):
     if platform:
         cmd += ["--platform", platform]
     run(cmd)
-    shutil.rmtree(artifact / "bin", ignore_errors=True)   # console scripts: useless on FC
+    drop_console_scripts(artifact)
+
+
+def drop_console_scripts(artifact):
+    """Console scripts are useless on FC, and their shebang is this venv's absolute path: drop them
+    and their RECORD lines, or the artifact's bytes would depend on where the repository lives."""
+    shutil.rmtree(artifact / "bin", ignore_errors=True)
+    for record in sorted(artifact.glob("*.dist-info/RECORD")):
+        lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../../bin/")]
+        if kept != lines:
+            record.write_text("".join(kept), encoding="utf-8")
 
 
 def check_native_abi(artifact, python_version):
