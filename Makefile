@@ -12,15 +12,27 @@ VERMIN_FLAGS := --target=3.10- --violations --no-tips --eval-annotations
 # Lint what exists (a fresh clone has no empty directories).
 LINT_PATHS := $(wildcard functions localcloud tests bench scripts hrctl)
 
-.PHONY: venv demo test lint package bench clean
+# The Serverless Devs CLI the engine test drives (tests/test_s_engine.py), pinned with its npm
+# lock (integrity hashes) in tools/serverless-devs/, installed there: nothing global.
+S_TOOLS := tools/serverless-devs
+S_STAMP := $(S_TOOLS)/node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+.PHONY: venv tools lock demo test lint package bench clean
+
+# The venv is installed from the development lock, every file hash-checked (pip, setuptools and
+# uv included). tests/test_locks.py fails when a lock is stale against requirements*.txt.
+$(VENV)/.installed: locks/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r locks/dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(S_STAMP): $(S_TOOLS)/package.json $(S_TOOLS)/package-lock.json
+	cd $(S_TOOLS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+tools: $(S_STAMP)
 
 demo: venv
 	$(PY) -m hrctl.demo
@@ -33,13 +45,19 @@ lint: venv
 	$(VENV)/bin/vermin $(VERMIN_FLAGS) functions
 	$(PY) -m mypy
 
-# build/artifact/ (s.yaml's code) and build/hr-ram-provisioner.zip
+# build/artifact/ (s.yaml's code) and build/hr-ram-provisioner.zip, from
+# locks/runtime-python$(FC_PYTHON_VERSION).txt with --require-hashes
 package: venv
 	$(PY) scripts/package.py --python-version $(FC_PYTHON_VERSION) --platform "$(FC_PLATFORM)"
+
+# Refresh locks/ after editing requirements*.txt (uv; existing pins kept). UPGRADE=1: move every
+# unpinned dependency to its latest release.
+lock: venv
+	$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade)
 
 # bench/RESULTS.md (about 2 minutes; BENCH_ARGS=--quick for a smoke run)
 bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist
+	rm -rf $(VENV) build dist $(S_TOOLS)/node_modules

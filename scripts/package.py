@@ -8,15 +8,16 @@ and ``offboarding.handler``):
 
     onboarding.py, offboarding.py, provisioner/   from functions/
     schemas/                                       the HR event contract, loaded at run time
-    <runtime dependencies>                         requirements.txt, vendored
+    <runtime dependencies>                         locks/runtime-pythonX.Y.txt, vendored
 
-Dependencies are installed for FC's platform, not this machine's: ``pip install
---platform manylinux2014_x86_64 --implementation cp --python-version 3.12
---only-binary=:all:``, so native wheels (cryptography, aiohttp, rpds-py, ...) carry
-FC's ABI. Some Alibaba Cloud SDK packages ship only as sdists; they are pure
-Python, so they are first built into py3-none-any wheels locally and offered to
-the cross-platform install with ``--find-links``. Every native extension in the
-result is checked against the target ABI.
+Dependencies come from the lock for the target interpreter, ``locks/runtime-pythonX.Y.txt``
+(``make lock``, scripts/lock.py): every package pinned, every file's sha256 listed, installed
+with ``pip install --require-hashes --no-deps`` (the lock is the whole closure) for FC's
+platform, not this machine's: ``--platform manylinux2014_x86_64 --implementation cp
+--python-version 3.12``, so native wheels (cryptography, aiohttp, rpds-py, ...) carry FC's ABI.
+Some Alibaba Cloud SDK packages ship only as sdists: pure Python, their hash-checked sdists are
+built by this venv's locked setuptools (``--no-build-isolation``: no unlocked build backend is
+fetched). Every native extension in the result is checked against the target ABI.
 
 The zip is deterministic: sorted entries, fixed timestamps and permissions, no
 stray bytecode caches. FC's code directory is read-only, so without bytecode in the
@@ -59,21 +60,33 @@ def copy_code(artifact):
     shutil.copytree(ROOT / "schemas", artifact / "schemas")
 
 
-def vendor(artifact, work, python_version, platform):
-    requirements = ROOT / "requirements.txt"
-    wheelhouse = work / "wheelhouse"
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    # 1. pure-Python sdists -> py3-none-any wheels (platform independent).
-    run(pip + ["wheel", "-q", "-r", requirements, "--wheel-dir", wheelhouse])
-    # 2. install for the target interpreter/platform; native wheels come from the index.
-    cmd = pip + ["install", "-q", "--no-compile", "--target", artifact, "-r", requirements,
-                 "--find-links", wheelhouse, "--only-binary=:all:", "--implementation", "cp",
-                 "--python-version", python_version]
+def lock_for(python_version):
+    lock = ROOT / "locks" / f"runtime-python{python_version}.txt"
+    if not lock.exists():
+        raise SystemExit(f"no lock for python {python_version} ({lock.relative_to(ROOT)}): "
+                         "add it to scripts/lock.py's TARGETS and run `make lock`")
+    return lock
+
+
+def vendor(artifact, python_version, platform, lock):
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "install", "-q", "--no-compile",
+           "--target", artifact, "--require-hashes", "--no-deps", "--no-build-isolation", "-r", lock,
+           "--implementation", "cp", "--python-version", python_version]
     if platform:
         cmd += ["--platform", platform]
     run(cmd)
-    shutil.rmtree(artifact / "bin", ignore_errors=True)   # console scripts: useless on FC
+    drop_console_scripts(artifact)
+
+
+def drop_console_scripts(artifact):
+    """Console scripts are useless on FC, and their shebang is this venv's absolute path: drop them
+    and their RECORD lines, or the artifact's bytes would depend on where the repository lives."""
+    shutil.rmtree(artifact / "bin", ignore_errors=True)
+    for record in sorted(artifact.glob("*.dist-info/RECORD")):
+        lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../../bin/")]
+        if kept != lines:
+            record.write_text("".join(kept), encoding="utf-8")
 
 
 def check_native_abi(artifact, python_version):
@@ -124,31 +137,30 @@ def main(argv=None):
                         help="target wheel platform tag; empty = this machine's")
     parser.add_argument("--compile", action="store_true", default=os.environ.get("FC_COMPILE") == "1",
                         help="ship .pyc (needs this interpreter to be the target version)")
+    parser.add_argument("--lock", help="requirements lock with hashes (default: locks/runtime-python<version>.txt)")
     parser.add_argument("--out", default=str(ROOT / "build"), help="output directory")
     args = parser.parse_args(argv)
 
+    lock = Path(args.lock).resolve() if args.lock else lock_for(args.python_version)
     out = Path(args.out).resolve()
     artifact = out / "artifact"
-    work = out / "work"
     zip_path = out / "hr-ram-provisioner.zip"
     shutil.rmtree(artifact, ignore_errors=True)
-    shutil.rmtree(work, ignore_errors=True)
     artifact.mkdir(parents=True)
 
     copy_code(artifact)
-    vendor(artifact, work, args.python_version, args.platform)
+    vendor(artifact, args.python_version, args.platform, lock)
     check_native_abi(artifact, args.python_version)
     strip_caches(artifact)
     if args.compile:
         compile_bytecode(artifact, args.python_version)
     files = write_zip(artifact, zip_path)
-    shutil.rmtree(work, ignore_errors=True)
 
     digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
     unpacked = sum(p.stat().st_size for p in files)
     print(f"artifact: {zip_path} {zip_path.stat().st_size / 1e6:.2f} MB zipped, {unpacked / 1e6:.2f} MB unpacked, "
           f"{len(files)} files, python {args.python_version} {args.platform or 'native'}"
-          f"{' +pyc' if args.compile else ''}, sha256 {digest}")
+          f"{' +pyc' if args.compile else ''}, lock {lock.name}, sha256 {digest}")
     return 0
 
 

@@ -137,3 +137,16 @@ def _no_emulator_bugs():
     before = len(INTERNAL_ERRORS)
     yield
     assert INTERNAL_ERRORS[before:] == [], "localcloud raised internally"
+
+
+@pytest.fixture(scope="session")
+def s_engine(tmp_path_factory):
+    """The README's deploy commands run by the real Serverless Devs engine on a copy of s.yaml
+    (tests/s_engine). Skipped only where the CLI is not installed and CI is not set."""
+    from tests import s_engine as engine
+    if not engine.installed():
+        message = f"Serverless Devs CLI not installed ({engine.S_BIN.relative_to(engine.ROOT)}): run `make tools`"
+        if engine.in_ci():
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    return engine.deploy_runs(tmp_path_factory.mktemp("s-engine"))

@@ -1,5 +1,9 @@
-"""What the deployment tests share: s.yaml with Serverless Devs variables resolved to their
-defaults, the environment variables the code reads, and the RAM/KMS actions it calls (static)."""
+"""What the deployment tests share: s.yaml as text and its ``${env(...)}`` placeholders, the
+environment variables the code reads, and the RAM/KMS actions it calls (static).
+
+s.yaml *resolved* is the real Serverless Devs engine's (the ``s_engine`` fixture, tests/s_engine):
+the hand-written resolver that used to live here read ``access: ${env(...)}`` as the engine
+never does, and is gone."""
 import ast
 import re
 from pathlib import Path
@@ -9,15 +13,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
 S_YAML = ROOT / "s.yaml"
-SHARED_FC3_SCHEMA = ROOT.parent / "shared" / "reference" / "fc3" / "fc3-props.schema.json"
-VENDORED_FC3_SCHEMA = ROOT / "tests" / "reference" / "fc3" / "fc3-props.schema.json"
-FC3_SCHEMA = SHARED_FC3_SCHEMA if SHARED_FC3_SCHEMA.exists() else VENDORED_FC3_SCHEMA
-PLACEHOLDER_ACCOUNT = "1234567890123456"
 
 _ENV = re.compile(r"\$\{env\(\s*'([A-Za-z_][A-Za-z0-9_]*)'\s*(?:,\s*'([^']*)'\s*)?\)\}")
-_CONFIG = re.compile(r"\$\{config\(\s*'([A-Za-z]+)'\s*\)\}")
-_VARS = re.compile(r"\$\{vars\.([A-Za-z0-9_.]+)\}")
-_ANY = re.compile(r"\$\{[^}]*\}")
 
 
 def load_s_yaml():
@@ -29,60 +26,6 @@ def env_placeholders(text=None):
     """Every ``${env('NAME', 'default')}`` in s.yaml: {NAME: default or None}."""
     text = S_YAML.read_text(encoding="utf-8") if text is None else text
     return {m.group(1): m.group(2) for m in _ENV.finditer(text)}
-
-
-def _resolve_str(value, variables, env=None):
-    env = env or {}
-
-    def sub_env(m):
-        if m.group(1) in env:
-            return env[m.group(1)]
-        if m.group(2) is None:
-            raise ValueError(f"${{env('{m.group(1)}')}} has no default: deploying without it set fails")
-        return m.group(2)
-
-    def sub_vars(m):
-        node = variables
-        for part in m.group(1).split("."):
-            node = node[part]
-        if not isinstance(node, str):
-            raise ValueError(f"${{vars.{m.group(1)}}} is not a string")
-        return node
-
-    def sub_config(m):
-        if m.group(1) != "AccountID":
-            raise ValueError(f"unknown config key {m.group(1)}")
-        return PLACEHOLDER_ACCOUNT
-
-    value = _ENV.sub(sub_env, value)
-    value = _CONFIG.sub(sub_config, value)
-    value = _VARS.sub(sub_vars, value)
-    left = _ANY.search(value)
-    if left:
-        raise ValueError(f"unresolved Serverless Devs variable {left.group(0)!r}")
-    return value
-
-
-def resolve(node, variables, env=None):
-    """Substitute ${env(...)} (default, or ``env``), ${config('AccountID')} and ${vars.*}."""
-    if isinstance(node, dict):
-        return {k: resolve(v, variables, env) for k, v in node.items()}
-    if isinstance(node, list):
-        return [resolve(v, variables, env) for v in node]
-    if isinstance(node, str):
-        return _resolve_str(node, variables, env)
-    return node
-
-
-def resolved_spec(env=None):
-    spec = load_s_yaml()
-    raw_vars = spec.get("vars") or {}
-    variables = {}
-    for key, value in raw_vars.items():   # vars may use env/config, not other vars
-        variables[key] = resolve(value, {}, env)
-    spec["vars"] = variables
-    spec["resources"] = resolve(spec["resources"], variables, env)
-    return spec
 
 
 # -- what the code reads ------------------------------------------------------------------

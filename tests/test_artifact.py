@@ -94,6 +94,16 @@ def test_zip_layout(built):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
 
+def test_nothing_depends_on_where_it_was_built(built):
+    """Console scripts (their shebang is the building venv's path) are gone, RECORD lines included."""
+    zip_path, unpacked = built
+    assert not (unpacked / "bin").exists()
+    for record in unpacked.glob("*.dist-info/RECORD"):
+        assert "../../bin/" not in record.read_text(encoding="utf-8"), record.parent.name
+    here = str(ROOT).encode()
+    assert not [p.name for p in unpacked.rglob("*") if p.is_file() and here in p.read_bytes()]
+
+
 def test_zip_is_deterministic(built, tmp_path):
     _, unpacked = built
     package = _package_module()

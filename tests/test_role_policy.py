@@ -14,7 +14,7 @@ import pytest
 from provisioner.platform.settings import Settings
 
 from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, set_clock
-from tests.deploy_helpers import ROOT, actions_called, resolved_spec
+from tests.deploy_helpers import ROOT, actions_called
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
 ARMS_POLICIES = {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
@@ -99,15 +99,15 @@ def test_resources_are_scoped():
                 action, resources)
 
 
-def test_secret_prefix_in_s_yaml_matches_the_policy():
-    spec = resolved_spec()
+def test_secret_prefix_in_s_yaml_matches_the_policy(s_engine):
+    spec = s_engine.spec("deploy")          # as the Serverless Devs engine resolves s.yaml
     for resource in spec["resources"].values():
         assert resource["props"]["environmentVariables"]["SECRET_PREFIX"] == Settings().secret_prefix
 
 
-def test_platform_grants_match_s_yaml():
+def test_platform_grants_match_s_yaml(s_engine):
     granted = grants()
-    props = resolved_spec()["resources"]["onboarding"]["props"]
+    props = s_engine.spec("deploy")["resources"]["onboarding"]["props"]
     log = props["logConfig"]
     assert granted["log:PostLogStoreLogs"] == [f"acs:log:*:*:project/{log['project']}/logstore/{log['logstore']}"]
     queue = props["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"]

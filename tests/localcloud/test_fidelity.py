@@ -4,7 +4,7 @@ For every action localcloud implements (RAM and KMS), a realistic scenario
 calls it through the official SDK. For each answer:
 
 - the JSON on the wire fits ``apis.<Action>.responses["200"].schema`` of
-  ../shared/reference/openapi-meta/ (every field exists in the schema, with
+  tests/reference/openapi-meta/ (every field exists in the schema, with
   the schema's type and nesting);
 - the SDK's response model parsed it with no field lost or changed
   (``resp.body.to_map()`` equals the raw JSON);
@@ -23,7 +23,6 @@ test of test_kms.py.
 """
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from alibabacloud_kms20160120 import models as km
@@ -32,12 +31,11 @@ from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 
 from localcloud.kms.responses import SERVICE as KMS_SERVICE
 from localcloud.ram.responses import SERVICE as RAM_SERVICE
+from tests.reference import KMS_META, RAM_META
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openapi-meta"
-if not REFERENCE.is_dir():                                      # repo checked out elsewhere
-    REFERENCE = Path("/work/shared/reference/openapi-meta")
-META = {"ram": json.loads((REFERENCE / "ram-2015-05-01.json").read_text(encoding="utf-8")),
-        "kms": json.loads((REFERENCE / "kms-2016-01-20.json").read_text(encoding="utf-8"))}
+# the vendored copy (tests/reference/README.md): the same on every machine, ../shared or not
+META = {"ram": json.loads(RAM_META.read_text(encoding="utf-8")),
+        "kms": json.loads(KMS_META.read_text(encoding="utf-8"))}
 SERVICES = {"ram": RAM_SERVICE, "kms": KMS_SERVICE}
 VERSIONS = {RAM_SERVICE.version: "ram", KMS_SERVICE.version: "kms"}
 IMPLEMENTED = [("ram", a) for a in sorted(RAM_SERVICE.actions)] + [("kms", a) for a in sorted(KMS_SERVICE.actions)]
