@@ -38,8 +38,20 @@ def cloud(localcloud_server, monkeypatch):
     monkeypatch.setenv("WEBHOOK_SIGNING_KEY", "test-webhook-key")
     monkeypatch.setenv("ACCOUNT_ID", localcloud_server.account_id)
     runtime.reset()
+    # One clock: localcloud reads the functions' clock seam, so a test that stands it (set_clock)
+    # moves the functions and the emulator (KMS delete windows, dates) together.
+    localcloud_server.use_clock(FunctionsClock())
     yield localcloud_server
+    localcloud_server.use_clock(None)
     runtime.reset()
+
+
+class FunctionsClock:
+    """localcloud's view of time: whatever provisioner.platform.clock says now."""
+
+    def now(self):
+        from provisioner.platform import clock
+        return clock.now()
 
 
 # Tests inspect and arrange state with their own AccessKey, so that the call log tells the

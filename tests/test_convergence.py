@@ -300,9 +300,9 @@ def seed_bystanders(cloud):
     ram.create_user("carol.li", display_name="Carol Li", comments=ownership.Marker("E20001").render())
     ram.attach_policy_to_user("System", "AliyunARMSReadOnlyAccess", "carol.li")
     key = ram.create_access_key("carol.li")
-    cloud.kms.create_secret("ram-user/carol.li", key["AccessKeyId"], inv.dump(
+    cloud.kms.create_secret("ram-user/carol.li", key.access_key_id, inv.dump(
         {"UserName": "carol.li", "LogonPrincipal": "carol.li@corp.onaliyun.com",
-         "AccessKeyId": key["AccessKeyId"], "AccessKeySecret": key["AccessKeySecret"]}),
+         "AccessKeyId": key.access_key_id, "AccessKeySecret": key.secret}),
         tags=[(t["TagKey"], t["TagValue"]) for t in ownership.secret_tags("E20001", "carol.li")])
     return inv.Bystanders(cloud, BYSTANDERS, ["ram-user/carol.li"])
 
