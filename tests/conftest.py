@@ -1,6 +1,7 @@
 """Fixtures shared by the function suites: one localcloud per session, fresh state per test,
 the function environment pointing at it, and official SDK clients for inspection."""
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,8 @@ def cloud(localcloud_server, monkeypatch):
     monkeypatch.setenv("WEBHOOK_SIGNING_KEY", "test-webhook-key")
     monkeypatch.setenv("ACCOUNT_ID", localcloud_server.account_id)
     runtime.reset()
+    from provisioner.platform import clock
+    clock.install(AnchoredClock())
     yield localcloud_server
     runtime.reset()
 
@@ -112,6 +115,19 @@ class ManualClock:
     def set(self, when):
         self.when = when
         return when
+
+
+class AnchoredClock:
+    """Runs at real speed from a fixed instant: the suites' events (2026-11-28, rehires 2026-12-02)
+    stay within MAX_EVENT_AGE_DAYS whatever day the suite runs."""
+    ANCHOR = datetime(2026, 12, 3, tzinfo=timezone.utc)
+
+    def __init__(self, anchor=ANCHOR):
+        import time
+        self.anchor, self.started, self._monotonic = anchor, time.monotonic(), time.monotonic
+
+    def now(self):
+        return self.anchor + timedelta(seconds=self._monotonic() - self.started)
 
 
 def set_clock(when):

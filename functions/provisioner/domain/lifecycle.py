@@ -9,10 +9,12 @@ is tested on its own and the sweep, the leaver event and the audit read the same
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from .ordering import JOINER, Entry
 from .ownership import ACTIVE, Marker
 
 
@@ -49,3 +51,37 @@ def due(marker: Marker, when: datetime, tz_name: str, grace_days: int) -> Due | 
     if grace_over(marker, when, grace_days):
         return Due.DELETE
     return None
+
+
+class Target(str, Enum):
+    ACTIVE = "active"          # the user exists with the joiner's level and credential kind
+    SCHEDULED = "scheduled"    # still active; access ends after the leaver's lastWorkingDay
+    DISABLED = "disabled"      # no login profile, no Active AccessKey (deleted after the grace period)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the latest event in HR order implies for the user now."""
+    target: Target
+    head: Entry
+    reason: str | None = None
+
+    @property
+    def level(self) -> str | None:
+        return self.head.level
+
+    @property
+    def mode(self) -> str | None:
+        return self.head.mode
+
+
+def desired(head: Entry, when: datetime, tz_name: str) -> Desired:
+    """The state ``head`` (the latest ledger entry) implies at instant ``when``."""
+    if head.kind == JOINER:
+        if head.end_date is not None and day_ended(head.end_date, when, tz_name):
+            return Desired(Target.DISABLED, head, f"the contract ended on {head.end_date.isoformat()} "
+                                                  f"({tz_name}): no credential is minted")
+        return Desired(Target.ACTIVE, head)
+    if head.last_day is not None and not day_ended(head.last_day, when, tz_name):
+        return Desired(Target.SCHEDULED, head)
+    return Desired(Target.DISABLED, head)
