@@ -1,5 +1,6 @@
 """Fixtures shared by the function suites: one localcloud per session, fresh state per test,
 the function environment pointing at it, and official SDK clients for inspection."""
+import itertools
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -130,6 +131,35 @@ class AnchoredClock:
         return self.anchor + timedelta(seconds=self._monotonic() - self.started)
 
 
+_HR_SEQUENCE = itertools.count()
+HR_BASE = datetime(2026, 11, 28, 9, tzinfo=timezone.utc)
+
+
+_HR_TIMES = {}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hr_times():
+    _HR_TIMES.clear()
+    yield
+
+
+def hr_time(key=None):
+    """An ``occurredAt`` for a test event: each new event 1 ms later than the last (events made later
+    in a test happen later in HR order; the same ``key`` within a test is the same event, delivered
+    again), near 2026-11-28T09:00Z, or an hour before the functions' clock when a test stands it far
+    from there (so the event is not refused as stale)."""
+    if key is not None:
+        if key not in _HR_TIMES:
+            _HR_TIMES[key] = hr_time()
+        return _HR_TIMES[key]
+    from provisioner.platform import clock
+    base, now = HR_BASE, clock.now()
+    if now - base > timedelta(days=5) or now < base:
+        base = now - timedelta(hours=1)
+    return (base + timedelta(milliseconds=next(_HR_SEQUENCE))).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def set_clock(when):
     """Stand the functions' clock at ``when`` (an aware datetime) for the rest of the test."""
     from provisioner.platform import clock
@@ -153,3 +183,9 @@ def _no_emulator_bugs():
     before = len(INTERNAL_ERRORS)
     yield
     assert INTERNAL_ERRORS[before:] == [], "localcloud raised internally"
+
+
+def outside_ledger(calls):
+    """Calls that are not the per-employee event ledger's (docs/concurrency.md): what a test about
+    RAM users and their credentials asserts on."""
+    return [c for c in calls if not str(c.params.get("SecretName", "")).startswith("ram-user/ledger/")]

@@ -38,11 +38,13 @@ class Ledger:
     def __init__(self, rt: Runtime, employee_id: str) -> None:
         self.rt, self.employee_id = rt, employee_id
         self.name = ledger_name(rt.settings.secret_prefix, employee_id)
+        self.exists: bool | None = None        # as of the last listing
 
     def entries(self) -> list[Entry]:
         """Every entry KMS still holds, in HR order (the last is the head); [] without a ledger."""
         body = self.rt.cloud.try_kms("ListSecretVersionIds", SecretName=self.name, IncludeDeprecated="true",
                                      PageSize=100)
+        self.exists = body is not None
         parsed = [Entry.parse(v.get("VersionId") or "") for v in listed(body, "VersionIds", "VersionId")]
         return sorted(e for e in parsed if e is not None)
 
@@ -54,8 +56,7 @@ class Ledger:
     def append(self, entry: Entry, logon_name: str, event_id: str) -> None:
         """Record ``entry``; safe to repeat (same version, same value) and to race (other versions)."""
         value = json.dumps({"eventId": event_id, "logonName": logon_name}, sort_keys=True)
-        info = self.rt.secrets.describe(self.name)
-        if info is None:
+        if not self.exists:
             try:
                 self.rt.cloud.kms(
                     "CreateSecret", SecretName=self.name, VersionId=entry.version_id, SecretData=value,
@@ -66,14 +67,23 @@ class Ledger:
                     Tags=json.dumps([{"TagKey": ownership.TAG_MANAGED_BY, "TagValue": ownership.MANAGED_BY},
                                      {"TagKey": ownership.TAG_EMPLOYEE, "TagValue": self.employee_id},
                                      {"TagKey": TAG_KIND, "TagValue": KIND_LEDGER}]))
+                self.exists = True
                 return
             except CloudError as err:
-                if not err.already_exists:          # created meanwhile: append as a version
+                if not (err.already_exists or err.in_delete_window):   # created meanwhile, or a tombstone
                     raise
-        elif info.in_delete_window:
-            self.restore()
+        try:
+            self._put(entry, value)
+        except CloudError as err:
+            if not (err.not_found or err.in_delete_window):
+                raise
+            self.restore()                       # the tombstone of a deleted user: a rehire brings it back
+            self._put(entry, value)
+        self.exists = True
+
+    def _put(self, entry: Entry, value: str) -> None:
         self.rt.cloud.kms("PutSecretValue", SecretName=self.name, VersionId=entry.version_id, SecretData=value,
-                          SecretDataType="text", VersionStages=json.dumps(["ACSCurrent"]))
+                          SecretDataType="text")
 
     def restore(self) -> None:
         try:
@@ -92,3 +102,37 @@ class Ledger:
         except ValueError:
             return None
         return name if isinstance(name, str) else None
+
+
+SWEEP_TICKS = LEDGER_DIR + ".sweep/ticks"      # never an employee's ledger: employee ids hold no "/"
+
+
+def claim_tick(rt: Runtime, tick: str, invocation: str) -> str:
+    """Which invocation may delete in the scheduled tick ``tick``: the first to write the tick's
+    version (KMS write-once) owns it; a retry of the owner gets its own claim back. Returns the
+    owner's invocation id."""
+    name = f"{rt.settings.secret_prefix}{SWEEP_TICKS}"
+    version = "tick-" + "".join(c for c in tick if c.isalnum())[:59]
+    value = json.dumps({"invocation": invocation})
+    try:
+        if rt.secrets.describe(name) is None:
+            try:
+                rt.cloud.kms("CreateSecret", SecretName=name, VersionId=version, SecretData=value,
+                             SecretDataType="text", SecretType="Generic",
+                             Description="Which sweep run owns each tick's deletions (hr-ram-provisioner)",
+                             Tags=json.dumps([{"TagKey": ownership.TAG_MANAGED_BY, "TagValue": ownership.MANAGED_BY},
+                                              {"TagKey": TAG_KIND, "TagValue": "sweep-ticks"}]))
+                return invocation
+            except CloudError as err:
+                if not err.already_exists:
+                    raise
+        rt.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=value, SecretDataType="text")
+        return invocation
+    except CloudError as err:
+        if not err.already_exists:
+            raise
+    body = rt.cloud.kms("GetSecretValue", SecretName=name, VersionId=version)
+    try:
+        return str(json.loads(body.get("SecretData") or "{}").get("invocation"))
+    except ValueError:
+        return ""

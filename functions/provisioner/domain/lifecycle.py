@@ -75,13 +75,36 @@ class Desired:
         return self.head.mode
 
 
-def desired(head: Entry, when: datetime, tz_name: str) -> Desired:
-    """The state ``head`` (the latest ledger entry) implies at instant ``when``."""
-    if head.kind == JOINER:
-        if head.end_date is not None and day_ended(head.end_date, when, tz_name):
-            return Desired(Target.DISABLED, head, f"the contract ended on {head.end_date.isoformat()} "
-                                                  f"({tz_name}): no credential is minted")
-        return Desired(Target.ACTIVE, head)
-    if head.last_day is not None and not day_ended(head.last_day, when, tz_name):
-        return Desired(Target.SCHEDULED, head)
-    return Desired(Target.DISABLED, head)
+def desired(entries: list[Entry], when: datetime, tz_name: str) -> Desired:
+    """The state the ledger implies at instant ``when``; ``entries`` in HR order, the last is the head.
+
+    A joiner after a leaver is a rehire only if it occurred after the leave took effect (the
+    lastWorkingDay ended, or an immediate leave); a joiner in between (a mover during the notice
+    period) keeps the scheduled leave, which then applies as it would have."""
+    head = entries[-1]
+    if head.kind != JOINER:
+        if head.last_day is not None and not day_ended(head.last_day, when, tz_name):
+            return Desired(Target.SCHEDULED, head)
+        return Desired(Target.DISABLED, head)
+    pending = _pending_leave(entries, tz_name)
+    if pending is not None and day_ended(pending, when, tz_name):
+        return Desired(Target.DISABLED, head, f"the scheduled leave after {pending.isoformat()} ({tz_name}) "
+                                              "stands: a later joiner event occurred before it took effect")
+    if head.end_date is not None and day_ended(head.end_date, when, tz_name):
+        return Desired(Target.DISABLED, head, f"the contract ended on {head.end_date.isoformat()} "
+                                              f"({tz_name}): no credential is minted")
+    return Desired(Target.ACTIVE, head)
+
+
+def _pending_leave(entries: list[Entry], tz_name: str) -> date | None:
+    """The lastWorkingDay of the latest leaver that the joiners after it did not supersede."""
+    for index in range(len(entries) - 1, -1, -1):
+        leaver = entries[index]
+        if leaver.kind != JOINER:
+            if leaver.last_day is None:
+                return None                      # an immediate leave: every later joiner is a rehire
+            later = entries[index + 1:]
+            if any(day_ended(leaver.last_day, j.occurred_at, tz_name) for j in later):
+                return None                      # a joiner after the leave took effect: a rehire
+            return leaver.last_day
+    return None

@@ -85,6 +85,18 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
             found = directory.find_by_employee(rt.cloud, ev.employee_id)
             if found is not None:
                 user_name, mismatch = found, ev.logon_name
+    user = directory.get_user(rt.cloud, user_name)
+    if ev.entry.kind == JOINER:
+        conflict = _secret_conflict(rt, ev, user_name)
+        if conflict is not None:
+            return conflict
+    if user is not None and ownership.owned_by(user, ev.employee_id) is None:
+        # Not ours (or another employee's): nothing is written anywhere, the ledger included.
+        detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
+                  else "the RAM user was not created by hr-ram-provisioner")
+        log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, detail=detail)
+        return result(Status.CONFLICT, ev.event_id, user_name, detail=detail,
+                      **({"reason": detail} if ev.entry.kind == JOINER else {}))
     if before is None or before < ev.entry:
         ledger.append(ev.entry, user_name, ev.event_id)
     answer = _converge(rt, ledger, ev, user_name, history=before is not None)
@@ -96,6 +108,18 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
     return answer
 
 
+def _secret_conflict(rt: Runtime, ev: _Event, user_name: str) -> Result | None:
+    """A credential secret by the joiner's name that is not ours for this employee: conflict before
+    anything is written (the ledger included)."""
+    onboarding = Onboarding(ev.event, rt, ev.entry, user_name)
+    info = rt.secrets.describe(onboarding.secret_name)
+    if info is None or info.owned_by(ev.employee_id):
+        return None
+    reason = "a secret with this name exists and is not hr-ram-provisioner's for this employee"
+    log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=reason)
+    return result(Status.CONFLICT, ev.event_id, user_name, reason=reason)
+
+
 def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: bool) -> Result:
     force_new = False
     for _round in range(MAX_ROUNDS):
@@ -103,10 +127,10 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
         head = entries[-1] if entries else ev.entry
         target_user = user_name if head.for_user(user_name) or head.for_user(ev.logon_name) else (
             ledger.logon_name_of(head) or user_name)
-        desired = lifecycle.desired(head, clock.now(), rt.settings.hr_timezone)
-        desired = _legacy_guard(rt, desired, entries, target_user, ev)
+        desired = lifecycle.desired(entries or [ev.entry], clock.now(), rt.settings.hr_timezone)
+        legacy = not any(e.kind == LEAVER for e in entries)
         try:
-            answer, holds = _apply(rt, ev, desired, target_user, history, force_new)
+            answer, holds = _apply(rt, ev, desired, target_user, history, force_new, legacy)
         except Again:
             force_new = True
             continue
@@ -114,6 +138,9 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
             return answer
         if (ledger.head() or ev.entry) == head and holds():
             if head != ev.entry and ev.entry < head:
+                if desired.target == Target.DISABLED and "reason" not in answer and ev.entry.kind == JOINER:
+                    answer["reason"] = ("the event occurred before the user was offboarded; a rehire needs "
+                                        "an onboarding event that occurred later")
                 answer["supersededBy"] = {"occurredAt": iso(head.occurred_at),
                                           "eventType": "employee.onboarded" if head.kind == JOINER
                                           else "employee.offboarded"}
@@ -123,20 +150,8 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
                          "FC's retry converges it")
 
 
-def _legacy_guard(rt: Runtime, desired: Desired, entries: list[Entry], user_name: str, ev: _Event) -> Desired:
-    """A user disabled before the ledger existed has no leaver entry: a joiner must still have
-    occurred after the recorded disable time to re-enable it."""
-    if desired.target != Target.ACTIVE or any(e.kind == LEAVER for e in entries):
-        return desired
-    marker = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
-    if marker is not None and marker.state == ownership.DISABLED and marker.disabled_at is not None \
-            and desired.head.occurred_at <= marker.disabled_at:
-        return Desired(Target.DISABLED, desired.head, "the event occurred before the user was offboarded; "
-                                                      "a rehire needs an onboarding event that occurred later")
-    return desired
-
-
-def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: bool, force_new: bool):
+def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: bool, force_new: bool,
+           legacy: bool):
     """Bring ``user_name`` to ``desired``; returns the answer and a re-check to run afterwards."""
     def answer(status: Status, **fields: Any) -> Result:
         return result(status, ev.event_id, user_name, **fields)
@@ -144,8 +159,10 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
     if desired.target == Target.ACTIVE:
         onboarding = Onboarding(ev.event, rt, desired.head, user_name)
         onboarding.force_new_credential = force_new
+        onboarding.legacy_guard = legacy
         try:
-            return onboarding.run(), onboarding.holds
+            answer = onboarding.run()
+            return answer, (onboarding.holds if answer["status"] != Status.DISABLED.value else lambda: True)
         except Conflict as why:
             log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=str(why))
             return onboarding.result(Status.CONFLICT, reason=str(why)), lambda: True
@@ -191,3 +208,13 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
     if desired.reason:
         fields["reason"] = desired.reason
     return answer(Status.DISABLED, **fields), disabled_holds
+
+
+def converge_to_head(rt: Runtime, ledger: Ledger, user_name: str, employee_id: str) -> Result | None:
+    """Converge a user to its ledger's head without a new event (the sweep's repair)."""
+    head = ledger.head()
+    if head is None:
+        return None
+    stub = {"eventId": f"repair-{head.event_hash}", "eventType": "employee.onboarded" if head.kind == JOINER
+            else "employee.offboarded", "employee": {"employeeId": employee_id, "logonName": user_name}}
+    return _converge(rt, ledger, _Event(stub, head, user_name, employee_id), user_name, history=True)

@@ -84,6 +84,9 @@ class Onboarding:
         self.mfa_required = console.get("mfaBindRequired", True)
         self.end_date = head.end_date
         self.force_new_credential = False
+        # The ledger holds no leaver (a user disabled before the ledger existed): a joiner must then
+        # have occurred after the disable time the marker recorded to re-enable the user.
+        self.legacy_guard = False
         # SECRET_TYPE=RAMCredentials: AccessKeys go to a KMS RAM secret; passwords always to a Generic one.
         self.ram_secret = self.mode == PROGRAMMATIC and rt.settings.secret_type == RAM_CREDENTIALS
         self.secret_name = (self.store.ram_secret_name(self.user_name) if self.ram_secret
@@ -314,6 +317,12 @@ class Onboarding:
         if secret is not None and not secret.owned_by(self.employee_id):
             raise Conflict("a secret with this name exists and is not hr-ram-provisioner's for this employee")
         rehire = marker is not None and marker.state == ownership.DISABLED
+        if rehire and self.legacy_guard and marker is not None and marker.disabled_at is not None \
+                and self.head.occurred_at <= marker.disabled_at:
+            log.warning("stale event for a disabled user; nothing changed", status=Status.DISABLED.value,
+                        disabledAt=marker.disabled_at.isoformat())
+            return self.result(Status.DISABLED, reason="the event occurred before the user was offboarded; "
+                                                       "a rehire needs an onboarding event that occurred later")
         self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
         if user is None:
             fresh = self.create_user()
