@@ -86,10 +86,6 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
             if found is not None:
                 user_name, mismatch = found, ev.logon_name
     user = directory.get_user(rt.cloud, user_name)
-    if ev.entry.kind == JOINER:
-        conflict = _secret_conflict(rt, ev, user_name)
-        if conflict is not None:
-            return conflict
     if user is not None and ownership.owned_by(user, ev.employee_id) is None:
         # Not ours (or another employee's): nothing is written anywhere, the ledger included.
         detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
@@ -97,6 +93,10 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, detail=detail)
         return result(Status.CONFLICT, ev.event_id, user_name, detail=detail,
                       **({"reason": detail} if ev.entry.kind == JOINER else {}))
+    if ev.entry.kind == JOINER:
+        conflict = _secret_conflict(rt, ev, user_name)
+        if conflict is not None:
+            return conflict
     if before is None or before < ev.entry:
         ledger.append(ev.entry, user_name, ev.event_id)
     answer = _converge(rt, ledger, ev, user_name, history=before is not None)
