@@ -1,6 +1,8 @@
 """Fixtures shared by the function suites: one localcloud per session, fresh state per test,
 the function environment pointing at it, and official SDK clients for inspection."""
+import itertools
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,8 @@ def cloud(localcloud_server, monkeypatch):
     runtime.reset()
     # One clock: localcloud reads the functions' clock seam, so a test that stands it (set_clock)
     # moves the functions and the emulator (KMS delete windows, dates) together.
+    from provisioner.platform import clock
+    clock.install(AnchoredClock())
     localcloud_server.use_clock(FunctionsClock())
     yield localcloud_server
     localcloud_server.use_clock(None)
@@ -126,6 +130,54 @@ class ManualClock:
         return when
 
 
+class AnchoredClock:
+    """Runs at real speed from a fixed instant: the suites' events (2026-11-28, rehires 2026-12-02)
+    stay within MAX_EVENT_AGE_DAYS whatever day the suite runs."""
+    ANCHOR = datetime(2026, 12, 3, tzinfo=timezone.utc)
+
+    def __init__(self, anchor=ANCHOR):
+        import time
+        self.anchor, self.started, self._monotonic = anchor, time.monotonic(), time.monotonic
+
+    def now(self):
+        return self.anchor + timedelta(seconds=self._monotonic() - self.started)
+
+
+_HR_SEQUENCE = itertools.count()
+HR_BASE = datetime(2026, 11, 28, 9, tzinfo=timezone.utc)
+
+
+_HR_TIMES = {}
+_HR_LAST = HR_BASE
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hr_times():
+    global _HR_LAST
+    _HR_TIMES.clear()
+    _HR_LAST = HR_BASE
+    yield
+
+
+def hr_time(key=None):
+    """An ``occurredAt`` for a test event: each new event 1 ms later than the last (events made later
+    in a test happen later in HR order; the same ``key`` within a test is the same event, delivered
+    again), near 2026-11-28T09:00Z, or an hour before the functions' clock when a test stands it far
+    from there (so the event is not refused as stale)."""
+    if key is not None:
+        if key not in _HR_TIMES:
+            _HR_TIMES[key] = hr_time()
+        return _HR_TIMES[key]
+    global _HR_LAST
+    from provisioner.platform import clock
+    now, base = clock.now(), HR_BASE
+    if isinstance(clock._source, ManualClock) and now - timedelta(minutes=30) > base:
+        base = now - timedelta(minutes=30)     # a test that stood the clock: events happen near it
+    when = max(base, _HR_LAST + timedelta(milliseconds=1))
+    _HR_LAST = when
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def set_clock(when):
     """Stand the functions' clock at ``when`` (an aware datetime) for the rest of the test."""
     from provisioner.platform import clock
@@ -162,3 +214,9 @@ def s_engine(tmp_path_factory):
             pytest.fail(f"CI=true: {message}", pytrace=False)
         pytest.skip(message)
     return engine.deploy_runs(tmp_path_factory.mktemp("s-engine"))
+
+
+def outside_ledger(calls):
+    """Calls that are not the per-employee event ledger's (docs/concurrency.md): what a test about
+    RAM users and their credentials asserts on."""
+    return [c for c in calls if not str(c.params.get("SecretName", "")).startswith("ram-user/ledger/")]

@@ -1,5 +1,6 @@
 """Helpers for the offboarding suites: set up managed users through the official SDK,
 build leaver / timer events, move the workflow's clock."""
+import itertools
 import json
 import uuid
 from datetime import datetime, timezone
@@ -35,15 +36,23 @@ def marker(employee_id, state="active", end=None, at=None):
 
 
 def leaver(logon, employee_id, last_day=None, event_id=None):
+    from tests.conftest import hr_time
     event = {"eventId": event_id or str(uuid.uuid4()), "eventType": "employee.offboarded",
-             "occurredAt": "2026-11-28T09:00:00Z", "employee": {"employeeId": employee_id, "logonName": logon}}
+             "occurredAt": hr_time(repr((logon, employee_id, last_day, event_id)) if event_id else None),
+             "employee": {"employeeId": employee_id, "logonName": logon}}
     if last_day:
         event["lastWorkingDay"] = last_day
     return event
 
 
-def timer(payload=None):
-    return {"triggerTime": "2026-11-28T02:00:00Z", "triggerName": "offboarding-sweep",
+_TICKS = itertools.count()
+
+
+def timer(payload=None, tick=None):
+    """A timer event; each call is its own scheduled tick unless ``tick`` names one (the brake
+    holds per tick: a second run of the same tick deletes nothing)."""
+    tick = tick or f"2026-11-28T02:00:00.{next(_TICKS):06d}Z"
+    return {"triggerTime": tick, "triggerName": "offboarding-sweep",
             "payload": json.dumps(payload) if payload is not None else ""}
 
 

@@ -4,7 +4,7 @@ import copy
 import json
 from pathlib import Path
 
-from tests.conftest import as_bytes
+from tests.conftest import as_bytes, hr_time
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "events"
 
@@ -26,6 +26,8 @@ REHIRE_AT = "2026-12-02T09:00:00Z"
 def event(mode="programmatic", level="read-only", logon="alice.wang", employee_id="E10023", event_id=None,
           **extra):
     ev = copy.deepcopy(BASE_EVENT)
+    # each new event later in HR order than the one before; the same arguments: the same event again
+    ev["occurredAt"] = hr_time(repr((mode, level, logon, employee_id, event_id, sorted(extra.items()))))
     ev["employee"].update(logonName=logon, employeeId=employee_id)
     ev["access"] = {"mode": mode, "level": level}
     if event_id:

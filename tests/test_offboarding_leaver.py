@@ -35,7 +35,9 @@ def test_leaver_now_disables_keeps_keys_inactive_and_marks_last(cloud, ram, kms,
     assert (parsed.state, parsed.employee_id, parsed.disabled_at) == ("disabled", "E1", utc(NOW))
     assert state["user"]["Comments"] == f"hrrp:v1;emp=E1;st=disabled;at={NOW}"
     mutating = [c.action for c in cloud.calls.mutating(m)]
-    assert mutating == ["DeleteLoginProfile", "UpdateAccessKey", "UpdateAccessKey", "UpdateUser"]
+    # the event is recorded in the employee's ledger first (docs/concurrency.md), then RAM is changed
+    assert mutating == ["CreateSecret", "DeleteLoginProfile", "UpdateAccessKey", "UpdateAccessKey", "UpdateUser"]
+    assert cloud.calls.mutating(m)[0].params["SecretName"] == "ram-user/ledger/E1"
     assert state["policies"] == ["AliyunARMSReadOnlyAccess"]          # deletion is the sweep's job
     assert not any(c.action == "GetSecretValue" for c in cloud.calls.since(m))
 
@@ -65,7 +67,7 @@ def test_future_last_working_day_is_scheduled_once(cloud, ram, kms, clock):
     result = offboarding.handler(as_bytes(event), None)
     assert result["status"] == "scheduled"
     assert result["lastWorkingDay"] == "2026-12-31"
-    assert [c.action for c in cloud.calls.mutating(m)] == ["UpdateUser"]
+    assert [c.action for c in cloud.calls.mutating(m)] == ["CreateSecret", "UpdateUser"]    # ledger, marker
     assert comments(cloud, "carol") == "hrrp:v1;emp=E3;st=active;leave=2026-12-31"
     state = cloud.ram.user_state("carol")
     assert state["login_profile"] and {k["Status"] for k in state["access_keys"]} == {"Active"}
@@ -130,7 +132,9 @@ def test_absent_user_is_not_found_never_deleted(cloud, clock):
     m = cloud.calls.mark()
     result = offboarding.handler(as_bytes(leaver("nobody", "E8")), None)
     assert result["status"] == "not-found"
-    assert cloud.calls.mutating(m, ok_only=False) == []
+    # nothing in RAM; the leaver is recorded (a tombstone, so a joiner older in HR order stays refused)
+    assert [(c.action, c.params.get("SecretName")) for c in cloud.calls.mutating(m, ok_only=False)] == [
+        ("CreateSecret", "ram-user/ledger/E8")]
 
 
 def test_eventbridge_batch_of_leavers(cloud, ram, kms, clock):

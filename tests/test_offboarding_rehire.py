@@ -40,6 +40,7 @@ def test_leaver_then_rehire_inside_the_grace_period(cloud, mocker, mode):
     state = cloud.ram.user_state(NAME)
     assert not state["login_profile"] and active_keys(cloud) == []
 
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(hours=1))        # the rehire happens days later
     result = onboard(mode=mode, event_id="rehire", occurredAt=REHIRE_AT)
     assert result["status"] == "provisioned" and result.get("rehired") is True
     state = cloud.ram.user_state(NAME)
@@ -62,9 +63,10 @@ def test_leaver_deleted_then_rehired_gets_the_secret_restored_and_can_leave_agai
     set_clock(mocker, utc(T0) + timedelta(days=1))
     assert sweep()["counts"]["deleted"] == 1
     assert cloud.ram.user_state(NAME) is None and secret_state(cloud, SECRET)["deleting"] is True
-    assert offboard()["status"] == "not-found"               # a late duplicate leaver event: never "deleted"
+    assert offboard()["status"] == "deleted"     # a late duplicate leaver: the ledger remembers it was ours
 
     # RestoreSecret, new user, new key
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(hours=1))
     assert onboard(event_id="rehire", occurredAt=REHIRE_AT)["status"] == "provisioned"
     assert secret_state(cloud, SECRET)["deleting"] is False and len(active_keys(cloud)) == 1
     m = cloud.calls.mark()

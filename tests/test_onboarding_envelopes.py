@@ -4,12 +4,12 @@ import copy
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from provisioner.adapters import envelopes, validation, webhook
 from provisioner.cloud.errors import TransientError
+from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
 from tests.onboarding_support import event, example, invoke
@@ -146,16 +146,16 @@ def test_http_bad_signature_401_and_no_cloud_call(cloud, case):
     elif case == "missing":
         req = http_request(body, key=None)
     elif case == "stale":
-        req = http_request(body, timestamp=time.time() - 301)
+        req = http_request(body, timestamp=clock.now().timestamp() - 301)
     elif case == "future":
-        req = http_request(body, timestamp=time.time() + 301)
+        req = http_request(body, timestamp=clock.now().timestamp() + 301)
     elif case == "tampered":
         req = http_request(body)
         req["body"] = req["body"].replace("read-only", "full")
     elif case == "malformed":
         req = http_request(body, signature="garbage")
     else:
-        req = http_request(body, signature=f"t={int(time.time())}")
+        req = http_request(body, signature=f"t={int(clock.now().timestamp())}")
     answer = invoke(req)
     assert answer["statusCode"] == 401
     assert KEY not in answer["body"]

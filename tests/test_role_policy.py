@@ -8,9 +8,10 @@ no action that could widen anyone's permissions, and resources scoped wherever R
 """
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
+from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
 from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, set_clock
@@ -95,6 +96,9 @@ def test_resources_are_scoped():
             if action == "kms:UpdateSecretRotationPolicy":      # only RAMCredentials secrets rotate
                 assert resources == ["acs:kms:*:*:secret/acs/ram/user/*"], (action, resources)
                 continue
+            if action == "kms:GetSecretValue":                  # the event ledgers; never a credential
+                assert resources == [f"acs:kms:*:*:secret/{prefix}ledger/*"], (action, resources)
+                continue
             assert resources == [f"acs:kms:*:*:secret/{prefix}*", "acs:kms:*:*:secret/acs/ram/user/*"], (
                 action, resources)
 
@@ -143,7 +147,7 @@ def _exercise(cloud, ram, mocker):
         leaver = {"eventId": f"leave-{employee_id}", "eventType": "employee.offboarded",
                   "occurredAt": "2026-11-28T09:00:00Z", "employee": {"employeeId": employee_id, "logonName": logon}}
         assert offboarding.handler(as_bytes(leaver), None)["status"] in ("disabled", "scheduled")
-    later = datetime.now(timezone.utc) + timedelta(days=Settings().offboard_grace_days + 5)
+    later = clock.now() + timedelta(days=Settings().offboard_grace_days + 5)
     set_clock(later)
     timer = {"triggerTime": later.strftime("%Y-%m-%dT%H:%M:%SZ"), "triggerName": "daily-sweep",
              "payload": json.dumps({"dryRun": False})}

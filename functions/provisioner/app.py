@@ -9,6 +9,7 @@ answer is shaped is the trigger's business (``adapters.envelopes``).
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
@@ -24,7 +25,7 @@ from .platform import log, runtime
 from .platform.runtime import Runtime
 
 Workflow = Callable[[dict[str, Any], Runtime], Result]
-TimerWorkflow = Callable[[dict[str, Any], Runtime], Result]
+TimerWorkflow = Callable[..., Result]      # (payload, runtime, tick=, invocation=)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def run_items(items: list[Item], function: Function, concurrency: int) -> list[R
     return [r for r in results if r is not None]
 
 
-def run_timer(payload: dict[str, Any], function: Function) -> Result:
+def run_timer(payload: dict[str, Any], function: Function, tick: str, invocation: str) -> Result:
     if function.timer is None:
         return rejected(None, [{"path": "$", "message": "this function has no timer trigger"}])
     problems = validate_sweep_payload(payload)
@@ -102,7 +103,7 @@ def run_timer(payload: dict[str, Any], function: Function) -> Result:
         log.warning("rejected", status=Status.REJECTED.value, errors=problems)
         return rejected(None, problems)
     try:
-        return function.timer(payload, runtime.get())
+        return function.timer(payload, runtime.get(), tick=tick, invocation=invocation)
     except CloudError as err:   # permanent, outside any one user's work (e.g. ListUsers refused)
         answer = failed(None, None, err)
         log.error("sweep failed", **{k: v for k, v in answer.items() if k != "eventId"})
@@ -119,6 +120,7 @@ def handle(event: Any, function: Function, context: Any = None) -> Any:
             log.warning("request refused", reason=decoded.refusal)
             return decoded.answer
         if decoded.kind == "timer" and not decoded.items:
-            return run_timer(decoded.timer_payload, function)
+            invocation = getattr(context, "request_id", None) or uuid.uuid4().hex
+            return run_timer(decoded.timer_payload, function, decoded.tick, invocation)
         results = run_items(decoded.items, function, settings.batch_concurrency)
         return decoded.trigger.answer(decoded, results)

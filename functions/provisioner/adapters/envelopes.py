@@ -35,6 +35,7 @@ class Decoded:
     items: list = field(default_factory=list)
     batch: bool = False            # the caller gets a list of results
     timer_payload: Any = None      # the timer's payload (parsed), when the timer delivered it
+    tick: str = ""                 # the timer's triggerTime: one scheduled run, however often delivered
     answer: Any = None             # an answer decided before any event was read (a refused request)
     refusal: str = ""              # why, for the log
 
@@ -150,7 +151,7 @@ class TimerTrigger(Trigger):
                 return Decoded(self, items=[Item(problems=[_problem("$.payload", "is not valid JSON")])])
         if not isinstance(payload, dict):
             return Decoded(self, items=[Item(problems=[_problem("$.payload", "must be a JSON object")])])
-        return Decoded(self, timer_payload=payload)
+        return Decoded(self, timer_payload=payload, tick=str(obj.get("triggerTime") or ""))
 
 
 class BatchTrigger(Trigger):

@@ -30,7 +30,7 @@ def schema_path(name):
 
 
 def parse_datetime(value):
-    """An RFC 3339 timestamp as an aware datetime (to the second), or None when it is not one.
+    """An RFC 3339 timestamp as an aware datetime (to the microsecond), or None when it is not one.
 
     python3.10's fromisoformat takes only 3 or 6 fraction digits and no "Z"; RFC 3339 allows any
     number (Java and Go send 9). The pattern checks the fraction; the date, time and offset ranges
@@ -40,9 +40,11 @@ def parse_datetime(value):
         return None
     zone = match.group(2)
     try:
-        return datetime.fromisoformat(value[:19] + ("+00:00" if zone in ("Z", "z") else zone))
+        parsed = datetime.fromisoformat(value[:19] + ("+00:00" if zone in ("Z", "z") else zone))
     except ValueError:
         return None
+    fraction = (match.group(1) or ".")[1:7]        # HR order needs sub-second precision: to the µs
+    return parsed.replace(microsecond=int(fraction.ljust(6, "0"))) if fraction else parsed
 
 
 def _is_datetime(value):

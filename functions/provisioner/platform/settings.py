@@ -72,6 +72,8 @@ class Settings:
     retry_base_seconds: float = 0.2
     retry_cap_seconds: float = 1.0
     batch_concurrency: int = 4
+    max_event_age_days: int = 7
+    max_clock_skew_seconds: int = 300
 
     @classmethod
     def from_env(cls, env=None):
@@ -100,6 +102,14 @@ class Settings:
             ZoneInfo(tz)
         except Exception:  # noqa: BLE001 - any failure means the name is unusable
             raise ConfigError(f"HR_TIMEZONE is not a known IANA time zone: {tz!r}") from None
+        recovery = _int(env, "SECRET_RECOVERY_DAYS", 30, 7, 30)
+        grace = _int(env, "OFFBOARD_GRACE_DAYS", 30, 0, 3650)
+        max_age = _int(env, "MAX_EVENT_AGE_DAYS", 7, 1, 3650)
+        if max_age > recovery + grace:
+            # the ledger (the history a stale event is judged by) outlives a deleted user by
+            # SECRET_RECOVERY_DAYS; anything older than that must be refused by age alone
+            raise ConfigError(f"MAX_EVENT_AGE_DAYS must be at most SECRET_RECOVERY_DAYS + OFFBOARD_GRACE_DAYS "
+                              f"({recovery + grace}), got {max_age}")
         return cls(
             region=region, ram_endpoint=ram, kms_endpoint=kms, protocol=protocol,
             secret_prefix=prefix, secret_type=secret_type,
@@ -109,10 +119,10 @@ class Settings:
             webhook_tolerance_seconds=_int(env, "WEBHOOK_TOLERANCE_SECONDS", 300, 1, 3600),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 262_144, 1_024, 6_291_456),
             log_level=level, hr_timezone=tz,
-            offboard_grace_days=_int(env, "OFFBOARD_GRACE_DAYS", 30, 0, 3650),
+            offboard_grace_days=grace,
             offboard_max_deletions_per_run=_int(env, "OFFBOARD_MAX_DELETIONS_PER_RUN", 20, 0, 100_000),
             offboard_dry_run=(env.get("OFFBOARD_DRY_RUN", "").lower() in _TRUE),
-            secret_recovery_days=_int(env, "SECRET_RECOVERY_DAYS", 30, 7, 30),
+            secret_recovery_days=recovery,
             connect_timeout_ms=_int(env, "OPENAPI_CONNECT_TIMEOUT_MS", 3_000, 100, 60_000),
             read_timeout_ms=_int(env, "OPENAPI_READ_TIMEOUT_MS", 10_000, 100, 120_000),
             retry_max_attempts=_int(env, "RETRY_MAX_ATTEMPTS", 5, 1, 20),
@@ -120,6 +130,8 @@ class Settings:
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 0.2, 0.0, 10.0),
             retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 1.0, 0.0, 60.0),
             batch_concurrency=_int(env, "BATCH_CONCURRENCY", 4, 1, 32),
+            max_event_age_days=max_age,
+            max_clock_skew_seconds=_int(env, "MAX_CLOCK_SKEW_SECONDS", 300, 0, 86_400),
         )
 
     def secret_name(self, logon_name):

@@ -26,16 +26,16 @@ The timer's sweep is ``workflows.sweep``; what is due when is ``domain.lifecycle
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..cloud import directory
+from ..cloud.ledger import ledger_name
 from ..cloud.secret_store import RAM_CREDENTIALS
-from ..domain import lifecycle, ownership
-from ..domain.lifecycle import iso, utc_seconds
+from ..domain import ownership
+from ..domain.lifecycle import utc_seconds
 from ..domain.ownership import Marker
-from ..domain.results import Result, Status, result
-from ..platform import clock
+from ..domain.results import Result
 from . import steps
 from .steps import Step
 
@@ -59,9 +59,11 @@ def plan_disable(rt: Runtime, user_name: str, marker: Marker, when: datetime) ->
             and ram_secret.owned_by(marker.employee_id)):
         plan.append(steps.kms("UpdateSecretRotationPolicy", SecretName=ram_secret.name,
                               EnableAutomaticRotation="false"))
-    # Last, so a crash before it leaves the user "active" and everything above is redone.
-    plan.append(steps.ram("UpdateUser", UserName=user_name,
-                          NewComments=marker.disabled(utc_seconds(when)).render()))
+    # Last, so a crash before it leaves the user "active" and everything above is redone. A user
+    # already disabled keeps its time (the grace period runs from the first disable).
+    if marker.state != ownership.DISABLED:
+        plan.append(steps.ram("UpdateUser", UserName=user_name,
+                              NewComments=marker.disabled(utc_seconds(when)).render()))
     return plan
 
 
@@ -69,14 +71,15 @@ def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
     """Reads only. Every step to delete a disabled user and schedule its secret, in RAM's order."""
     recovery = str(rt.settings.secret_recovery_days)
     plan: list[Step] = []
-    secret_after = None
-    secret = next(directory.owned_secrets(rt.secrets, user_name, marker.employee_id), None)
-    if secret is not None and not secret.in_delete_window:
+    secrets_after = []
+    for secret in directory.owned_secrets(rt.secrets, user_name, marker.employee_id):
+        if secret.in_delete_window:
+            continue
         delete_secret = steps.kms("DeleteSecret", SecretName=secret.name, RecoveryWindowInDays=recovery)
         if secret.secret_type == RAM_CREDENTIALS:
             plan.append(delete_secret)          # before the user: KMS rotation needs the user
         else:
-            secret_after = delete_secret        # after: restorable for a rehire until the very end
+            secrets_after.append(delete_secret)  # after: restorable for a rehire until the very end
     for policy in directory.policies(rt.cloud, user_name):
         plan.append(steps.ram("DetachPolicyFromUser", PolicyType=policy["PolicyType"],
                               PolicyName=policy["PolicyName"], UserName=user_name))
@@ -92,37 +95,16 @@ def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
         plan.append(steps.ram("UnbindMFADevice", UserName=user_name))
         plan.append(steps.ram("DeleteVirtualMFADevice", SerialNumber=serial))
     plan.append(steps.ram("DeleteUser", UserName=user_name))
-    if secret_after is not None:
-        plan.append(secret_after)
+    plan.extend(secrets_after)
+    # Last: the ledger outlives the user in its recovery window (the tombstone a stale event meets).
+    ledger = rt.secrets.describe(ledger_name(rt.settings.secret_prefix, marker.employee_id))
+    if ledger is not None and not ledger.in_delete_window:
+        plan.append(steps.kms("DeleteSecret", SecretName=ledger.name, RecoveryWindowInDays=recovery))
     return plan
 
 
 def run(event: dict[str, Any], rt: Runtime) -> Result:
-    """One validated "employee.offboarded" event: disable now, or schedule the leave."""
-    employee = event["employee"]
-    user_name, employee_id = employee["logonName"], employee["employeeId"]
-
-    def answer(status: Status, **fields: Any) -> Result:
-        return result(status, event["eventId"], user_name, **fields)
-
-    user = directory.get_user(rt.cloud, user_name)
-    if user is None:
-        return answer(Status.NOT_FOUND, detail="no RAM user by this logon name: nothing was changed")
-    marker = ownership.owned_by(user, employee_id)
-    if marker is None:
-        detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
-                  else "the RAM user was not created by hr-ram-provisioner")
-        return answer(Status.CONFLICT, detail=detail)
-    if marker.state == ownership.DISABLED:
-        return answer(Status.DISABLED, disabledAt=iso(marker.disabled_at), actions=[])
-    when = clock.now()
-    last_day = date.fromisoformat(event["lastWorkingDay"]) if event.get("lastWorkingDay") else None
-    if last_day is not None and not lifecycle.day_ended(last_day, when, rt.settings.hr_timezone):
-        actions: list[dict[str, Any]] = []
-        if marker.leave_date != last_day:
-            plan = [steps.ram("UpdateUser", UserName=user_name, NewComments=marker.scheduled(last_day).render())]
-            actions = steps.describe(steps.execute(rt, plan))
-        return answer(Status.SCHEDULED, lastWorkingDay=last_day.isoformat(), timezone=rt.settings.hr_timezone,
-                      actions=actions)
-    done = steps.execute(rt, plan_disable(rt, user_name, marker, when))
-    return answer(Status.DISABLED, disabledAt=iso(utc_seconds(when)), actions=steps.describe(done))
+    """One validated "employee.offboarded" event, ordered among the employee's events (``converge``):
+    disable now, or schedule the leave."""
+    from .converge import run_event
+    return run_event(event, rt)

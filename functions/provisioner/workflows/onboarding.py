@@ -40,46 +40,59 @@ else of an existing user.
 """
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.validation import parse_datetime
 from ..cloud import directory
 from ..cloud.errors import RESTORED_CODES, CloudError, TransientError
 from ..cloud.secret_store import RAM_CREDENTIALS
 from ..domain import ownership
 from ..domain.access import ARMS_POLICIES, policy_for
 from ..domain.credentials import PROGRAMMATIC, is_password_version, make_password
+from ..domain.ordering import Entry
 from ..domain.results import Result, Status, result
 from ..platform import log
 
 if TYPE_CHECKING:
-    pass
+    from ..platform.runtime import Runtime
 
 
 class Conflict(Exception):
     """The user or secret exists and is not ours (for this employee): nothing may be changed."""
 
 
-class _Onboarding:
-    def __init__(self, event, rt):
+class Again(Exception):
+    """Another instance changed the same credential meanwhile: the round is run again, minting anew."""
+
+
+class Onboarding:
+    """Brings one user to an active state: the joiner ``head`` (the latest event in HR order) says
+    which level, credential kind and contract end; ``event`` (the one being delivered, a joiner or
+    a leaver) gives the profile fields a CreateUser needs and the console flags."""
+
+    def __init__(self, event: dict[str, Any], rt: Runtime, head: Entry, user_name: str) -> None:
         self.rt, self.cloud, self.store = rt, rt.cloud, rt.secrets
-        employee, access = event["employee"], event["access"]
+        employee = event["employee"]
         self.event = event
+        self.head = head
         self.employee_id = employee["employeeId"]
-        self.user_name = employee["logonName"]
-        self.mode = access["mode"]
-        self.policy = policy_for(access["level"])
-        console = access.get("console") or {}
+        self.user_name = user_name
+        assert head.level is not None and head.mode is not None  # noqa: S101 - a joiner entry
+        self.mode = head.mode
+        self.policy = policy_for(head.level)
+        console = (event.get("access") or {}).get("console") or {}
         self.reset_required = console.get("passwordResetRequired", True)
         self.mfa_required = console.get("mfaBindRequired", True)
-        self.end_date = date.fromisoformat(event["endDate"]) if event.get("endDate") else None
+        self.end_date = head.end_date
+        self.force_new_credential = False
+        # The ledger holds no leaver (a user disabled before the ledger existed): a joiner must then
+        # have occurred after the disable time the marker recorded to re-enable the user.
+        self.legacy_guard = False
         # SECRET_TYPE=RAMCredentials: AccessKeys go to a KMS RAM secret; passwords always to a Generic one.
         self.ram_secret = self.mode == PROGRAMMATIC and rt.settings.secret_type == RAM_CREDENTIALS
         self.secret_name = (self.store.ram_secret_name(self.user_name) if self.ram_secret
                             else self.store.name_for(self.user_name))
         self.changed = False
-        self.principal = None
+        self.principal: str | None = None
 
     # -- helpers -------------------------------------------------------------
     def ram(self, action, **params):
@@ -115,10 +128,6 @@ class _Onboarding:
             raise Conflict("the RAM user is managed for another employee")
         return marker
 
-    def older_than(self, when):
-        occurred = parse_datetime(self.event["occurredAt"])
-        return when is not None and occurred is not None and occurred <= when
-
     def get_user(self) -> dict[str, Any] | None:
         return directory.get_user(self.cloud, self.user_name)
 
@@ -126,7 +135,7 @@ class _Onboarding:
         employee = self.event["employee"]
         comments = ownership.Marker(self.employee_id, end_date=self.end_date).render()
         try:
-            self.ram("CreateUser", UserName=self.user_name, DisplayName=employee["displayName"],
+            self.ram("CreateUser", UserName=self.user_name, DisplayName=employee.get("displayName") or self.user_name,
                      Email=employee.get("email"), MobilePhone=employee.get("mobilePhone"), Comments=comments)
             return True
         except CloudError as err:
@@ -193,7 +202,7 @@ class _Onboarding:
             # and a failure later never leaves a password that KMS no longer holds as current
             self._ignore(lambda e: e.not_found, "DeleteLoginProfile", UserName=self.user_name)
         keys = [] if fresh else self.access_keys()
-        current = self.secret_state(secret, rehire)
+        current = self.secret_state(secret, rehire or self.force_new_credential)
         held = next((k for k in keys if k.get("AccessKeyId") == current and k.get("Status") == "Active"), None)
         if held is not None:
             self.delete_keys(keys, keep=current)                  # orphans of an interrupted earlier run
@@ -265,9 +274,10 @@ class _Onboarding:
             # the other kind goes first (mode switch programmatic → console): no AccessKey may outlive
             # its place as the secret's current version
             self.delete_keys(self.access_keys())
+        self.stop_ram_secret()
         profile = None if fresh else self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
         current = self.secret_state(secret, rehire)
-        in_place = (profile is not None and current is not None
+        in_place = (profile is not None and current is not None and not self.force_new_credential
                     and is_password_version(current))
         if not in_place:
             if profile is not None:
@@ -277,26 +287,42 @@ class _Onboarding:
             policy = self.cloud.ram("GetPasswordPolicy").get("PasswordPolicy") or {}
             password = make_password(policy)
             log.register_secret(password)
-            self.write_secret(secret is not None, password=password)
+            version = self.write_secret(secret is not None, password=password)
             log.info("password stored", step="secret")
-            self._ignore(lambda e: e.already_exists, "CreateLoginProfile", UserName=self.user_name,
-                         Password=password, PasswordResetRequired=self.reset_required,
-                         MFABindRequired=self.mfa_required)
+            try:
+                self.ram("CreateLoginProfile", UserName=self.user_name, Password=password,
+                         PasswordResetRequired=self.reset_required, MFABindRequired=self.mfa_required)
+            except CloudError as err:
+                if not err.already_exists:
+                    raise
+                # Another instance made a profile meanwhile: it must hold the password KMS holds.
+                self.ram("UpdateLoginProfile", UserName=self.user_name, Password=password)
+            if self.store.current_version(self.secret_name) != version:
+                # A later password was written meanwhile; whose is in the profile cannot be told
+                # without reading it, so this round mints again (the last writer to check wins).
+                raise Again("a newer password version was written concurrently")
 
-    def run(self):
+    def stop_ram_secret(self) -> None:
+        """A console user has no AccessKey, so no RAMCredentials secret may keep rotating one into
+        existence: ours is scheduled for deletion (restorable for a switch back)."""
+        info = self.store.describe(self.store.ram_secret_name(self.user_name))
+        if info is not None and not info.in_delete_window and info.owned_by(self.employee_id):
+            self._ignore(lambda e: e.in_delete_window or e.not_found, "DeleteSecret", SecretName=info.name,
+                         RecoveryWindowInDays=str(self.rt.settings.secret_recovery_days))
+
+    def run(self) -> Result:
         user = self.get_user()
         marker = self.owned_marker(user) if user is not None else None
         secret = self.store.describe(self.secret_name)
         if secret is not None and not secret.owned_by(self.employee_id):
             raise Conflict("a secret with this name exists and is not hr-ram-provisioner's for this employee")
         rehire = marker is not None and marker.state == ownership.DISABLED
-        if rehire and self.older_than(marker.disabled_at):
-            # An old event (FC's async retry, a replayed webhook) must not re-enable a leaver:
-            # a rehire is an onboarding event that happened after the offboarding.
-            log.warning("stale event for a disabled user; nothing changed", status="disabled",
+        if rehire and self.legacy_guard and marker is not None and marker.disabled_at is not None \
+                and self.head.occurred_at <= marker.disabled_at:
+            log.warning("stale event for a disabled user; nothing changed", status=Status.DISABLED.value,
                         disabledAt=marker.disabled_at.isoformat())
             return self.result(Status.DISABLED, reason="the event occurred before the user was offboarded; "
-                                                  "a rehire needs an onboarding event that occurred later")
+                                                       "a rehire needs an onboarding event that occurred later")
         self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
         if user is None:
             fresh = self.create_user()
@@ -311,12 +337,27 @@ class _Onboarding:
         status = Status.PROVISIONED if self.changed else Status.ALREADY_PROVISIONED
         return self.result(status, **({"rehired": True} if rehire else {}))
 
+    def holds(self) -> bool:
+        """Re-read after the writes: exactly the credential kind the head implies, held by KMS."""
+        user = self.get_user()
+        marker = ownership.owned_by(user, self.employee_id)
+        if marker is None or marker.state != ownership.ACTIVE:
+            return False
+        keys = self.access_keys()
+        profile = self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
+        try:
+            current = self.store.current_version(self.secret_name)
+        except CloudError as err:
+            if not err.not_found:
+                raise
+            current = None
+        if self.mode == PROGRAMMATIC:
+            return (profile is None and len(keys) == 1 and keys[0].get("Status") == "Active"
+                    and keys[0].get("AccessKeyId") == current)
+        return profile is not None and not keys and is_password_version(current)
 
-def run(event, rt):
-    """Bring the RAM user and its secret to what ``event`` implies; return the result (never a credential)."""
-    onboarding = _Onboarding(event, rt)
-    try:
-        return onboarding.run()
-    except Conflict as why:
-        log.warning("conflict", status="conflict", reason=str(why))
-        return onboarding.result(Status.CONFLICT, reason=str(why))
+
+def run(event: dict[str, Any], rt: Runtime) -> Result:
+    """One validated "employee.onboarded" event, ordered among the employee's events (``converge``)."""
+    from .converge import run_event
+    return run_event(event, rt)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cloud import directory
 from ..cloud.errors import CloudError, TransientError
+from ..cloud.ledger import Ledger, claim_tick
 from ..domain import lifecycle
 from ..domain.lifecycle import Due, iso
 from ..domain.ownership import TAG_EMPLOYEE, TAG_USER, Marker, owned_by
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 class _Sweep:
     def __init__(self, rt: Runtime, dry_run: bool, limit: int) -> None:
         self.rt, self.dry_run, self.limit = rt, dry_run, limit
+        self.tick, self.invocation = "", ""
+        self.tick_owner: str | None = None       # another run of this tick owns its deletions
+        self.tick_claimed = False
         self.when: datetime = clock.now()
         self.deletions = 0
         self.rows: list[dict[str, Any]] = []
@@ -55,6 +59,18 @@ class _Sweep:
                        "failed": 0}
         self.transient: list[str] = []
         self.not_due = 0
+
+    def may_delete(self) -> bool:
+        """The brake holds per scheduled tick however many runs of it overlap (FC's retry, a manual
+        run): the first run to claim the tick deletes, the others only disable and report. Claimed
+        at the first deletion, so a sweep with nothing to delete writes nothing."""
+        if self.tick and not self.tick_claimed and not self.dry_run:
+            owner = claim_tick(self.rt, self.tick, self.invocation)
+            self.tick_claimed = True
+            if owner != self.invocation:
+                self.tick_owner = owner
+                log.warning("another run owns this tick's deletions", alert="sweep-tick-owned", tick=self.tick)
+        return self.tick_owner is None
 
     def row(self, action: str, user_name: str, employee_id: str | None = None, plan: list[Step] | None = None,
             **extra: Any) -> None:
@@ -101,11 +117,31 @@ class _Sweep:
 
     def _act(self, user_name: str, employee_id: str) -> None:
         # Re-read: the listing may be minutes old and a rehire may have reactivated the user.
+        ledger = Ledger(self.rt, employee_id)
+        head = ledger.head()
         marker = owned_by(directory.get_user(self.rt.cloud, user_name), employee_id)
         action = self.due(marker) if marker is not None else None
+        if action == Due.DELETE and head is not None and head.for_user(user_name) and lifecycle.desired(
+                ledger.entries(), self.when, self.rt.settings.hr_timezone).target == lifecycle.Target.ACTIVE:
+            action = None                          # a rehire is being applied: never delete under it
         if marker is None or action is None:
             self.row("skipped", user_name, employee_id, reason="no longer due on re-read")
             return
+        try:
+            self._due(user_name, employee_id, marker, action)
+        finally:
+            if not self.dry_run and ledger.head() != head:
+                self.repair(ledger, user_name, employee_id)
+
+    def repair(self, ledger: Ledger, user_name: str, employee_id: str) -> None:
+        """A newer event arrived while this user was disabled or deleted: converge to it now (the
+        event's own instance may have finished before these steps ran)."""
+        from .converge import converge_to_head
+        log.warning("a newer event arrived during the sweep's work; converging to it", step="sweep-repair",
+                    userName=user_name)
+        converge_to_head(self.rt, ledger, user_name, employee_id)
+
+    def _due(self, user_name: str, employee_id: str, marker: Marker, action: Due) -> None:
         if action == Due.DISABLE:
             plan = plan_disable(self.rt, user_name, marker, self.when)
             if not self.dry_run:
@@ -114,6 +150,9 @@ class _Sweep:
             return
         if self.deletions >= self.limit:
             self.row("pending", user_name, employee_id, reason="mass-deletion brake")
+            return
+        if not self.may_delete():
+            self.row("pending", user_name, employee_id, reason="this tick's deletions belong to another run")
             return
         plan = plan_delete(self.rt, user_name, marker)
         self.deletions += 1
@@ -138,7 +177,7 @@ class _Sweep:
     def _orphan(self, secret_name: str, user_name: str, employee_id: str) -> None:
         if directory.get_user(self.rt.cloud, user_name) is not None:
             return                                      # created since the listing: not an orphan
-        if self.deletions >= self.limit:
+        if self.deletions >= self.limit or not self.may_delete():
             self.row("pending", user_name, employee_id, reason="mass-deletion brake", secretName=secret_name)
             return
         plan = [steps.kms("DeleteSecret", SecretName=secret_name,
@@ -151,7 +190,7 @@ class _Sweep:
         self.counts["secretsScheduled"] += 1
 
 
-def run(payload: dict[str, Any], rt: Runtime) -> Result:
+def run(payload: dict[str, Any], rt: Runtime, tick: str = "", invocation: str = "") -> Result:
     """The timer's work, for a payload already validated. Returns (and logs) the report; see the
     module docstring for the rules."""
     s = rt.settings
@@ -161,6 +200,7 @@ def run(payload: dict[str, Any], rt: Runtime) -> Result:
         limit = min(limit, payload["maxDeletions"])
     work = _Sweep(rt, dry_run, limit)
     with log.keys(sweepAt=iso(work.when), dryRun=dry_run):
+        work.tick, work.invocation = tick, invocation
         listing = directory.list_users(rt.cloud)
         for managed in listing.managed:
             work.user(managed)

@@ -1,0 +1,138 @@
+"""The per-employee ledger: HR order that outlives the RAM user, written with KMS's conditional write.
+
+One Generic secret per employee, ``<SECRET_PREFIX>ledger/<employeeId>`` (an employee id holds no
+``/``, a logon name holds no ``/``: no ledger name is ever a credential secret's name). Each accepted
+event is one version whose id is its ``domain.ordering.Entry``; the value is the event's id and
+logon name (never a credential). KMS's PutSecretValue is write-once per version id (the same value
+again is an idempotent success, another value ``Rejected.ResourceExist``), so concurrent instances
+append without losing each other's entries, and the head (the greatest version id) only moves
+forward. KMS keeps 10 versions; an event older than the head is not appended, so only entries
+that were once the latest roll off.
+
+The ledger is scheduled for deletion with the user (``SECRET_RECOVERY_DAYS``): while it is in its
+delete window it still answers, so a stale event cannot resurrect a deleted leaver; after it is
+gone, ``MAX_EVENT_AGE_DAYS`` (at most ``SECRET_RECOVERY_DAYS``) refuses anything that old.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from ..domain import ownership
+from ..domain.ordering import Entry
+from .clients import listed
+from .errors import RESTORED_CODES, CloudError
+
+if TYPE_CHECKING:
+    from ..platform.runtime import Runtime
+
+LEDGER_DIR = "ledger/"
+TAG_KIND, KIND_LEDGER = "hrrp-kind", "ledger"
+
+
+def ledger_name(secret_prefix: str, employee_id: str) -> str:
+    return f"{secret_prefix}{LEDGER_DIR}{employee_id}"
+
+
+class Ledger:
+    def __init__(self, rt: Runtime, employee_id: str) -> None:
+        self.rt, self.employee_id = rt, employee_id
+        self.name = ledger_name(rt.settings.secret_prefix, employee_id)
+        self.exists: bool | None = None        # as of the last listing
+
+    def entries(self) -> list[Entry]:
+        """Every entry KMS still holds, in HR order (the last is the head); [] without a ledger."""
+        body = self.rt.cloud.try_kms("ListSecretVersionIds", SecretName=self.name, IncludeDeprecated="true",
+                                     PageSize=100)
+        self.exists = body is not None
+        parsed = [Entry.parse(v.get("VersionId") or "") for v in listed(body, "VersionIds", "VersionId")]
+        return sorted(e for e in parsed if e is not None)
+
+    def head(self) -> Entry | None:
+        """The latest entry in HR order, or None when there is no ledger (yet, or any more)."""
+        entries = self.entries()
+        return entries[-1] if entries else None
+
+    def append(self, entry: Entry, logon_name: str, event_id: str) -> None:
+        """Record ``entry``; safe to repeat (same version, same value) and to race (other versions)."""
+        value = json.dumps({"eventId": event_id, "logonName": logon_name}, sort_keys=True)
+        if not self.exists:
+            try:
+                self.rt.cloud.kms(
+                    "CreateSecret", SecretName=self.name, VersionId=entry.version_id, SecretData=value,
+                    SecretDataType="text", SecretType="Generic",
+                    EncryptionKeyId=self.rt.settings.kms_encryption_key_id or None,
+                    DKMSInstanceId=self.rt.settings.kms_instance_id or None,
+                    Description=f"HR event ledger of employee {self.employee_id} (hr-ram-provisioner)",
+                    Tags=json.dumps([{"TagKey": ownership.TAG_MANAGED_BY, "TagValue": ownership.MANAGED_BY},
+                                     {"TagKey": ownership.TAG_EMPLOYEE, "TagValue": self.employee_id},
+                                     {"TagKey": TAG_KIND, "TagValue": KIND_LEDGER}]))
+                self.exists = True
+                return
+            except CloudError as err:
+                if not (err.already_exists or err.in_delete_window):   # created meanwhile, or a tombstone
+                    raise
+        try:
+            self._put(entry, value)
+        except CloudError as err:
+            if not (err.not_found or err.in_delete_window):
+                raise
+            self.restore()                       # the tombstone of a deleted user: a rehire brings it back
+            self._put(entry, value)
+        self.exists = True
+
+    def _put(self, entry: Entry, value: str) -> None:
+        self.rt.cloud.kms("PutSecretValue", SecretName=self.name, VersionId=entry.version_id, SecretData=value,
+                          SecretDataType="text")
+
+    def restore(self) -> None:
+        try:
+            self.rt.cloud.kms("RestoreSecret", SecretName=self.name)
+        except CloudError as err:
+            if err.code not in RESTORED_CODES:
+                raise
+
+    def logon_name_of(self, entry: Entry) -> str | None:
+        """The logon name an entry was written for (reads the entry's value: no credential in it)."""
+        body = self.rt.cloud.try_kms("GetSecretValue", SecretName=self.name, VersionId=entry.version_id)
+        if body is None:
+            return None
+        try:
+            name = json.loads(body.get("SecretData") or "{}").get("logonName")
+        except ValueError:
+            return None
+        return name if isinstance(name, str) else None
+
+
+SWEEP_TICKS = LEDGER_DIR + ".sweep/ticks"      # never an employee's ledger: employee ids hold no "/"
+
+
+def claim_tick(rt: Runtime, tick: str, invocation: str) -> str:
+    """Which invocation may delete in the scheduled tick ``tick``: the first to write the tick's
+    version (KMS write-once) owns it; a retry of the owner gets its own claim back. Returns the
+    owner's invocation id."""
+    name = f"{rt.settings.secret_prefix}{SWEEP_TICKS}"
+    version = "tick-" + "".join(c for c in tick if c.isalnum())[:59]
+    value = json.dumps({"invocation": invocation})
+    try:
+        if rt.secrets.describe(name) is None:
+            try:
+                rt.cloud.kms("CreateSecret", SecretName=name, VersionId=version, SecretData=value,
+                             SecretDataType="text", SecretType="Generic",
+                             Description="Which sweep run owns each tick's deletions (hr-ram-provisioner)",
+                             Tags=json.dumps([{"TagKey": ownership.TAG_MANAGED_BY, "TagValue": ownership.MANAGED_BY},
+                                              {"TagKey": TAG_KIND, "TagValue": "sweep-ticks"}]))
+                return invocation
+            except CloudError as err:
+                if not err.already_exists:
+                    raise
+        rt.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=value, SecretDataType="text")
+        return invocation
+    except CloudError as err:
+        if not err.already_exists:
+            raise
+    body = rt.cloud.kms("GetSecretValue", SecretName=name, VersionId=version)
+    try:
+        return str(json.loads(body.get("SecretData") or "{}").get("invocation"))
+    except ValueError:
+        return ""

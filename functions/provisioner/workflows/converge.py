@@ -1,0 +1,220 @@
+"""Every event, in HR order: append it to the employee's ledger, converge the user to the latest
+event, then re-read and repair. This is what makes invariant 8 hold with any number of instances.
+
+Per event (onboarding and offboarding alike):
+
+1. ``occurredAt`` older than ``MAX_EVENT_AGE_DAYS`` or ahead of the clock: ``rejected``, no call.
+2. The ledger head (``cloud.ledger``) is read. If the event is newer, it is appended (a KMS
+   write-once version: concurrent appends never lose each other). An older event is not
+   appended: it is superseded, and still converges the user (a repair, never an undo).
+3. A round: the desired state is computed from the head (``domain.lifecycle.desired``), the user is
+   brought to it (onboarding's reconcile, or the disable plan), then the head is read again and the
+   state re-checked (``holds``). Changed head or state: another round (at most ``MAX_ROUNDS``, then
+   TransientError for FC's retry).
+
+Why this is enough: every writer re-reads the head after its last write. Take the latest event
+H. Any instance whose writes follow H's append reads H on its re-check and converges to H; any
+instance whose writes all precede it is overwritten by H's own instance, which reads the state only
+after its append. Two instances converging to the same head can undo each other's credential
+(two keys minted at once, two passwords); the re-check after the writes sees it and the last
+instance to check repairs it. See docs/concurrency.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..adapters.validation import parse_datetime
+from ..cloud import directory
+from ..cloud.errors import TransientError
+from ..cloud.ledger import Ledger
+from ..domain import lifecycle, ownership
+from ..domain.lifecycle import Desired, Target, iso, utc_seconds
+from ..domain.ordering import JOINER, LEAVER, Entry, age_problem
+from ..domain.results import Result, Status, rejected, result
+from ..platform import clock, log
+from . import steps
+from .offboarding import plan_disable
+from .onboarding import Again, Conflict, Onboarding
+
+if TYPE_CHECKING:
+    from ..platform.runtime import Runtime
+
+MAX_ROUNDS = 4
+
+
+@dataclass
+class _Event:
+    event: dict[str, Any]
+    entry: Entry
+    logon_name: str
+    employee_id: str
+
+    @property
+    def event_id(self) -> str:
+        return str(self.event["eventId"])
+
+
+def run_event(event: dict[str, Any], rt: Runtime) -> Result:
+    employee = event["employee"]
+    occurred = parse_datetime(event["occurredAt"])
+    assert occurred is not None  # noqa: S101 - validated
+    s = rt.settings
+    problem = age_problem(occurred, clock.now(), s.max_event_age_days, s.max_clock_skew_seconds)
+    if problem:
+        log.warning("stale or future event refused", alert="event-rejected", status=Status.REJECTED.value)
+        return rejected(event["eventId"], [{"path": "$.occurredAt", "message": problem}])
+    ev = _Event(event, Entry.of(event, occurred), employee["logonName"], employee["employeeId"])
+    ledger = Ledger(rt, ev.employee_id)
+    before = ledger.head()
+    user_name, mismatch = ev.logon_name, None
+    if before is not None and not before.for_user(ev.logon_name):
+        other = ledger.logon_name_of(before)
+        other_marker = ownership.owned_by(directory.get_user(rt.cloud, other), ev.employee_id) if other else None
+        if other and other_marker is not None:
+            if ev.entry.kind == JOINER and other_marker.state == ownership.ACTIVE:
+                reason = (f"employee {ev.employee_id} already has the active RAM user {other}: one employee, "
+                          f"one active user (offboard {other} first, or send the event for {other})")
+                log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, existingUser=other)
+                return result(Status.CONFLICT, ev.event_id, ev.logon_name, reason=reason, existingUser=other)
+            if ev.entry.kind == LEAVER:
+                user_name, mismatch = other, ev.logon_name
+    elif before is None and ev.entry.kind == LEAVER:
+        # No history (a user from before the ledger, or nobody): find the person by employee id too.
+        if ownership.owned_by(directory.get_user(rt.cloud, ev.logon_name), ev.employee_id) is None:
+            found = directory.find_by_employee(rt.cloud, ev.employee_id)
+            if found is not None:
+                user_name, mismatch = found, ev.logon_name
+    user = directory.get_user(rt.cloud, user_name)
+    if user is not None and ownership.owned_by(user, ev.employee_id) is None:
+        # Not ours (or another employee's): nothing is written anywhere, the ledger included.
+        detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
+                  else "the RAM user was not created by hr-ram-provisioner")
+        log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, detail=detail)
+        return result(Status.CONFLICT, ev.event_id, user_name, detail=detail,
+                      **({"reason": detail} if ev.entry.kind == JOINER else {}))
+    if ev.entry.kind == JOINER:
+        conflict = _secret_conflict(rt, ev, user_name)
+        if conflict is not None:
+            return conflict
+    if before is None or before < ev.entry:
+        ledger.append(ev.entry, user_name, ev.event_id)
+    answer = _converge(rt, ledger, ev, user_name, history=before is not None)
+    if mismatch is not None:
+        answer["userName"] = user_name
+        answer["logonNameInEvent"] = mismatch
+        log.warning("leaver found by employee id under another logon name", alert="logon-name-mismatch",
+                    userName=user_name, logonNameInEvent=mismatch)
+    return answer
+
+
+def _secret_conflict(rt: Runtime, ev: _Event, user_name: str) -> Result | None:
+    """A credential secret by the joiner's name that is not ours for this employee: conflict before
+    anything is written (the ledger included)."""
+    onboarding = Onboarding(ev.event, rt, ev.entry, user_name)
+    info = rt.secrets.describe(onboarding.secret_name)
+    if info is None or info.owned_by(ev.employee_id):
+        return None
+    reason = "a secret with this name exists and is not hr-ram-provisioner's for this employee"
+    log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=reason)
+    return result(Status.CONFLICT, ev.event_id, user_name, reason=reason)
+
+
+def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: bool) -> Result:
+    force_new = False
+    for _round in range(MAX_ROUNDS):
+        entries = ledger.entries()
+        head = entries[-1] if entries else ev.entry
+        target_user = user_name if head.for_user(user_name) or head.for_user(ev.logon_name) else (
+            ledger.logon_name_of(head) or user_name)
+        desired = lifecycle.desired(entries or [ev.entry], clock.now(), rt.settings.hr_timezone)
+        legacy = not any(e.kind == LEAVER for e in entries)
+        try:
+            answer, holds = _apply(rt, ev, desired, target_user, history, force_new, legacy)
+        except Again:
+            force_new = True
+            continue
+        if answer["status"] in (Status.CONFLICT.value,):
+            return answer
+        if (ledger.head() or ev.entry) == head and holds():
+            if head != ev.entry and ev.entry < head:
+                if desired.target == Target.DISABLED and "reason" not in answer and ev.entry.kind == JOINER:
+                    answer["reason"] = ("the event occurred before the user was offboarded; a rehire needs "
+                                        "an onboarding event that occurred later")
+                answer["supersededBy"] = {"occurredAt": iso(head.occurred_at),
+                                          "eventType": "employee.onboarded" if head.kind == JOINER
+                                          else "employee.offboarded"}
+            return answer
+        log.info("state changed concurrently; converging again", step="converge", round=_round + 1)
+    raise TransientError(f"the user's state kept changing under concurrent instances ({MAX_ROUNDS} rounds); "
+                         "FC's retry converges it")
+
+
+def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: bool, force_new: bool,
+           legacy: bool):
+    """Bring ``user_name`` to ``desired``; returns the answer and a re-check to run afterwards."""
+    def answer(status: Status, **fields: Any) -> Result:
+        return result(status, ev.event_id, user_name, **fields)
+
+    if desired.target == Target.ACTIVE:
+        onboarding = Onboarding(ev.event, rt, desired.head, user_name)
+        onboarding.force_new_credential = force_new
+        onboarding.legacy_guard = legacy
+        try:
+            answer = onboarding.run()
+            return answer, (onboarding.holds if answer["status"] != Status.DISABLED.value else lambda: True)
+        except Conflict as why:
+            log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=str(why))
+            return onboarding.result(Status.CONFLICT, reason=str(why)), lambda: True
+    user = directory.get_user(rt.cloud, user_name)
+    if user is None:
+        if history:
+            return answer(Status.DELETED, detail="the user was offboarded and deleted; nothing is left",
+                          **({"reason": desired.reason} if desired.reason else {})), lambda: True
+        log.warning("leaver not found", alert="leaver-not-found", status=Status.NOT_FOUND.value)
+        return answer(Status.NOT_FOUND, detail="no RAM user by this logon name or employee id: nothing was "
+                                               "changed (recorded, so a later joiner for it stays refused)"), \
+            lambda: True
+    marker = ownership.owned_by(user, ev.employee_id)
+    if marker is None:
+        detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
+                  else "the RAM user was not created by hr-ram-provisioner")
+        log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, detail=detail)
+        return answer(Status.CONFLICT, detail=detail), lambda: True
+    when = clock.now()
+    if desired.target == Target.SCHEDULED and marker.state == ownership.ACTIVE:
+        last_day = desired.head.last_day
+        assert last_day is not None  # noqa: S101 - a scheduled leaver has its day
+        actions: list[dict[str, Any]] = []
+        if marker.leave_date != last_day:
+            plan = [steps.ram("UpdateUser", UserName=user_name, NewComments=marker.scheduled(last_day).render())]
+            actions = steps.describe(steps.execute(rt, plan))
+
+        def scheduled_holds() -> bool:
+            again = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
+            return again is not None and (again.state == ownership.DISABLED or again.leave_date == last_day)
+        return answer(Status.SCHEDULED, lastWorkingDay=last_day.isoformat(), timezone=rt.settings.hr_timezone,
+                      actions=actions), scheduled_holds
+    done = steps.execute(rt, plan_disable(rt, user_name, marker, when))
+    disabled_at = marker.disabled_at if marker.state == ownership.DISABLED else utc_seconds(when)
+
+    def disabled_holds() -> bool:
+        keys = directory.access_keys(rt.cloud, user_name)
+        again = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
+        return (again is None or again.state == ownership.DISABLED) \
+            and not any(k.get("Status") == "Active" for k in keys) \
+            and not directory.has_login_profile(rt.cloud, user_name)
+    fields: dict[str, Any] = {"disabledAt": iso(disabled_at), "actions": steps.describe(done)}
+    if desired.reason:
+        fields["reason"] = desired.reason
+    return answer(Status.DISABLED, **fields), disabled_holds
+
+
+def converge_to_head(rt: Runtime, ledger: Ledger, user_name: str, employee_id: str) -> Result | None:
+    """Converge a user to its ledger's head without a new event (the sweep's repair)."""
+    head = ledger.head()
+    if head is None:
+        return None
+    stub = {"eventId": f"repair-{head.event_hash}", "eventType": "employee.onboarded" if head.kind == JOINER
+            else "employee.offboarded", "employee": {"employeeId": employee_id, "logonName": user_name}}
+    return _converge(rt, ledger, _Event(stub, head, user_name, employee_id), user_name, history=True)
