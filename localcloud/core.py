@@ -11,13 +11,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from .clock import Clock, check_clock, timestamp
 from .exceptions import ApiError, invalid_action, invalid_version, missing_parameter, throttling
+from .holds import Holds
 from .iam import Authorizer
 
 # Parameters whose values are credentials; never stored in the call log.
 SECRET_PARAMETERS = frozenset({"AccessKeySecret", "Password", "NewPassword", "SecretData",
                                "OldPassword", "Signature", "SecurityToken"})
 READ_PREFIXES = ("Get", "List", "Describe")
+# Reads that still change state worth keeping (--state): what they hand out joins minted_credentials.
+MINTING_READS = frozenset({"GetRandomPassword"})
 # Exceptions raised inside any emulator backend (emulator bugs), answered InternalError 500.
 # Never cleared, so a test suite can check that none happened during a test.
 INTERNAL_ERRORS = []
@@ -101,6 +105,18 @@ class Call:
     @property
     def ok(self):
         return self.status < 400
+
+    def to_json(self):
+        """The call as the control API reports it (params are already redacted)."""
+        return {"seq": self.seq, "service": self.service, "action": self.action, "params": self.params,
+                "status": self.status, "code": self.code, "requestId": self.request_id,
+                "accessKeyId": self.access_key_id, "at": self.at}
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(seq=data["seq"], service=data["service"], action=data["action"], params=data["params"],
+                   status=data["status"], code=data["code"], request_id=data["requestId"],
+                   access_key_id=data["accessKeyId"], at=data["at"])
 
 
 class CallLog:
@@ -219,6 +235,15 @@ class Faults:
             self._rules.clear()
             self._limits.clear()
 
+    def rules(self):
+        """The scripted rules in order (``times``: what is left), and the rate limits."""
+        with self._lock:
+            rules = [{"kind": r.kind, "action": r.action, "code": r.code, "status": r.status, "times": r.times,
+                      "probability": r.probability, "seconds": r.seconds, "after": r.after}
+                     for r in self._rules]
+            limits = [{"kind": "rate_limit", "action": action, "qps": qps} for action, (qps, _) in self._limits.items()]
+        return rules + limits
+
     def before(self, action):
         """Apply latency, limits and pre-execution faults; return the post-execution drop, if any."""
         delay = 0.0
@@ -255,24 +280,40 @@ class Faults:
 
 
 class Gateway:
-    """One endpoint for several services: routing, auth, faults, logging.
+    """One endpoint for several services: routing, auth, holds, faults, logging.
 
     ``handle`` is the whole request path minus HTTP framing, so the HTTP server
     and in-process callers share the exact same semantics.
     """
 
-    def __init__(self, services, authenticator, account):
+    def __init__(self, services, authenticator, account, clock=None, holds=None):
         self.services = {s.version: s for s in services}
         self.authenticator = authenticator
         self.account = account
+        self.own_clock = Clock()
+        self.clock = check_clock(clock) if clock is not None else self.own_clock
         self.calls = CallLog()
         self.faults = Faults()
+        self.holds = holds or Holds()
         self.authorizer = Authorizer()   # caller policies are account configuration: kept across reset()
+        self.on_change = None            # called after every call that changed state (--state saves)
         self.backends = {}
         self.reset()
 
+    def use_clock(self, clock=None):
+        """Read time from ``clock`` (any object with an aware ``now()``); None: this cloud's own Clock."""
+        self.clock = check_clock(clock) if clock is not None else self.own_clock
+        for backend in self.backends.values():
+            backend.clock = self.clock
+        return self.clock
+
     def reset(self):
-        self.backends = {s.name: s.backend_factory(self.account) for s in self.services.values()}
+        """Fresh backends, empty call log, no faults, no holds (parked calls are released);
+        this cloud's own clock back to real time (a clock installed by ``use_clock`` is its owner's)."""
+        self.holds.clear()
+        if self.clock is self.own_clock:
+            self.own_clock.reset()
+        self.backends = {s.name: s.backend_factory(self.account, self.clock) for s in self.services.values()}
         for backend in self.backends.values():   # e.g. KMS checks RAMCredentials against RAM state
             link = getattr(backend, "link_peers", None)
             if link is not None:
@@ -280,11 +321,23 @@ class Gateway:
         self.calls.clear()
         self.faults.clear()
 
+    def _record(self, **kwargs):
+        return self.calls.record(at=timestamp(self.clock), **kwargs)
+
+    def _changed(self, call):
+        if self.on_change is None or not (call.mutating or call.action in MINTING_READS):
+            return
+        try:
+            self.on_change()
+        except Exception as exc:  # a state file that cannot be written is an emulator failure, not the caller's
+            INTERNAL_ERRORS.append(f"saving state after {call.action}: {type(exc).__name__}: {exc}")
+
     def handle(self, action, version, params, auth=None):
         """Return ``(status, body_dict)``; raise DropConnection to drop the socket."""
         request_id = new_request_id()
         service = self.services.get(version)
         access_key_id = ""
+        caught = ()
         try:
             if auth is not None:
                 access_key_id = self.authenticator.authenticate(*auth)
@@ -295,34 +348,40 @@ class Gateway:
             handler = service.actions.get(action)
             if handler is None:
                 raise invalid_action(action)
+            caught = self.holds.enter(access_key_id, action, request_id)
+            if caught:
+                self.holds.park(caught, "before")
             if auth is not None:
                 self.authorizer.check(access_key_id, service.name, action, params, self.account)
             drop_after = self.faults.before(action)
             body = handler(self.backends[service.name], Params(params))
             body = dict(body)
             body["RequestId"] = request_id
-            self.calls.record(service=service.name, action=action, params=params, status=200,
-                              code="", request_id=request_id, access_key_id=access_key_id)
-            if drop_after is not None:
-                raise DropConnection(executed=True)
-            return 200, body
+            call = self._record(service=service.name, action=action, params=params, status=200,
+                                code="", request_id=request_id, access_key_id=access_key_id)
+            self._changed(call)
+            result = DropConnection(executed=True) if drop_after is not None else (200, body)
         except DropConnection as drop:
             if not drop.executed:
-                self.calls.record(service=service.name, action=action, params=params, status=599,
-                                  code="ConnectionDropped", request_id=request_id,
-                                  access_key_id=access_key_id)
-            raise
+                self._record(service=service.name, action=action, params=params, status=599,
+                             code="ConnectionDropped", request_id=request_id, access_key_id=access_key_id)
+            result = drop
         except ApiError as err:
-            return self._error(err, service, action, params, request_id, access_key_id)
+            result = self._error(err, service, action, params, request_id, access_key_id)
         except Exception as exc:  # an emulator bug: answer like the real gateway would, and keep it
             INTERNAL_ERRORS.append(f"{action}: {type(exc).__name__}: {exc}")
             err = ApiError("InternalError", "The request processing has failed due to some unknown error.", 500)
-            return self._error(err, service, action, params, request_id, access_key_id)
+            result = self._error(err, service, action, params, request_id, access_key_id)
+        if caught:
+            self.holds.park(caught, "after")       # the action ran (or failed); its answer waits
+        if isinstance(result, DropConnection):
+            raise result
+        return result
 
     def _error(self, err, service, action, params, request_id, access_key_id):
-        self.calls.record(service=service.name if service else "", action=action or "",
-                          params=params, status=err.status, code=err.code,
-                          request_id=request_id, access_key_id=access_key_id)
+        self._record(service=service.name if service else "", action=action or "",
+                     params=params, status=err.status, code=err.code,
+                     request_id=request_id, access_key_id=access_key_id)
         body = {"RequestId": request_id, "HostId": self.account.host_for(service),
                 "Code": err.code, "Message": err.message,
                 "Recommend": err.recommend or

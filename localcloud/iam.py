@@ -70,6 +70,8 @@ class Authorizer:
         """Restrict ``access_key_id`` to ``document`` (a RAM policy dict or JSON string)."""
         if isinstance(document, str):
             document = json.loads(document)
+        if not isinstance(document, dict) or not isinstance(document.get("Statement", []), (list, dict)):
+            raise ValueError('a RAM policy document is an object with a "Statement" list')
         with self._lock:
             self._policies.setdefault(access_key_id, []).extend(_as_list(document.get("Statement", [])))
 
@@ -79,6 +81,15 @@ class Authorizer:
                 self._policies.clear()
             else:
                 self._policies.pop(access_key_id, None)
+
+    def policies(self):
+        """``{AccessKeyId: [statements]}`` of every restricted key (a copy)."""
+        with self._lock:
+            return {key: json.loads(json.dumps(statements)) for key, statements in self._policies.items()}
+
+    def restore(self, policies):
+        with self._lock:
+            self._policies = {key: list(statements) for key, statements in policies.items()}
 
     def check(self, access_key_id, service, action, params, account):
         with self._lock:

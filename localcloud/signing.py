@@ -36,7 +36,13 @@ def _parse_time(value):
 
 
 class Authenticator:
-    """Knows the accepted credentials; remembers nonces for the skew window."""
+    """Knows the accepted credentials; remembers nonces for the skew window.
+
+    Freshness is checked against the real wall time (``wall_time``), never the cloud's
+    movable clock: the official SDK signs with the real time (see ``localcloud/clock.py``).
+    """
+
+    wall_time = staticmethod(time.time)
 
     def __init__(self, credentials, security_tokens=None):
         self.credentials = dict(credentials)          # AccessKeyId -> secret
@@ -67,7 +73,7 @@ class Authenticator:
         when = _parse_time(timestamp)
         if when is None:
             raise ApiError("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.", 400)
-        now = time.time()
+        now = self.wall_time()
         if abs(now - when) > CLOCK_SKEW_SECONDS:
             raise ApiError("InvalidTimeStamp.Expired",
                            "Specified time stamp or date value is expired.", 400)

@@ -14,7 +14,8 @@ What is emulated (KMS 2016-01-20, secrets only; no keys, no certificates):
   (RecoveryWindowInDays 7-30, default 30); until then the secret is in its
   delete window; RestoreSecret brings it back; when the clock passes
   ``PlannedDeleteTime`` the secret is gone for good and its name free again.
-  The clock is ``time.time() + clock_offset``; tests move it with ``advance``.
+  Time is the cloud's one clock (``localcloud/clock.py``, ``self.clock``);
+  tests move it with ``cloud.clock.advance`` (``advance`` here is an alias).
 - RAMCredentials: ``ExtendedConfig`` ``{"SecretSubType": "RamUserAccessKey",
   "UserName": ...}``; ``SecretData`` ``{"AccessKeys": [{"AccessKeyId",
   "AccessKeySecret"}]}`` listing every AccessKey the RAM user has (checked
@@ -29,11 +30,11 @@ import re
 import secrets as _secrets
 import string
 import threading
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
+from ..clock import Clock, iso, timestamp
 from ..exceptions import ApiError
+from ..state import plain
 from . import exceptions as err
 
 GENERIC = "Generic"
@@ -70,8 +71,7 @@ CREDENTIAL_KEYS = frozenset({"AccessKeySecret", "Password", "AccountPassword", "
 MIN_LEAK_CHECK_LENGTH = 8
 
 
-def iso(ts):
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+__all__ = ["KmsBackend", "Secret", "Version", "iso"]
 
 
 @dataclass
@@ -108,11 +108,11 @@ class Secret:
 
 
 class KmsBackend:
-    def __init__(self, account):
+    def __init__(self, account, clock=None):
         self.account = account
+        self.clock = clock or Clock()
         self.lock = threading.RLock()
         self.secrets = {}
-        self.clock_offset = 0.0
         self.ram = None
         self._seq = 0
         self._minted = set()
@@ -122,17 +122,23 @@ class KmsBackend:
         """Called by the gateway after every reset: RAMCredentials check keys against RAM."""
         self.ram = backends.get("ram")
 
-    def now(self):
-        return time.time() + self.clock_offset
+    def _now(self):
+        return timestamp(self.clock)
 
     def advance(self, days=0, hours=0, seconds=0):
-        """Move this backend's clock forward; scheduled deletions whose time has come complete."""
+        """Move the cloud's clock forward (RAM's too: there is one clock); scheduled deletions whose
+        time has come complete. An alias of ``cloud.clock.advance``."""
+        self.clock.advance(seconds, days=days, hours=hours)
         with self.lock:
-            self.clock_offset += days * 86400 + hours * 3600 + seconds
             self._purge()
 
+    @property
+    def clock_offset(self):
+        """Seconds the clock is ahead of real time (kept for older tests)."""
+        return getattr(self.clock, "offset", self._now() - Clock().time())
+
     def _purge(self):
-        now = self.now()
+        now = self._now()   # lazy: any clock object may have moved since the last call
         for name in [n for n, s in self.secrets.items() if s.planned_delete is not None and s.planned_delete <= now]:
             del self.secrets[name]
 
@@ -319,7 +325,7 @@ class KmsBackend:
                 if existing.planned_delete is not None:
                     raise err.in_delete_window(name)
                 raise err.exists(name)
-            now = self.now()
+            now = self._now()
             self._seq += 1
             secret = Secret(name=name, secret_type=secret_type, created=now, updated=now,
                             arn=f"acs:kms:{self.account.region}:{self.account.account_id}:secret/{name}",
@@ -367,7 +373,7 @@ class KmsBackend:
                 if old.data == data and old.data_type == data_type:
                     return secret, old        # idempotent
                 raise err.exists(f"{secret.name} version {version_id}")
-            now = self.now()
+            now = self._now()
             if CURRENT in stages:
                 current = secret.stage_holder(CURRENT)
                 if current is not None:
@@ -408,7 +414,7 @@ class KmsBackend:
             if secret.secret_type == GENERIC:
                 raise err.invalid_parameter("Generic secrets are not rotated by KMS.")
             secret.rotation_interval = interval
-            secret.updated = self.now()
+            secret.updated = self._now()
             return secret
 
     def update_secret(self, name, description=None, custom_data=None):
@@ -426,7 +432,7 @@ class KmsBackend:
                 secret.extended_config = config
             if description is not None:
                 secret.description = description
-            secret.updated = self.now()
+            secret.updated = self._now()
             return secret
 
     def list_secrets(self, filters=()):
@@ -465,11 +471,11 @@ class KmsBackend:
             secret = self._get(name)
             if force:
                 del self.secrets[secret.name]
-                return secret.name, self.now()
+                return secret.name, self._now()
             if secret.planned_delete is not None:
                 raise err.in_delete_window(secret.name)
             days = DEFAULT_RECOVERY_DAYS if recovery_days is None else recovery_days
-            secret.planned_delete = self.now() + days * 86400
+            secret.planned_delete = self._now() + days * 86400
             return secret.name, secret.planned_delete
 
     def restore_secret(self, name):
@@ -478,7 +484,7 @@ class KmsBackend:
             if secret.planned_delete is None:
                 raise err.in_use(secret.name)
             secret.planned_delete = None
-            secret.updated = self.now()
+            secret.updated = self._now()
             return secret
 
     def tag_resource(self, name, tags):
@@ -558,3 +564,31 @@ class KmsBackend:
                 "rotation_interval": secret.rotation_interval,
             }
 
+
+    # -- persistence (--state) -------------------------------------------------------
+    def snapshot(self):
+        """The whole state as JSON-ready data, secret values included (the state file is 0600)."""
+        with self.lock:
+            secrets = []
+            for secret in self.secrets.values():
+                data = plain(secret)
+                data["tags"] = list(secret.tags.items())
+                data["versions"] = [plain(v) for v in secret.versions.values()]
+                if secret.extended_config is not None:
+                    data["extended_config"] = json.loads(json.dumps(secret.extended_config))
+                secrets.append(data)
+            return {"secrets": secrets, "seq": self._seq, "minted": sorted(self._minted)}
+
+    def restore(self, data):
+        with self.lock:
+            self.secrets = {}
+            for raw in data.get("secrets", []):
+                raw = dict(raw)
+                versions = [Version(**v) for v in raw.pop("versions")]
+                tags = raw.pop("tags")
+                secret = Secret(**raw)
+                secret.tags = {k: v for k, v in tags}
+                secret.versions = {v.version_id: v for v in versions}
+                self.secrets[secret.name] = secret
+            self._seq = data.get("seq", len(self.secrets))
+            self._minted = set(data.get("minted", []))

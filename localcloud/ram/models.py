@@ -1,5 +1,10 @@
 """RAM 2015-05-01 state and semantics.
 
+moto-style: the state is dataclasses (``User``, ``AccessKey``, ``LoginProfile``,
+``Group``, ``MfaDevice``, ``Policy``, ``PasswordPolicy``) holding Python values
+(times are epoch seconds from the cloud's clock); ``responses.py`` shapes the
+wire JSON and ``exceptions.py`` holds the error codes.
+
 One ``RamBackend`` per account; every public method takes ``self.lock`` (an
 RLock) for its whole check-then-change, so concurrent callers see each action
 as atomic (16 threads racing CreateAccessKey on one user end with exactly two
@@ -54,17 +59,19 @@ Decisions and known deviations from the real service (quoted by the README):
 - ``minted_credentials()`` returns every AccessKeySecret ever created, every
   password ever set and every MFA seed ever issued, deleted or not.
 - Not modelled: custom policy documents and versions, roles, user tags, group
-  policies, LastLoginDate (never returned), the 403 NoPermission / Inactive
-  answers, XML responses.
+  policies, LastLoginDate (never returned), XML responses. Policies attached to
+  RAM users here govern nothing: AccessKeys this backend mints are not gateway
+  credentials (callers' policies are the gateway's, ``localcloud/iam.py``).
 """
 import base64
-import itertools
 import re
 import secrets
 import string
 import threading
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, fields, replace
 
+from ..clock import Clock, iso, timestamp
+from ..state import plain
 from . import exceptions as err
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]+\Z")
@@ -92,19 +99,8 @@ SYSTEM_POLICIES = {
     "AliyunECSFullAccess": "Provides full access to Elastic Compute Service (ECS).",
 }
 
-DEFAULT_PASSWORD_POLICY = {
-    "MinimumPasswordLength": 8,
-    "RequireLowercaseCharacters": True,
-    "RequireUppercaseCharacters": True,
-    "RequireNumbers": True,
-    "RequireSymbols": False,
-    "HardExpiry": False,
-    "MaxPasswordAge": 0,
-    "PasswordReusePrevention": 0,
-    "MaxLoginAttemps": 5,
-}
-PASSWORD_POLICY_RANGES = {"MinimumPasswordLength": (8, 32), "MaxPasswordAge": (0, 1095),
-                          "PasswordReusePrevention": (0, 24), "MaxLoginAttemps": (0, 32)}
+PASSWORD_POLICY_RANGES = {"minimum_password_length": (8, 32), "max_password_age": (0, 1095),
+                          "password_reuse_prevention": (0, 24), "max_login_attemps": (0, 32)}
 
 DEFAULT_QUOTAS = {"users": 1000, "access_keys_per_user": 2, "groups_per_user": 5,
                   "system_policies_per_user": 20, "custom_policies_per_user": 5, "virtual_mfa_devices": 100}
@@ -113,12 +109,92 @@ _ALNUM = string.ascii_letters + string.digits
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
-def now_iso():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _random(alphabet, n):
     return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+# -- models ---------------------------------------------------------------------------
+@dataclass
+class AccessKey:
+    access_key_id: str
+    secret: str
+    created: float
+    status: str = "Active"
+
+
+@dataclass
+class LoginProfile:
+    password: str
+    created: float
+    password_reset_required: bool = False
+    mfa_bind_required: bool = False
+
+
+@dataclass
+class User:
+    user_name: str
+    user_id: str
+    created: float
+    updated: float
+    display_name: str = ""
+    email: str = ""
+    mobile_phone: str = ""
+    comments: str = ""
+    access_keys: dict = field(default_factory=dict)    # AccessKeyId -> AccessKey, in creation order
+    login_profile: LoginProfile = None
+    policies: dict = field(default_factory=dict)       # (PolicyType, PolicyName) -> attach time
+    groups: dict = field(default_factory=dict)         # GroupName -> join time
+
+    def view(self):
+        """The user's fields under their API names (GetUser's), for inspection."""
+        return {"UserName": self.user_name, "UserId": self.user_id, "DisplayName": self.display_name,
+                "Email": self.email, "MobilePhone": self.mobile_phone, "Comments": self.comments,
+                "CreateDate": iso(self.created), "UpdateDate": iso(self.updated)}
+
+
+@dataclass
+class Group:
+    group_name: str
+    group_id: str
+    created: float
+    comments: str = ""
+
+
+@dataclass
+class MfaDevice:
+    serial_number: str
+    name: str
+    seed: str
+    created: float
+    user_id: str = None           # the user it is bound to
+
+
+@dataclass
+class Policy:
+    policy_name: str
+    policy_type: str
+    description: str = ""
+    default_version: str = "v1"
+
+
+@dataclass
+class PasswordPolicy:
+    minimum_password_length: int = 8
+    require_lowercase_characters: bool = True
+    require_uppercase_characters: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = False
+    hard_expiry: bool = False
+    max_password_age: int = 0
+    password_reuse_prevention: int = 0
+    max_login_attemps: int = 5      # sic: the API's spelling
+
+    def accepts(self, password):
+        return not (len(password) < self.minimum_password_length
+                    or (self.require_lowercase_characters and not any(c.islower() for c in password))
+                    or (self.require_uppercase_characters and not any(c.isupper() for c in password))
+                    or (self.require_numbers and not any(c.isdigit() for c in password))
+                    or (self.require_symbols and not any(c in SYMBOLS for c in password)))
 
 
 # -- validation (pure) --------------------------------------------------------
@@ -143,29 +219,32 @@ def check_format(value, param, pattern):
 
 
 class RamBackend:
-    """RAM for one account. ``users`` maps UserName to the user as GetUser returns it."""
+    """RAM for one account. ``users`` maps UserName to its ``User``.
 
-    def __init__(self, account):
+    Actions return copies taken under the lock (``replace``: the scalar fields; responses read
+    nothing else), so an answer is the state at the moment the action ran, whatever changes
+    while the response is shaped.
+    """
+
+    def __init__(self, account, clock=None):
         self.account = account
+        self.clock = clock or Clock()
         self.lock = threading.RLock()
         self.alias = account.alias or ""
         self.quotas = dict(DEFAULT_QUOTAS)
-        self.password_policy = dict(DEFAULT_PASSWORD_POLICY)
-        self.users = {}            # UserName -> user dict (wire fields)
-        self._keys = {}            # AccessKeyId -> key record (with secret and UserId)
-        self._login_profiles = {}  # UserId -> {PasswordResetRequired, MFABindRequired, CreateDate}
-        self._user_policies = {}   # UserId -> {(PolicyType, PolicyName): AttachDate}
-        self._groups = {}          # GroupName -> group dict
-        self._memberships = {}     # UserId -> {GroupName: JoinDate}
-        self._mfa_devices = {}     # SerialNumber -> {SerialNumber, Name, Base32StringSeed, UserId, CreateDate}
-        self._policies = {("System", name): {"PolicyName": name, "PolicyType": "System", "Description": text,
-                                             "DefaultVersion": "v1"}
-                          for name, text in SYSTEM_POLICIES.items()}
+        self.password_policy = PasswordPolicy()
+        self.users = {}            # UserName -> User
+        self.groups_by_name = {}   # GroupName -> Group
+        self.mfa_by_serial = {}    # SerialNumber -> MfaDevice
+        self.policies = {("System", name): Policy(name, "System", text) for name, text in SYSTEM_POLICIES.items()}
+        self._key_owner = {}       # AccessKeyId -> User (ids are unique across the account)
         self._ids = set()
         self._minted = []
-        self._seq = itertools.count(1)
 
     # -- helpers -------------------------------------------------------------
+    def _now(self):
+        return timestamp(self.clock)
+
     def _new_id(self):
         while True:
             value = str(10**15 + secrets.randbelow(9 * 10**15))
@@ -174,30 +253,20 @@ class RamBackend:
                 return value
 
     def _user(self, user_name):
-        if user_name not in self.users:
+        user = self.users.get(user_name)
+        if user is None:
             raise err.no_user(user_name)
-        return self.users[user_name]
-
-    def _uid(self, user_name):
-        return self._user(user_name)["UserId"]
-
-    def _user_keys(self, user_id):
-        return [k for k in self._keys.values() if k["UserId"] == user_id]
+        return user
 
     def _check_password(self, password):
-        pp = self.password_policy
-        if (len(password) < pp["MinimumPasswordLength"]
-                or (pp["RequireLowercaseCharacters"] and not any(c.islower() for c in password))
-                or (pp["RequireUppercaseCharacters"] and not any(c.isupper() for c in password))
-                or (pp["RequireNumbers"] and not any(c.isdigit() for c in password))
-                or (pp["RequireSymbols"] and not any(c in SYMBOLS for c in password))):
+        if not self.password_policy.accepts(password):
             raise err.password_too_weak()
 
     def _policy(self, policy_type, policy_name):
         if policy_type not in POLICY_TYPES:
             raise err.policy_type()
         check_name(policy_name, "PolicyName", max_len=128, pattern=POLICY_NAME_RE)
-        policy = self._policies.get((policy_type, policy_name))
+        policy = self.policies.get((policy_type, policy_name))
         if policy is None:
             raise err.no_policy(policy_type, policy_name)
         return policy
@@ -214,18 +283,16 @@ class RamBackend:
                 raise err.user_exists(user_name)
             if len(self.users) >= self.quotas["users"]:
                 raise err.limit("User", "The count of users beyond the current limits.")
-            now = now_iso()
-            user = {"UserName": user_name, "UserId": self._new_id(), "DisplayName": display_name or user_name,
-                    "Email": email or "", "MobilePhone": mobile_phone or "", "Comments": comments or "",
-                    "CreateDate": now, "UpdateDate": now}
+            now = self._now()
+            user = User(user_name=user_name, user_id=self._new_id(), created=now, updated=now,
+                        display_name=display_name or user_name, email=email or "",
+                        mobile_phone=mobile_phone or "", comments=comments or "")
             self.users[user_name] = user
-            self._user_policies[user["UserId"]] = {}
-            self._memberships[user["UserId"]] = {}
-            return dict(user)
+            return replace(user)
 
     def get_user(self, user_name):
         with self.lock:
-            return dict(self._user(user_name))
+            return replace(self._user(user_name))
 
     def update_user(self, user_name, new_user_name=None, new_display_name=None, new_comments=None,
                     new_mobile_phone=None, new_email=None):
@@ -241,33 +308,36 @@ class RamBackend:
                 if new_user_name in self.users:
                     raise err.user_exists(new_user_name)
                 del self.users[user_name]
-                user["UserName"] = new_user_name
+                user.user_name = new_user_name
                 self.users[new_user_name] = user
-            for field, value in (("DisplayName", new_display_name), ("Comments", new_comments),
-                                 ("MobilePhone", new_mobile_phone), ("Email", new_email)):
-                if value is not None:
-                    user[field] = value
-            user["UpdateDate"] = now_iso()
-            return dict(user)
+            if new_display_name is not None:
+                user.display_name = new_display_name
+            if new_comments is not None:
+                user.comments = new_comments
+            if new_mobile_phone is not None:
+                user.mobile_phone = new_mobile_phone
+            if new_email is not None:
+                user.email = new_email
+            user.updated = self._now()
+            return replace(user)
 
     def delete_user(self, user_name):
         with self.lock:
-            uid = self._uid(user_name)
-            if self._user_policies[uid]:
+            user = self._user(user_name)
+            if user.policies:
                 raise err.delete_conflict("Policy")
-            if self._memberships[uid]:
+            if user.groups:
                 raise err.delete_conflict("Group")
-            if self._user_keys(uid):
+            if user.access_keys:
                 raise err.delete_conflict("AccessKey")
-            if uid in self._login_profiles:
+            if user.login_profile is not None:
                 raise err.delete_conflict("LoginProfile")
-            if any(d["UserId"] == uid for d in self._mfa_devices.values()):
+            if self._bound_device_of(user) is not None:
                 raise err.delete_conflict("MFADevice")
             del self.users[user_name]
-            del self._user_policies[uid]
-            del self._memberships[uid]
 
     def list_users(self, marker=None, max_items=100):
+        """``(users, truncated, next_marker)``: a page of users by UserName."""
         after = ""
         if marker is not None:
             try:
@@ -279,164 +349,163 @@ class RamBackend:
             after = after[2:]
         with self.lock:
             names = sorted(n for n in self.users if n > after)
-            page = [dict(self.users[n]) for n in names[:max_items]]
+            page = [replace(self.users[n]) for n in names[:max_items]]
         truncated = len(names) > max_items
-        next_marker = base64.urlsafe_b64encode(("u:" + page[-1]["UserName"]).encode()).decode() if truncated else ""
+        next_marker = base64.urlsafe_b64encode(("u:" + page[-1].user_name).encode()).decode() if truncated else ""
         return page, truncated, next_marker
 
     # -- login profiles --------------------------------------------------------
     def create_login_profile(self, user_name, password, password_reset_required=False, mfa_bind_required=False):
         with self.lock:
-            uid = self._uid(user_name)
-            if uid in self._login_profiles:
+            user = self._user(user_name)
+            if user.login_profile is not None:
                 raise err.login_profile_exists(user_name)
             self._check_password(password)
             self._minted.append(password)
-            profile = {"PasswordResetRequired": bool(password_reset_required),
-                       "MFABindRequired": bool(mfa_bind_required), "CreateDate": now_iso()}
-            self._login_profiles[uid] = profile
-            return dict(profile, UserName=user_name)
+            user.login_profile = LoginProfile(password=password, created=self._now(),
+                                              password_reset_required=bool(password_reset_required),
+                                              mfa_bind_required=bool(mfa_bind_required))
+            return replace(user), replace(user.login_profile)
 
     def get_login_profile(self, user_name):
         with self.lock:
-            uid = self._uid(user_name)
-            if uid not in self._login_profiles:
+            user = self._user(user_name)
+            if user.login_profile is None:
                 raise err.no_login_profile(user_name)
-            return dict(self._login_profiles[uid], UserName=user_name)
+            return replace(user), replace(user.login_profile)
 
     def update_login_profile(self, user_name, password=None, password_reset_required=None, mfa_bind_required=None):
         with self.lock:
-            uid = self._uid(user_name)
-            profile = self._login_profiles.get(uid)
+            user = self._user(user_name)
+            profile = user.login_profile
             if profile is None:
                 raise err.no_login_profile(user_name)
             if password is not None:
                 self._check_password(password)
                 self._minted.append(password)
+                profile.password = password
             if password_reset_required is not None:
-                profile["PasswordResetRequired"] = password_reset_required
+                profile.password_reset_required = password_reset_required
             if mfa_bind_required is not None:
-                profile["MFABindRequired"] = mfa_bind_required
+                profile.mfa_bind_required = mfa_bind_required
 
     def delete_login_profile(self, user_name):
         with self.lock:
-            uid = self._uid(user_name)
-            if self._login_profiles.pop(uid, None) is None:
+            user = self._user(user_name)
+            if user.login_profile is None:
                 raise err.no_login_profile(user_name)
+            user.login_profile = None
 
     # -- access keys -----------------------------------------------------------
     def create_access_key(self, user_name):
         with self.lock:
-            uid = self._uid(user_name)
-            if len(self._user_keys(uid)) >= self.quotas["access_keys_per_user"]:
+            user = self._user(user_name)
+            if len(user.access_keys) >= self.quotas["access_keys_per_user"]:
                 raise err.limit("User.AccessKey",
                                 "The access key count of the user access keys beyond the current limits.")
             while True:
                 key_id = "LTAI5t" + _random(_ALNUM, 18)
-                if key_id not in self._keys:
+                if key_id not in self._key_owner:
                     break
             secret = _random(_ALNUM, 30)
             self._minted.append(secret)
-            key = {"AccessKeyId": key_id, "AccessKeySecret": secret, "Status": "Active",
-                   "CreateDate": now_iso(), "UserId": uid}
-            self._keys[key_id] = key
-            return {k: key[k] for k in ("AccessKeyId", "AccessKeySecret", "Status", "CreateDate")}
+            key = AccessKey(access_key_id=key_id, secret=secret, created=self._now())
+            user.access_keys[key_id] = key
+            self._key_owner[key_id] = user
+            return replace(key)
 
     def _key(self, user_name, key_id):
-        uid = self._uid(user_name)
-        key = self._keys.get(key_id)
-        if key is None or key["UserId"] != uid:
+        user = self._user(user_name)
+        key = user.access_keys.get(key_id)
+        if key is None:
             raise err.no_access_key(key_id)
-        return key
+        return user, key
 
     def update_access_key(self, user_name, key_id, status):
         if status not in ACCESS_KEY_STATUSES:
             raise err.invalid_value("Status", "Active | Inactive")
         with self.lock:
-            self._key(user_name, key_id)["Status"] = status
+            self._key(user_name, key_id)[1].status = status
 
     def delete_access_key(self, user_name, key_id):
         with self.lock:
-            self._key(user_name, key_id)
-            del self._keys[key_id]
+            user, _ = self._key(user_name, key_id)
+            del user.access_keys[key_id]
+            del self._key_owner[key_id]
 
     def list_access_keys(self, user_name):
         with self.lock:
-            uid = self._uid(user_name)
-            return [{k: key[k] for k in ("AccessKeyId", "Status", "CreateDate")} for key in self._user_keys(uid)]
+            return [replace(k) for k in self._user(user_name).access_keys.values()]
 
     # -- policies ----------------------------------------------------------------
     def add_custom_policy(self, policy_name, description=""):
         """Test helper: a Custom policy (there is no CreatePolicy action here)."""
         with self.lock:
-            self._policies[("Custom", policy_name)] = {"PolicyName": policy_name, "PolicyType": "Custom",
-                                                      "Description": description, "DefaultVersion": "v1"}
+            self.policies[("Custom", policy_name)] = Policy(policy_name, "Custom", description)
 
     def attach_policy_to_user(self, policy_type, policy_name, user_name):
         with self.lock:
             policy = self._policy(policy_type, policy_name)
-            uid = self._uid(user_name)
-            attached = self._user_policies[uid]
-            if (policy_type, policy_name) in attached:
+            user = self._user(user_name)
+            if (policy_type, policy_name) in user.policies:
                 raise err.user_policy_exists(policy_name)
             quota = self.quotas["system_policies_per_user" if policy_type == "System" else "custom_policies_per_user"]
-            if sum(1 for t, _ in attached if t == policy_type) >= quota:
+            if sum(1 for t, _ in user.policies if t == policy_type) >= quota:
                 raise err.limit("User.Policy", "The policy count of the user attached policies beyond the current "
                                                "limits.")
-            attached[(policy["PolicyType"], policy["PolicyName"])] = now_iso()
+            user.policies[(policy.policy_type, policy.policy_name)] = self._now()
 
     def detach_policy_from_user(self, policy_type, policy_name, user_name):
         with self.lock:
             self._policy(policy_type, policy_name)
-            uid = self._uid(user_name)
-            if self._user_policies[uid].pop((policy_type, policy_name), None) is None:
+            user = self._user(user_name)
+            if user.policies.pop((policy_type, policy_name), None) is None:
                 raise err.no_user_policy(policy_name)
 
     def list_policies_for_user(self, user_name):
+        """``[(Policy, attach time)]`` in attachment order."""
         with self.lock:
-            uid = self._uid(user_name)
-            return [dict(self._policies[key], AttachDate=date) for key, date in self._user_policies[uid].items()]
+            return [(replace(self.policies[key]), attached) for key, attached in self._user(user_name).policies.items()]
 
     # -- groups ------------------------------------------------------------------
     def create_group(self, group_name, comments=None):
         check_name(group_name, "GroupName")
         check_length(comments, "Comments")
         with self.lock:
-            if group_name in self._groups:
+            if group_name in self.groups_by_name:
                 raise err.group_exists(group_name)
-            group = {"GroupName": group_name, "GroupId": self._new_id(), "Comments": comments or "",
-                     "CreateDate": now_iso()}
-            self._groups[group_name] = group
-            return dict(group)
+            group = Group(group_name=group_name, group_id=self._new_id(), created=self._now(),
+                          comments=comments or "")
+            self.groups_by_name[group_name] = group
+            return replace(group)
 
     def _group(self, group_name):
-        if group_name not in self._groups:
+        group = self.groups_by_name.get(group_name)
+        if group is None:
             raise err.no_group(group_name)
-        return self._groups[group_name]
+        return group
 
     def add_user_to_group(self, user_name, group_name):
         with self.lock:
-            uid = self._uid(user_name)
+            user = self._user(user_name)
             self._group(group_name)
-            joined = self._memberships[uid]
-            if group_name in joined:
+            if group_name in user.groups:
                 raise err.user_group_exists(user_name, group_name)
-            if len(joined) >= self.quotas["groups_per_user"]:
+            if len(user.groups) >= self.quotas["groups_per_user"]:
                 raise err.limit("User.Group", "The count of groups the target user joined beyond the current limits.")
-            joined[group_name] = now_iso()
+            user.groups[group_name] = self._now()
 
     def remove_user_from_group(self, user_name, group_name):
         with self.lock:
-            uid = self._uid(user_name)
+            user = self._user(user_name)
             self._group(group_name)
-            if self._memberships[uid].pop(group_name, None) is None:
+            if user.groups.pop(group_name, None) is None:
                 raise err.no_user_group(user_name, group_name)
 
     def list_groups_for_user(self, user_name):
+        """``[(Group, join time)]`` in joining order."""
         with self.lock:
-            uid = self._uid(user_name)
-            return [{"GroupName": g, "GroupId": self._groups[g]["GroupId"], "Comments": self._groups[g]["Comments"],
-                     "JoinDate": date} for g, date in self._memberships[uid].items()]
+            return [(replace(self.groups_by_name[g]), joined) for g, joined in self._user(user_name).groups.items()]
 
     # -- MFA -----------------------------------------------------------------------
     def _serial(self, name):
@@ -446,56 +515,59 @@ class RamBackend:
         check_name(name, "VirtualMFADeviceName", pattern=MFA_NAME_RE)
         with self.lock:
             serial = self._serial(name)
-            if serial in self._mfa_devices:
+            if serial in self.mfa_by_serial:
                 raise err.mfa_device_exists(name)
-            if len(self._mfa_devices) >= self.quotas["virtual_mfa_devices"]:
+            if len(self.mfa_by_serial) >= self.quotas["virtual_mfa_devices"]:
                 raise err.limit("VirtualMFADevice", "The count of virtual mfa devices beyond the current limits.")
             seed = _random(_BASE32, 64)
             self._minted.append(seed)
-            self._mfa_devices[serial] = {"SerialNumber": serial, "Name": name, "Base32StringSeed": seed,
-                                         "UserId": None, "CreateDate": now_iso()}
-            return {"SerialNumber": serial, "Base32StringSeed": seed, "QRCodePNG": BLANK_PNG}
+            device = MfaDevice(serial_number=serial, name=name, seed=seed, created=self._now())
+            self.mfa_by_serial[serial] = device
+            return replace(device)
 
     def _device(self, serial):
-        if serial not in self._mfa_devices:
+        device = self.mfa_by_serial.get(serial)
+        if device is None:
             raise err.no_mfa_device(serial)
-        return self._mfa_devices[serial]
+        return device
+
+    def _bound_device_of(self, user):
+        return next((d for d in self.mfa_by_serial.values() if d.user_id == user.user_id), None)
 
     def bind_mfa_device(self, serial, user_name, code1, code2):
         if not (AUTH_CODE_RE.match(code1) and AUTH_CODE_RE.match(code2)):
             raise err.authentication_code_format()
         with self.lock:
-            uid = self._uid(user_name)
+            user = self._user(user_name)
             device = self._device(serial)
-            if any(d["UserId"] == uid for d in self._mfa_devices.values()):
+            if self._bound_device_of(user) is not None:
                 raise err.user_mfa_exists(user_name)
-            if device["UserId"] is not None:
+            if device.user_id is not None:
                 raise err.mfa_device_bound(serial)
-            device["UserId"] = uid   # codes are not checked against the TOTP seed (see module docstring)
+            device.user_id = user.user_id   # codes are not checked against the TOTP seed (see module docstring)
 
     def _bound_device(self, user_name):
-        uid = self._uid(user_name)
-        for device in self._mfa_devices.values():
-            if device["UserId"] == uid:
-                return device
-        raise err.no_user_mfa(user_name)
+        device = self._bound_device_of(self._user(user_name))
+        if device is None:
+            raise err.no_user_mfa(user_name)
+        return device
 
     def get_user_mfa_info(self, user_name):
         with self.lock:
-            return {"SerialNumber": self._bound_device(user_name)["SerialNumber"], "Type": "VMFA"}
+            return replace(self._bound_device(user_name))
 
     def unbind_mfa_device(self, user_name):
         with self.lock:
             device = self._bound_device(user_name)
-            device["UserId"] = None
-            return {"SerialNumber": device["SerialNumber"]}
+            device.user_id = None
+            return replace(device)
 
     def delete_virtual_mfa_device(self, serial):
         with self.lock:
             device = self._device(serial)
-            if device["UserId"] is not None:
+            if device.user_id is not None:
                 raise err.mfa_delete_conflict(serial)
-            del self._mfa_devices[serial]
+            del self.mfa_by_serial[serial]
 
     # -- account -------------------------------------------------------------------
     def get_account_alias(self):
@@ -512,68 +584,133 @@ class RamBackend:
 
     def get_password_policy(self):
         with self.lock:
-            return dict(self.password_policy)
+            return replace(self.password_policy)
 
     def set_password_policy(self, **values):
-        policy = dict(DEFAULT_PASSWORD_POLICY)
+        """``values``: PasswordPolicy fields; one left out (None) returns to its default."""
+        policy = PasswordPolicy()
         for name, value in values.items():
             if value is None:
                 continue
             if name in PASSWORD_POLICY_RANGES:
                 low, high = PASSWORD_POLICY_RANGES[name]
                 if not low <= value <= high:
-                    raise err.out_of_range(name, low, high)
-            policy[name] = value
+                    raise err.out_of_range(_camel(name), low, high)
+            setattr(policy, name, value)
         with self.lock:
             self.password_policy = policy
-            return dict(policy)
+            return replace(policy)
 
-    # -- inspection (tests) -------------------------------------------------------
+    # -- inspection (tests, control API) -------------------------------------------
     def minted_credentials(self):
         """Every AccessKeySecret created, password set and MFA seed issued (leak checks)."""
         with self.lock:
             return list(self._minted)
 
+    def access_key_ids(self, user_name):
+        """The user's AccessKeyIds in creation order (KMS checks RAMCredentials secrets against them)."""
+        with self.lock:
+            return list(self._user(user_name).access_keys)
+
     def access_keys(self, user_name):
         """The user's AccessKeys (id, status, date; no secret); [] if the user does not exist."""
         with self.lock:
-            if user_name not in self.users:
+            user = self.users.get(user_name)
+            if user is None:
                 return []
-            return self.list_access_keys(user_name)
+            return [{"AccessKeyId": k.access_key_id, "Status": k.status, "CreateDate": iso(k.created)}
+                    for k in user.access_keys.values()]
 
     def access_key_owner(self, access_key_id):
         """UserName owning ``access_key_id``, or None."""
         with self.lock:
-            key = self._keys.get(access_key_id)
-            if key is None:
-                return None
-            return next((n for n, u in self.users.items() if u["UserId"] == key["UserId"]), None)
+            user = self._key_owner.get(access_key_id)
+            return user.user_name if user is not None else None
 
     def user_state(self, user_name):
-        """Everything attached to a user as plain data, or None if it does not exist."""
+        """Everything attached to a user as plain data (no credential), or None if it does not exist."""
         with self.lock:
             user = self.users.get(user_name)
             if user is None:
                 return None
-            uid = user["UserId"]
-            device = next((d for d in self._mfa_devices.values() if d["UserId"] == uid), None)
-            profile = self._login_profiles.get(uid)
+            device = self._bound_device_of(user)
+            profile = user.login_profile
             return {
-                "user": dict(user),
-                "policies": sorted(name for _, name in self._user_policies[uid]),
-                "policy_types": {name: ptype for ptype, name in self._user_policies[uid]},
-                "groups": sorted(self._memberships[uid]),
-                "access_keys": [{"AccessKeyId": k["AccessKeyId"], "Status": k["Status"]} for k in self._user_keys(uid)],
+                "user": user.view(),
+                "policies": sorted(name for _, name in user.policies),
+                "policy_types": {name: ptype for ptype, name in user.policies},
+                "groups": sorted(user.groups),
+                "access_keys": [{"AccessKeyId": k.access_key_id, "Status": k.status}
+                                for k in user.access_keys.values()],
                 "login_profile": profile is not None,
-                "login_profile_settings": dict(profile) if profile else None,
+                "login_profile_settings": {"PasswordResetRequired": profile.password_reset_required,
+                                           "MFABindRequired": profile.mfa_bind_required,
+                                           "CreateDate": iso(profile.created)} if profile else None,
                 "mfa_bound": device is not None,
-                "mfa_serial": device["SerialNumber"] if device else None,
+                "mfa_serial": device.serial_number if device else None,
             }
 
     def groups(self):
         with self.lock:
-            return {name: dict(g) for name, g in self._groups.items()}
+            return {name: {"GroupName": g.group_name, "GroupId": g.group_id, "Comments": g.comments,
+                           "CreateDate": iso(g.created)} for name, g in self.groups_by_name.items()}
 
     def mfa_devices(self):
+        """Every virtual MFA device (no seed)."""
         with self.lock:
-            return {s: {k: v for k, v in d.items() if k != "Base32StringSeed"} for s, d in self._mfa_devices.items()}
+            return {s: {"SerialNumber": d.serial_number, "Name": d.name, "UserId": d.user_id,
+                        "CreateDate": iso(d.created)} for s, d in self.mfa_by_serial.items()}
+
+    # -- persistence (--state) -------------------------------------------------------
+    def snapshot(self):
+        """The whole state as JSON-ready data, credentials included (the state file is 0600)."""
+        with self.lock:
+            users = []
+            for user in self.users.values():
+                data = plain(user)
+                data["access_keys"] = [plain(k) for k in user.access_keys.values()]
+                data["login_profile"] = plain(user.login_profile) if user.login_profile else None
+                data["policies"] = [[t, n, at] for (t, n), at in user.policies.items()]
+                data["groups"] = [[g, at] for g, at in user.groups.items()]
+                users.append(data)
+            return {"alias": self.alias, "quotas": dict(self.quotas),
+                    "password_policy": plain(self.password_policy), "users": users,
+                    "groups": [plain(g) for g in self.groups_by_name.values()],
+                    "mfa_devices": [plain(d) for d in self.mfa_by_serial.values()],
+                    "custom_policies": [plain(p) for p in self.policies.values() if p.policy_type == "Custom"],
+                    "ids": sorted(self._ids), "minted": list(self._minted)}
+
+    def restore(self, data):
+        with self.lock:
+            self.alias = data.get("alias", self.alias)
+            self.quotas.update(data.get("quotas", {}))
+            self.password_policy = PasswordPolicy(**data.get("password_policy", {}))
+            self.users, self._key_owner = {}, {}
+            for raw in data.get("users", []):
+                raw = dict(raw)
+                keys = [AccessKey(**k) for k in raw.pop("access_keys")]
+                profile = raw.pop("login_profile")
+                user = User(**_known(User, raw))
+                user.access_keys = {k.access_key_id: k for k in keys}
+                user.login_profile = LoginProfile(**profile) if profile else None
+                user.policies = {(t, n): at for t, n, at in raw["policies"]}
+                user.groups = {g: at for g, at in raw["groups"]}
+                self.users[user.user_name] = user
+                self._key_owner.update({k.access_key_id: user for k in keys})
+            self.groups_by_name = {g["group_name"]: Group(**g) for g in data.get("groups", [])}
+            self.mfa_by_serial = {d["serial_number"]: MfaDevice(**d) for d in data.get("mfa_devices", [])}
+            for policy in data.get("custom_policies", []):
+                self.policies[("Custom", policy["policy_name"])] = Policy(**policy)
+            self._ids = set(data.get("ids", []))
+            self._minted = list(data.get("minted", []))
+
+
+def _known(cls, raw):
+    """The scalar fields of dataclass ``cls`` found in ``raw`` (relations are restored apart)."""
+    names = {f.name for f in fields(cls)} - {"access_keys", "login_profile", "policies", "groups"}
+    return {k: v for k, v in raw.items() if k in names}
+
+
+def _camel(name):
+    """``minimum_password_length`` -> ``MinimumPasswordLength`` (the API's parameter names)."""
+    return "".join(part.capitalize() for part in name.split("_"))

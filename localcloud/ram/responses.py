@@ -6,15 +6,20 @@ Every handler takes ``(backend, Params)`` and returns the 200 body without
 lists are wrapped the XML way (``Users.User[]``, ``AccessKeys.AccessKey[]``,
 ``Policies.Policy[]``, ``Groups.Group[]``).
 """
-from ..core import Service
-from .models import RamBackend
+from dataclasses import fields
 
-USER_FIELDS = ("UserName", "UserId", "DisplayName", "Email", "MobilePhone", "Comments", "CreateDate", "UpdateDate")
+from ..clock import iso
+from ..core import Service
+from .models import BLANK_PNG, PasswordPolicy, RamBackend, _camel
 
 
 def _user(user, with_update=True):
-    fields = USER_FIELDS if with_update else USER_FIELDS[:-1]
-    return {k: user[k] for k in fields}
+    body = {"UserName": user.user_name, "UserId": user.user_id, "DisplayName": user.display_name,
+            "Email": user.email, "MobilePhone": user.mobile_phone, "Comments": user.comments,
+            "CreateDate": iso(user.created)}
+    if with_update:
+        body["UpdateDate"] = iso(user.updated)
+    return body
 
 
 # -- users ------------------------------------------------------------------------
@@ -49,16 +54,17 @@ def list_users(backend, p):
 
 
 # -- login profiles -------------------------------------------------------------------
-def _login_profile(profile):
-    return {"UserName": profile["UserName"], "PasswordResetRequired": profile["PasswordResetRequired"],
-            "MFABindRequired": profile["MFABindRequired"], "CreateDate": profile["CreateDate"]}
+def _login_profile(user_and_profile):
+    user, profile = user_and_profile
+    return {"UserName": user.user_name, "PasswordResetRequired": profile.password_reset_required,
+            "MFABindRequired": profile.mfa_bind_required, "CreateDate": iso(profile.created)}
 
 
 def create_login_profile(backend, p):
-    profile = backend.create_login_profile(p.required("UserName"), p.required("Password"),
+    created = backend.create_login_profile(p.required("UserName"), p.required("Password"),
                                            password_reset_required=p.get_bool("PasswordResetRequired", False),
                                            mfa_bind_required=p.get_bool("MFABindRequired", False))
-    return {"LoginProfile": _login_profile(profile)}
+    return {"LoginProfile": _login_profile(created)}
 
 
 def get_login_profile(backend, p):
@@ -78,8 +84,14 @@ def delete_login_profile(backend, p):
 
 
 # -- access keys ----------------------------------------------------------------------
+def _access_key(key):
+    return {"AccessKeyId": key.access_key_id, "Status": key.status, "CreateDate": iso(key.created)}
+
+
 def create_access_key(backend, p):
-    return {"AccessKey": backend.create_access_key(p.required("UserName"))}
+    key = backend.create_access_key(p.required("UserName"))
+    return {"AccessKey": {"AccessKeyId": key.access_key_id, "AccessKeySecret": key.secret, "Status": key.status,
+                          "CreateDate": iso(key.created)}}
 
 
 def update_access_key(backend, p):
@@ -93,7 +105,7 @@ def delete_access_key(backend, p):
 
 
 def list_access_keys(backend, p):
-    return {"AccessKeys": {"AccessKey": backend.list_access_keys(p.required("UserName"))}}
+    return {"AccessKeys": {"AccessKey": [_access_key(k) for k in backend.list_access_keys(p.required("UserName"))]}}
 
 
 # -- policies ---------------------------------------------------------------------------
@@ -108,12 +120,17 @@ def detach_policy_from_user(backend, p):
 
 
 def list_policies_for_user(backend, p):
-    return {"Policies": {"Policy": backend.list_policies_for_user(p.required("UserName"))}}
+    return {"Policies": {"Policy": [
+        {"PolicyName": policy.policy_name, "PolicyType": policy.policy_type, "Description": policy.description,
+         "DefaultVersion": policy.default_version, "AttachDate": iso(attached)}
+        for policy, attached in backend.list_policies_for_user(p.required("UserName"))]}}
 
 
 # -- groups -------------------------------------------------------------------------------
 def create_group(backend, p):
-    return {"Group": backend.create_group(p.required("GroupName"), p.get("Comments"))}
+    group = backend.create_group(p.required("GroupName"), p.get("Comments"))
+    return {"Group": {"GroupName": group.group_name, "GroupId": group.group_id, "Comments": group.comments,
+                      "CreateDate": iso(group.created)}}
 
 
 def add_user_to_group(backend, p):
@@ -127,12 +144,16 @@ def remove_user_from_group(backend, p):
 
 
 def list_groups_for_user(backend, p):
-    return {"Groups": {"Group": backend.list_groups_for_user(p.required("UserName"))}}
+    return {"Groups": {"Group": [
+        {"GroupName": group.group_name, "GroupId": group.group_id, "Comments": group.comments,
+         "JoinDate": iso(joined)} for group, joined in backend.list_groups_for_user(p.required("UserName"))]}}
 
 
 # -- MFA ------------------------------------------------------------------------------------
 def create_virtual_mfa_device(backend, p):
-    return {"VirtualMFADevice": backend.create_virtual_mfa_device(p.required("VirtualMFADeviceName"))}
+    device = backend.create_virtual_mfa_device(p.required("VirtualMFADeviceName"))
+    return {"VirtualMFADevice": {"SerialNumber": device.serial_number, "Base32StringSeed": device.seed,
+                                 "QRCodePNG": BLANK_PNG}}
 
 
 def bind_mfa_device(backend, p):
@@ -142,11 +163,12 @@ def bind_mfa_device(backend, p):
 
 
 def get_user_mfa_info(backend, p):
-    return {"MFADevice": backend.get_user_mfa_info(p.required("UserName"))}
+    device = backend.get_user_mfa_info(p.required("UserName"))
+    return {"MFADevice": {"SerialNumber": device.serial_number, "Type": "VMFA"}}
 
 
 def unbind_mfa_device(backend, p):
-    return {"MFADevice": backend.unbind_mfa_device(p.required("UserName"))}
+    return {"MFADevice": {"SerialNumber": backend.unbind_mfa_device(p.required("UserName")).serial_number}}
 
 
 def delete_virtual_mfa_device(backend, p):
@@ -155,6 +177,14 @@ def delete_virtual_mfa_device(backend, p):
 
 
 # -- account ----------------------------------------------------------------------------------
+PASSWORD_POLICY_FIELDS = [f.name for f in fields(PasswordPolicy)]
+_INT_FIELDS = ("minimum_password_length", "max_password_age", "password_reuse_prevention", "max_login_attemps")
+
+
+def _password_policy(policy):
+    return {_camel(name): getattr(policy, name) for name in PASSWORD_POLICY_FIELDS}
+
+
 def get_account_alias(backend, p):
     return {"AccountAlias": backend.get_account_alias()}
 
@@ -165,16 +195,13 @@ def set_account_alias(backend, p):
 
 
 def get_password_policy(backend, p):
-    return {"PasswordPolicy": backend.get_password_policy()}
+    return {"PasswordPolicy": _password_policy(backend.get_password_policy())}
 
 
 def set_password_policy(backend, p):
-    values = {name: p.get_int(name) for name in
-              ("MinimumPasswordLength", "MaxPasswordAge", "PasswordReusePrevention", "MaxLoginAttemps")}
-    values.update({name: p.get_bool(name) for name in
-                   ("RequireLowercaseCharacters", "RequireUppercaseCharacters", "RequireNumbers",
-                    "RequireSymbols", "HardExpiry")})
-    return {"PasswordPolicy": backend.set_password_policy(**values)}
+    values = {name: p.get_int(_camel(name)) for name in _INT_FIELDS}      # integers first, as before
+    values.update({name: p.get_bool(_camel(name)) for name in PASSWORD_POLICY_FIELDS if name not in _INT_FIELDS})
+    return {"PasswordPolicy": _password_policy(backend.set_password_policy(**values))}
 
 
 ACTIONS = {
