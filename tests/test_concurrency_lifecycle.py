@@ -56,6 +56,55 @@ def without_user_name(result):
     return json.dumps({k: v for k, v in result.items() if k != "userName"})
 
 
+# -- 0: the checker itself -------------------------------------------------------------------------------
+@pytest.mark.parametrize("secret_type, second_mode", [("Generic", "console"), ("RAMCredentials", "programmatic")])
+def test_00_events_in_hr_order_one_at_a_time_satisfy_the_checker(cloud, bystanders, secret_type, second_mode):
+    """The checker accepts what one-at-a-time processing in HR order leaves (so every failure below is
+    the interleaving's, not the checker's): joiner, mover (a future leave announced in between is kept),
+    then the leaver."""
+    with Instances(cloud, 2, now=T0, env={"SECRET_TYPE": secret_type}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        assert fc[1].run("offboarding", leaver("l0", at(22), last_day="2026-12-20"))["status"] == "scheduled"
+        assert fc[0].run("onboarding", joiner("m1", at(25), second_mode, "full"))["status"] == "provisioned"
+        settle(cloud, fc, bystanders=bystanders, secret_type=secret_type)
+        assert fc[1].run("offboarding", leaver("l1", at(28)))["status"] == "disabled"
+        settle(cloud, fc, bystanders=bystanders, secret_type=secret_type)
+
+
+def test_00_the_model_follows_hr_order_not_processing_order():
+    j, m = joiner("j1", at(20)), joiner("m1", at(25), "console", "full")
+    future, gone = leaver("l0", at(22), last_day="2026-12-20"), leaver("l1", at(28))
+    model = inv8.expected_from_events
+    assert model([m, j], T0)[EMPLOYEE] == inv8.Expect(EMPLOYEE, USER, True, "console", "full", None, None,
+                                                      why=model([m, j], T0)[EMPLOYEE].why)
+    assert not model([gone, j, m], T0)[EMPLOYEE].active
+    assert model([j, future, m], T0)[EMPLOYEE].leave_date == "2026-12-20"
+    assert model([j, future], T0)[EMPLOYEE].active
+    assert not model([future], T0)[EMPLOYEE].active
+    assert not model([joiner("j1", at(20), end_date="2026-11-30")], T0)[EMPLOYEE].active
+    rehire = joiner("r1", at(30))
+    assert model([j, gone, rehire], T0)[EMPLOYEE].active and model([j, gone, rehire], T0)[EMPLOYEE].leave_date is None
+    with pytest.raises(ValueError):
+        model([j, joiner("j2", at(20))], T0)
+
+
+def test_00_the_checker_catches_a_leaver_with_an_active_key(cloud, bystanders):
+    """A violation arranged by hand (the test's own key re-enables the leaver's AccessKey) is caught."""
+    from alibabacloud_ram20150501 import models as rm
+    from alibabacloud_ram20150501.client import Client
+
+    from tests.conftest import inspector_config
+    with Instances(cloud, 1, now=T0) as fc:
+        fc[0].run("onboarding", joiner("j1", at(20)))
+        fc[0].run("offboarding", leaver("l1", at(28)))
+        inv8.check(cloud, inv8.expected_from_events([joiner("j1", at(20)), leaver("l1", at(28))], T0))
+        key = ram_user(cloud, USER)["AccessKeys"][0]["AccessKeyId"]
+        Client(inspector_config(cloud)).update_access_key(rm.UpdateAccessKeyRequest(
+            user_name=USER, user_access_key_id=key, status="Active"))
+        with pytest.raises(AssertionError, match="disabled and has Active AccessKey"):
+            inv8.check(cloud)
+
+
 # -- 1 -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode, action", [("programmatic", "CreateAccessKey"), ("console", "CreateLoginProfile")])
 def test_01_onboarding_in_flight_while_the_leaver_disables(cloud, bystanders, mode, action):
@@ -106,13 +155,15 @@ def test_02b_mover_that_read_the_user_before_a_scheduled_leave_keeps_the_leave(c
 
 
 # -- 3 -------------------------------------------------------------------------------------------------
-def test_03_same_console_event_twice_at_once(cloud, bystanders):
-    """Two deliveries of one console joiner: the first is parked right before CreateLoginProfile (its
-    password already in KMS); the second runs through. KMS's current password must be the login
-    profile's (fingerprint of the password RAM accepted for the profile), both answers a success."""
+@pytest.mark.parametrize("action", ["CreateSecret", "CreateLoginProfile"])
+def test_03_same_console_event_twice_at_once(cloud, bystanders, action):
+    """Two deliveries of one console joiner: the first is parked right before it stores its password
+    (CreateSecret) or right before CreateLoginProfile (its password already in KMS); the second runs
+    through. KMS's current password must be the login profile's (the fingerprint of the password RAM
+    accepted for the profile), both answers a success."""
     ev = joiner("j1", at(20), "console")
     with Instances(cloud, 2, now=T0) as fc:
-        h = cloud.hold(fc[0].key, "CreateLoginProfile", when="before")
+        h = cloud.hold(fc[0].key, action, when="before")
         a = fc[0].start("onboarding", ev)
         held(cloud, a, h)
         b = fc[1].run("onboarding", ev)
