@@ -184,7 +184,8 @@ def _check_user(cloud, user, marker, prefix):
         if profile is not None:
             _fail("a disabled user has no access", f"{name} is disabled and has a login profile")
         if _rotating(ram_secret):
-            _fail("a disabled user has no access", f"{name} is disabled and KMS still rotates {ram_secret['SecretName']}")
+            _fail("a disabled user has no access",
+                  f"{name} is disabled and KMS still rotates {ram_secret['SecretName']}")
         return
     if len(arms) != 1:
         _fail("an active user carries its ARMS policy", f"{name} is active with ARMS policies {arms}")
