@@ -56,19 +56,30 @@ BYSTANDERS = ("admin", "ops.bot", "carol.li")
 def seed_bystanders(cloud):
     """Users this system must never touch: a foreign administrator, a foreign ARMS user whose Comments
     look almost like ours, and a user we manage for another employee (active, not due), with its secret.
-    Arranged through the official SDK with the tests' own AccessKey (not the functions')."""
-    from alibabacloud_kms20160120.client import Client as Kms
-    from alibabacloud_ram20150501.client import Client as Ram
+    Arranged through localcloud's in-process API (the same actions and semantics, no HTTP), with no
+    caller's key: the call log tells these from the functions' calls."""
+    import json
 
-    from tests.conftest import inspector_config
-    from tests.offboarding_support import make_user
-    ram, kms = Ram(inspector_config(cloud)), Kms(inspector_config(cloud))
-    make_user(ram, kms, "admin", "-", comments="created by hand", keys=1, login=True,
-              policies=("AdministratorAccess",), secret=None)
-    make_user(ram, kms, "ops.bot", "-", comments="hrrp:v2;emp=E10023;st=active", keys=1, login=False,
-              policies=(FULL,), secret=None)
-    make_user(ram, kms, "carol.li", "E20001", comments=ownership.Marker("E20001").render(), keys=1, login=False,
-              policies=(READ_ONLY,), secret="Generic")
+    def call(action, **params):
+        status, body = cloud.invoke(action, params)
+        assert status == 200, (action, body.get("Code"))
+        return body
+
+    def user(name, comments, policy, login=False):
+        call("CreateUser", UserName=name, DisplayName=name, Comments=comments)
+        call("AttachPolicyToUser", PolicyType="System", PolicyName=policy, UserName=name)
+        key = call("CreateAccessKey", UserName=name)["AccessKey"]
+        if login:
+            call("CreateLoginProfile", UserName=name, Password="Adm1n!Passw0rd-bystander", PasswordResetRequired="true")
+        return key
+
+    user("admin", "created by hand", "AdministratorAccess", login=True)
+    user("ops.bot", "hrrp:v2;emp=E10023;st=active", FULL)
+    key = user("carol.li", ownership.Marker("E20001").render(), READ_ONLY)
+    call("CreateSecret", SecretName="ram-user/carol.li", VersionId=key["AccessKeyId"], SecretDataType="text",
+         SecretData=json.dumps({"UserName": "carol.li", "LogonPrincipal": "carol.li@corp.onaliyun.com",
+                                "AccessKeyId": key["AccessKeyId"], "AccessKeySecret": key["AccessKeySecret"]}),
+         Tags=json.dumps(ownership.secret_tags("E20001", "carol.li")))
     return Bystanders(cloud, BYSTANDERS, ["ram-user/carol.li"])
 
 

@@ -206,9 +206,64 @@ class Instance:
         """Run to completion and return the handler's value (``Raised`` if it raised)."""
         return self.start(function, event, now, raw).result()
 
+    def start_parked(self, function: str, event: Any, k: int, when: str = "before", now: datetime | None = None,
+                     raw: bool = False) -> tuple[Invocation, str | None]:
+        """Start ``function`` and park it at its ``k``-th API call, whatever the action: ``before`` it runs
+        or ``after`` it ran (answer withheld). Returns ``(invocation, hold id)``; the hold id is None when
+        the invocation finished with fewer than ``k`` calls. ``cloud.release(hold)`` lets it go on.
+
+        How: before each call, one hold per action the role may call (nth=1) is armed; the call that
+        parks on one of them is the next call; the others are cancelled, and the next set is armed
+        before the parked call is let go (a parked call was counted already, so it cannot count twice)."""
+        cloud = self.cloud
+        invocation = None
+        previous = None
+        for step in range(1, k + 1):
+            holds = {cloud.hold(self.key, action, when=when if step == k else "before"): action
+                     for action in role_actions()}
+            if invocation is None:
+                invocation = self.start(function, event, now, raw)
+            else:
+                cloud.release(previous)
+            caught = _wait_any(cloud, list(holds), invocation)
+            for hold in holds:
+                if hold != caught:
+                    cloud.release(hold)                  # cancels an armed hold
+            if caught is None:
+                return invocation, None
+            previous = caught
+        return invocation, previous
+
     def sweep(self, payload: dict | None = None, now: datetime | None = None) -> Invocation:
         """Start the offboarding timer (the scheduled sweep) with ``payload``."""
         return self.start("offboarding", timer(payload), now)
+
+
+def role_actions() -> list[str]:
+    """Every RAM / KMS action the execution role may call (policies/function-role-policy.json)."""
+    if not _ROLE_ACTIONS:
+        for statement in role_policy()["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            _ROLE_ACTIONS.extend(a.split(":", 1)[1] for a in actions if a.split(":", 1)[0] in ("ram", "kms"))
+    return list(_ROLE_ACTIONS)
+
+
+_ROLE_ACTIONS: list[str] = []
+
+
+def _wait_any(cloud, holds, invocation, timeout=HOLD_WAIT):
+    """The hold (of ``holds``) that parked the invocation's call, or None if the invocation finished."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for hold in holds:
+            if cloud.wait_held(hold, 0):
+                return hold
+        if invocation.done():
+            return next((h for h in holds if cloud.wait_held(h, 0)), None)
+        if time.monotonic() > deadline:
+            raise InstanceError(f"{invocation.function} on {invocation.instance} neither made another call nor "
+                                f"finished within {timeout:g} s")
+        time.sleep(0.001)
 
 
 def timer(payload=None, trigger_time="2026-12-01T02:00:00Z"):
