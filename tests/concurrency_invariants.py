@@ -75,7 +75,14 @@ def _over(day, now, tz):
 
 def expected_from_events(events, now, tz="UTC", user_name=None):
     """``{employeeId: Expect}`` from the HR events delivered (onboarding and offboarding events; timer
-    events are ignored), by the latest in HR order (``occurredAt``; events must not tie)."""
+    events are ignored), folded in HR order (``occurredAt``; events must not tie):
+
+    - a joiner / mover / rehire: active with its mode, level and endDate, unless that endDate is over
+      (then not active); a leave an earlier leaver scheduled is kept while the user stays active
+      (a mover keeps it), and dropped by a rehire (the user was not active before it);
+    - a leaver whose day is over (or who has none): not active;
+    - a leaver with a future last working day: an active user stays active with that ``leave``; a user
+      who is not active stays so (a leaver never gives access)."""
     by_employee: dict[str, list] = {}
     for ev in events:
         if isinstance(ev, dict) and ev.get("eventType") in ("employee.onboarded", "employee.offboarded"):
@@ -88,32 +95,28 @@ def expected_from_events(events, now, tz="UTC", user_name=None):
             raise ValueError(f"events of {employee_id} tie on occurredAt: the model needs a strict HR order")
         joiners = [e for e in hr if e["eventType"] == "employee.onboarded"]
         name = user_name or (joiners[0] if joiners else hr[0])["employee"]["logonName"]
-        last = hr[-1]
-        at = last["occurredAt"]
-        if last["eventType"] == "employee.onboarded":
-            if _over(last.get("endDate"), now, tz):
-                out[employee_id] = Expect(employee_id, name, False, why=f"latest is a joiner ({at}) whose endDate "
-                                                                         "is over")
-                continue
-            leavers = [e for e in hr if e["eventType"] == "employee.offboarded"]
-            leave = None
-            if leavers and leavers[-1].get("lastWorkingDay") and not _over(leavers[-1]["lastWorkingDay"], now, tz):
-                leave = leavers[-1]["lastWorkingDay"]     # a mover keeps a leave HR announced before it
-            out[employee_id] = Expect(employee_id, name, True, last["access"]["mode"], last["access"]["level"],
-                                      last.get("endDate"), leave, why=f"latest is a joiner/mover/rehire ({at})")
-            continue
-        day = last.get("lastWorkingDay")
-        if day is None or _over(day, now, tz):
-            out[employee_id] = Expect(employee_id, name, False, why=f"latest is a leaver ({at}) whose day is over")
-            continue
-        before = [e for e in hr if e["eventType"] == "employee.onboarded"]
-        if not before or _over(before[-1].get("endDate"), now, tz):
-            out[employee_id] = Expect(employee_id, name, False, why=f"latest is a future leaver ({at}) of someone "
-                                                                     "never given access")
-            continue
-        j = before[-1]
-        out[employee_id] = Expect(employee_id, name, True, j["access"]["mode"], j["access"]["level"],
-                                  j.get("endDate"), day, why=f"latest is a leaver ({at}) leaving on {day}")
+        state = Expect(employee_id, name, False, why="no joiner yet")
+        for e in hr:
+            when = e["occurredAt"]
+            if e["eventType"] == "employee.onboarded":
+                if _over(e.get("endDate"), now, tz):
+                    state = Expect(employee_id, name, False, why=f"the joiner of {when} has an endDate that is over")
+                    continue
+                leave = state.leave_date if state.active else None
+                state = Expect(employee_id, name, True, e["access"]["mode"], e["access"]["level"], e.get("endDate"),
+                               leave, why=f"joiner / mover / rehire of {when}" + (
+                                   f", keeping the leave on {leave}" if leave else ""))
+            elif e.get("lastWorkingDay") and not _over(e["lastWorkingDay"], now, tz):
+                if state.active:
+                    state = Expect(employee_id, name, True, state.mode, state.level, state.end_date,
+                                   e["lastWorkingDay"], why=f"{state.why}; the leaver of {when} leaves on "
+                                                            f"{e['lastWorkingDay']}")
+                else:
+                    state = Expect(employee_id, name, False, why=f"{state.why}; the leaver of {when} (future day) "
+                                                                 "gives no access")
+            else:
+                state = Expect(employee_id, name, False, why=f"the leaver of {when}, whose day is over")
+        out[employee_id] = state
     return out
 
 
