@@ -297,17 +297,23 @@ class Instances:
                 _POOL.append(_Process())
         self.instances = [Instance(self, i, proc) for i, proc in enumerate(_POOL[:self.n])]
         self.configure(self.env)
+        self._expired = len(self.cloud.holds.expired())
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        expired = self.cloud.holds.expired()[self._expired:]
         self.cloud.holds.release_all()           # nothing parked may outlive the test
         for instance in self.instances:
             if instance._proc.busy:
                 try:
-                    instance._proc.receive(ANSWER_TIMEOUT)
+                    _, value, output = instance._proc.receive(ANSWER_TIMEOUT)   # an answer nobody collected
+                    _record("fc instance output", output)
+                    _record("fc instance answer", json.dumps(value, ensure_ascii=False, default=str))
                 except InstanceError:
                     instance._proc.close()
                 instance._proc.busy = False
+        if expired and exc_type is None:
+            raise InstanceError(f"a parked call was never released (auto-released after its timeout): {expired}")
 
     def __getitem__(self, index) -> Instance:
         return self.instances[index]

@@ -64,3 +64,13 @@ def test_instance_output_reaches_the_leak_guard(cloud):
         lines = [json.loads(x) for x in run.output().splitlines() if x.startswith("{")]
         assert any(line.get("message") == "result" and line.get("requestId", "").startswith("fc-") for line in lines)
         assert any(kind == "fc instance output" and text == run.output() for kind, text in leakcheck._seen)
+
+
+def test_a_hold_nobody_released_fails_the_test(cloud):
+    """A parked call that ran on only because its hold timed out means the interleaving under test did
+    not happen as written: the fleet says so when the test ends."""
+    from tests.instances import InstanceError
+    with pytest.raises(InstanceError, match="never released"):
+        with Instances(cloud, 1, now=T0) as fc:
+            cloud.hold(fc[0].key, "GetUser", when="before", timeout=0.2)
+            fc[0].run("offboarding", leaver("l1", at(28)))
