@@ -2,7 +2,9 @@
 
 Served by the same loopback server as RAM and KMS, under ``/_localcloud/``
 (no SDK request uses that path: RPC-style APIs are served at ``/``). JSON in,
-JSON out; answered to loopback clients only (any other peer gets 403). It
+JSON out; answered to loopback clients asking for a loopback ``Host`` only
+(anything else gets 403: another machine, or a web page that DNS-rebinds its
+name to 127.0.0.1). It
 never returns a credential, except ``GET /_localcloud/minted-credentials``,
 which exists for leak checks and says so in its name.
 
@@ -45,6 +47,17 @@ def is_loopback(host):
     if address.version == 6 and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_loopback
+
+
+def loopback_host_header(value):
+    """A ``Host`` naming a loopback address (``127.0.0.1:8080``, ``[::1]:8080``, ``localhost``): a page
+    that DNS-rebinds its own name to 127.0.0.1 sends its own name and is refused."""
+    host = (value or "").strip()
+    if host.startswith("["):
+        host = host[1:host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    return host.lower() == "localhost" or is_loopback(host)
 
 
 def _field(body, name, kind, default=..., allow_none=False):
@@ -103,11 +116,13 @@ class ControlAPI:
         ]
 
     # -- dispatch ------------------------------------------------------------------------------
-    def handle(self, method, path, query, body, client_host):
+    def handle(self, method, path, query, body, client_host, host_header="127.0.0.1"):
         """Return ``(status, json_dict)``."""
         try:
             if not is_loopback(client_host):
                 raise ControlError(403, "Forbidden", "the control API answers loopback clients only")
+            if not loopback_host_header(host_header):
+                raise ControlError(403, "Forbidden", "the control API answers requests for a loopback Host only")
             allowed = False
             for route_method, pattern, handler in self.routes:
                 match = pattern.match(path)

@@ -64,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, control, split, body):
         try:
-            status, payload = control.handle(self.command, split.path, split.query, body, self.client_address[0])
+            status, payload = control.handle(self.command, split.path, split.query, body, self.client_address[0],
+                                             self.headers.get("Host"))
         except Exception as exc:  # a control-API bug: say so, keep serving
             print(f"localcloud: control API error on {self.command} {split.path}: {type(exc).__name__}: {exc}",
                   file=sys.stderr, flush=True)

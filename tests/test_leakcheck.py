@@ -32,7 +32,7 @@ from provisioner.platform import log
 def minted(cloud):
     """An AccessKeySecret localcloud minted (in-process: no call log entry needed)."""
     cloud.ram.create_user("leaky.user")
-    return cloud.ram.create_access_key("leaky.user").secret
+    return cloud.ram.create_access_key("leaky.user")["AccessKeySecret"]
 
 
 EVENT = {"eventId": "e1", "eventType": "employee.onboarded", "occurredAt": "2026-11-28T09:00:00Z",

@@ -364,6 +364,18 @@ def test_control_api_answers_loopback_clients_only(cloud):
     assert (status, body["error"]["code"]) == (403, "Forbidden")
     assert api.handle("POST", "/_localcloud/reset", "", b"", "10.0.0.1")[0] == 403
     assert is_loopback("127.8.0.1") and is_loopback("::ffff:127.0.0.1") and not is_loopback("localhost.evil")
+    for host in ("127.0.0.1:8080", "localhost:1", "[::1]:8080", "127.0.0.1"):
+        assert api.handle("GET", "/_localcloud/info", "", b"", "127.0.0.1", host)[0] == 200, host
+    for host in ("evil.example:8080", "", "127.0.0.1.evil.example", "[::2]:80"):       # DNS rebinding
+        assert api.handle("GET", "/_localcloud/info", "", b"", "127.0.0.1", host)[0] == 403, host
+
+
+def test_control_api_refuses_a_rebound_host_over_http(cloud):
+    import requests
+    url = f"http://{cloud.endpoint}/_localcloud/info"
+    assert requests.get(url, timeout=10).status_code == 200
+    refused = requests.get(url, headers={"Host": "attacker.example"}, timeout=10)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "Forbidden")
 
 
 def test_minted_credentials_is_the_only_endpoint_with_credentials(cloud, control, ram, kms):

@@ -63,7 +63,7 @@ def test_create_and_get_user(ram, cloud):
     assert (got.user_id, got.comments, got.email, got.mobile_phone) == (
         created.user_id, "managed-by=hr", "alice.wang@example.com", "86-13800000000")
     assert got.update_date
-    assert cloud.ram.users["alice.wang"].user_id == created.user_id
+    assert cloud.ram.users["alice.wang"]["UserId"] == created.user_id == cloud.ram.users["alice.wang"].user_id
 
 
 def test_display_name_defaults_to_user_name(ram):
