@@ -1,0 +1,448 @@
+"""Issue 10's fifteen scenarios, across FC instances: each instance its own process with its own
+AccessKey (tests/instances.py), interleavings made exact with localcloud holds (one instance's call
+parked before it runs or with its answer withheld, while another instance runs to completion).
+
+Every scenario ends with ``settle``: invariant 8 (tests/concurrency_invariants.py) after everything
+finished, and again after each event is delivered once more, sequentially. The expected end state
+is the one the event latest in HR order (``occurredAt``) implies; the product decisions these tests
+encode are the ones issue 10 settled (see each test's docstring).
+"""
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from provisioner.domain import ownership
+
+from tests import concurrency_invariants as inv8
+from tests.concurrency_support import (
+    EMPLOYEE,
+    FULL,
+    READ_ONLY,
+    T0,
+    USER,
+    at,
+    joiner,
+    leaver,
+    seed_bystanders,
+    settle,
+)
+from tests.instances import Instances
+
+OK = ("provisioned", "already-provisioned")
+# What minting or storing a credential (or bringing a user back) takes.
+MINTING = {"CreateUser", "CreateAccessKey", "CreateLoginProfile", "CreateSecret", "PutSecretValue",
+           "RestoreSecret", "UpdateAccessKey"}
+
+
+@pytest.fixture
+def bystanders(cloud):
+    return seed_bystanders(cloud)
+
+
+def held(cloud, invocation, hold):
+    """The invocation reached the hold (so the interleaving under test really happened)."""
+    assert invocation.until_held(hold), f"{invocation.function} never reached its hold {cloud.holds.get(hold)}"
+
+
+def minting_calls(cloud, key, mark):
+    return [c.action for c in cloud.calls.since(mark) if c.access_key_id == key and c.action in MINTING]
+
+
+def ram_user(cloud, name):
+    return cloud.ram_user(name)
+
+
+def mentions(result, name, besides_user_name=False):
+    """``name`` appears as a whole logon name in some value of the result (``userName`` excluded if asked)."""
+    shown = {k: v for k, v in result.items() if not (besides_user_name and k == "userName")}
+    return re.search(rf"(?<![a-z0-9._-]){re.escape(name)}(?![a-z0-9._-])", json.dumps(shown)) is not None
+
+
+# -- 0: the checker itself -------------------------------------------------------------------------------
+@pytest.mark.parametrize("secret_type, second_mode", [("Generic", "console"), ("RAMCredentials", "programmatic")])
+def test_00_events_in_hr_order_one_at_a_time_satisfy_the_checker(cloud, bystanders, secret_type, second_mode):
+    """The checker accepts what one-at-a-time processing in HR order leaves (so every failure below is
+    the interleaving's, not the checker's): joiner, mover (a future leave announced in between is kept),
+    then the leaver."""
+    with Instances(cloud, 2, now=T0, env={"SECRET_TYPE": secret_type}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        assert fc[1].run("offboarding", leaver("l0", at(22), last_day="2026-12-20"))["status"] == "scheduled"
+        assert fc[0].run("onboarding", joiner("m1", at(25), second_mode, "full"))["status"] == "provisioned"
+        settle(cloud, fc, bystanders=bystanders, secret_type=secret_type)
+        assert fc[1].run("offboarding", leaver("l1", at(28)))["status"] == "disabled"
+        settle(cloud, fc, bystanders=bystanders, secret_type=secret_type)
+
+
+def test_00_the_model_follows_hr_order_not_processing_order():
+    j, m = joiner("j1", at(20)), joiner("m1", at(25), "console", "full")
+    future, gone = leaver("l0", at(22), last_day="2026-12-20"), leaver("l1", at(28))
+    model = inv8.expected_from_events
+    assert model([m, j], T0)[EMPLOYEE] == inv8.Expect(EMPLOYEE, USER, True, "console", "full", None, None,
+                                                      why=model([m, j], T0)[EMPLOYEE].why)
+    assert not model([gone, j, m], T0)[EMPLOYEE].active
+    assert model([j, future, m], T0)[EMPLOYEE].leave_date == "2026-12-20"
+    assert model([j, future], T0)[EMPLOYEE].active
+    assert not model([future], T0)[EMPLOYEE].active
+    assert not model([joiner("j1", at(20), end_date="2026-11-30")], T0)[EMPLOYEE].active
+    rehire = joiner("r1", at(30))
+    assert model([j, gone, rehire], T0)[EMPLOYEE].active and model([j, gone, rehire], T0)[EMPLOYEE].leave_date is None
+    assert not model([j, gone, leaver("l2", at(29), last_day="2026-12-20")], T0)[EMPLOYEE].active
+    assert model([j, future, rehire], T0)[EMPLOYEE].leave_date == "2026-12-20"
+    with pytest.raises(ValueError):
+        model([j, joiner("j2", at(20))], T0)
+
+
+def test_00_the_checker_catches_a_leaver_with_an_active_key(cloud, bystanders):
+    """A violation arranged by hand (the test's own key re-enables the leaver's AccessKey) is caught."""
+    from alibabacloud_ram20150501 import models as rm
+    from alibabacloud_ram20150501.client import Client
+
+    from tests.conftest import inspector_config
+    with Instances(cloud, 1, now=T0) as fc:
+        fc[0].run("onboarding", joiner("j1", at(20)))
+        fc[0].run("offboarding", leaver("l1", at(28)))
+        inv8.check(cloud, inv8.expected_from_events([joiner("j1", at(20)), leaver("l1", at(28))], T0))
+        key = ram_user(cloud, USER)["AccessKeys"][0]["AccessKeyId"]
+        Client(inspector_config(cloud)).update_access_key(rm.UpdateAccessKeyRequest(
+            user_name=USER, user_access_key_id=key, status="Active"))
+        with pytest.raises(AssertionError, match="disabled and has Active AccessKey"):
+            inv8.check(cloud)
+
+
+# -- 1 -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode, action", [("programmatic", "CreateAccessKey"), ("console", "CreateLoginProfile")])
+def test_01_onboarding_in_flight_while_the_leaver_disables(cloud, bystanders, mode, action):
+    """Instance 0's joiner is parked right before it mints; instance 1's leaver (later in HR) disables the
+    user meanwhile; then the joiner goes on. The disabled user ends with no Active key and no login
+    profile (and redelivering the leaver repairs whatever was left)."""
+    with Instances(cloud, 2, now=T0) as fc:
+        h = cloud.hold(fc[0].key, action, when="before")
+        a = fc[0].start("onboarding", joiner("j1", at(20), mode))
+        held(cloud, a, h)
+        assert fc[1].run("offboarding", leaver("l1", at(28)))["status"] == "disabled"
+        cloud.release(h)
+        a.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+
+
+# -- 2 -------------------------------------------------------------------------------------------------
+def test_02a_mover_that_read_the_user_before_the_leaver_does_not_resurrect_it(cloud, bystanders):
+    """A mover (new level and endDate) reads the user, the leaver (later in HR) disables it, then the mover
+    writes: it must not write ``st=active`` over ``st=disabled``, nor mint a key."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        h = cloud.hold(fc[0].key, "GetUser", when="after")
+        a = fc[0].start("onboarding", joiner("m1", at(25), level="full", end_date="2027-06-30"))
+        held(cloud, a, h)
+        assert fc[1].run("offboarding", leaver("l1", at(28)))["status"] == "disabled"
+        cloud.release(h)
+        a.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_02b_mover_that_read_the_user_before_a_scheduled_leave_keeps_the_leave(cloud, bystanders):
+    """As 2a, but the leaver schedules a future last working day (``leave=``): the mover's write must keep
+    it, and the sweep after that day disables the user."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        h = cloud.hold(fc[0].key, "GetUser", when="after")
+        a = fc[0].start("onboarding", joiner("m1", at(25), level="full", end_date="2027-06-30"))
+        held(cloud, a, h)
+        assert fc[1].run("offboarding", leaver("l1", at(28), last_day="2026-12-20"))["status"] == "scheduled"
+        cloud.release(h)
+        a.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+        report = fc[1].sweep(now=T0 + timedelta(days=20)).result()
+        assert report["counts"]["disabled"] == 1, report
+        marker = ownership.parse(ram_user(cloud, USER)["Comments"])
+        assert marker.state == "disabled", ram_user(cloud, USER)["Comments"]
+
+
+# -- 3 -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("action", ["CreateSecret", "CreateLoginProfile"])
+def test_03_same_console_event_twice_at_once(cloud, bystanders, action):
+    """Two deliveries of one console joiner: the first is parked right before it stores its password
+    (CreateSecret) or right before CreateLoginProfile (its password already in KMS); the second runs
+    through. KMS's current password must be the login profile's (the fingerprint of the password RAM
+    accepted for the profile), both answers a success."""
+    ev = joiner("j1", at(20), "console")
+    with Instances(cloud, 2, now=T0) as fc:
+        h = cloud.hold(fc[0].key, action, when="before")
+        a = fc[0].start("onboarding", ev)
+        held(cloud, a, h)
+        b = fc[1].run("onboarding", ev)
+        cloud.release(h)
+        ra = a.result()
+        assert ra["status"] in OK and b["status"] in OK, (ra, b)
+        settle(cloud, fc, bystanders=bystanders)
+
+
+# -- 4 -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("secret_type", ["Generic", "RAMCredentials"])
+def test_04_same_programmatic_event_twice_at_once(cloud, bystanders, secret_type):
+    """Two deliveries of one programmatic joiner: the first's CreateAccessKey ran and its answer is
+    withheld while the second runs through. Exactly one Active key, KMS's current version."""
+    ev = joiner("j1", at(20))
+    with Instances(cloud, 2, now=T0, env={"SECRET_TYPE": secret_type}) as fc:
+        h = cloud.hold(fc[0].key, "CreateAccessKey", when="after")
+        a = fc[0].start("onboarding", ev)
+        held(cloud, a, h)
+        b = fc[1].start("onboarding", ev).outcome()
+        cloud.release(h)
+        answers = [a.outcome(), b]
+        assert all(value["status"] in OK for kind, value in answers if kind == "returned"), answers
+        settle(cloud, fc, bystanders=bystanders, secret_type=secret_type)
+
+
+# -- 5 -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("later", ["console", "programmatic"])
+def test_05_programmatic_and_console_event_at_once(cloud, bystanders, later):
+    """A programmatic and a console joiner for the same person (different occurredAt) at once: the
+    programmatic one is parked after CreateAccessKey while the console one runs through. The later one
+    in HR order decides the kind; exactly that kind remains."""
+    prog = joiner("jp", at(21) if later == "programmatic" else at(20), "programmatic")
+    cons = joiner("jc", at(21) if later == "console" else at(20), "console")
+    with Instances(cloud, 2, now=T0) as fc:
+        h = cloud.hold(fc[0].key, "CreateAccessKey", when="after")
+        a = fc[0].start("onboarding", prog)
+        held(cloud, a, h)
+        fc[1].start("onboarding", cons).outcome()
+        cloud.release(h)
+        a.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+
+
+# -- 6 -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("parked", ["later-mover-after-reading-policies", "earlier-mover-after-attaching"])
+def test_06_two_level_movers_at_once(cloud, bystanders, parked):
+    """Two movers (full at 25th, read-only at 26th) at once: the later one's policy, exactly one ARMS
+    policy. Parked: the later mover after it read the policies (the earlier then runs through), or the
+    earlier mover right after its AttachPolicyToUser (the later then runs through)."""
+    m_full = joiner("m1", at(25), level="full")
+    m_ro = joiner("m2", at(26), level="read-only")
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        if parked == "later-mover-after-reading-policies":
+            first, second, action, ev_first, ev_second = fc[1], fc[0], "ListPoliciesForUser", m_ro, m_full
+        else:
+            first, second, action, ev_first, ev_second = fc[0], fc[1], "AttachPolicyToUser", m_full, m_ro
+        h = cloud.hold(first.key, action, when="after")
+        a = first.start("onboarding", ev_first)
+        held(cloud, a, h)
+        second.start("onboarding", ev_second).outcome()
+        cloud.release(h)
+        a.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+        arms = [p["PolicyName"] for p in ram_user(cloud, USER)["Policies"]]
+        assert arms == [READ_ONLY], arms
+
+
+# -- 7 -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("action, when", [("GetUser", "after"), ("DetachPolicyFromUser", "before"),
+                                          ("DeleteUser", "before")])
+def test_07_sweep_deleting_while_a_rehire_runs(cloud, bystanders, action, when):
+    """A leaver disabled on Nov 10 (grace 0: due for deletion); the sweep is parked at ``action`` while a
+    rehire (Nov 30, later than the leave) runs through. The rehired user ends active with its credential
+    and policy, its secret not scheduled for deletion; the sweep does not fail permanently."""
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(1)))["status"] == "provisioned"
+        leave_time = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
+        assert fc[0].run("offboarding", leaver("l1", at(10)), now=leave_time)["status"] == "disabled"
+        h = cloud.hold(fc[0].key, action, when=when)
+        sweep = fc[0].sweep()
+        held(cloud, sweep, h)
+        rehire = fc[1].run("onboarding", joiner("r1", at(30), level="full"))
+        cloud.release(h)
+        kind, report = sweep.outcome()
+        assert kind == "returned" and report["counts"]["failed"] == 0 or kind == "raised" and \
+            report[0] == "TransientError", f"the sweep failed permanently: {report}"
+        assert rehire["status"] == "provisioned", rehire
+
+        def sweep_does_not_fail(phase):
+            again = fc[0].sweep().outcome()
+            assert again[0] == "returned" and again[1]["counts"]["failed"] == 0, again
+        settle(cloud, fc, bystanders=bystanders, extra=sweep_does_not_fail)
+
+
+# -- 8 -------------------------------------------------------------------------------------------------
+def test_08_stale_joiner_after_the_sweep_deleted_the_leaver(cloud, bystanders):
+    """OFFBOARD_GRACE_DAYS=0: joiner, leaver, sweep (deleted). The joiner (older than the leaver)
+    delivered again on another instance: not re-created, answered without minting anything."""
+    j = joiner("j1", at(20), level="full")
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", j)["status"] == "provisioned"
+        assert fc[1].run("offboarding", leaver("l1", at(28)))["status"] == "disabled"
+        report = fc[0].sweep().result()
+        assert report["counts"]["deleted"] == 1, report
+        mark = cloud.calls.mark()
+        answer = fc[1].run("onboarding", j)
+        assert answer["status"] not in OK, answer
+        assert minting_calls(cloud, fc[1].key, mark) == []
+        assert ram_user(cloud, USER) is None
+        settle(cloud, fc, bystanders=bystanders)
+
+
+# -- 9 -------------------------------------------------------------------------------------------------
+def test_09a_old_leaver_redelivered_after_a_rehire_does_not_disable_it(cloud, bystanders):
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(1)))["status"] == "provisioned"
+        l1 = leaver("l1", at(10))
+        leave_time = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
+        assert fc[0].run("offboarding", l1, now=leave_time)["status"] == "disabled"
+        assert fc[1].run("onboarding", joiner("r1", at(30), level="full"))["status"] == "provisioned"
+        fc[0].run("offboarding", l1)                   # FC / EventBridge redelivers the old leaver
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_09b_leaver_processed_late_does_not_refuse_a_later_rehire(cloud, bystanders):
+    """The leaver occurred Nov 28 but is processed Dec 1; the rehire occurred Nov 30: HR time is compared
+    with HR time, so the rehire is a rehire."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(1)))["status"] == "provisioned"
+        assert fc[1].run("offboarding", leaver("l1", at(28)))["status"] == "disabled"
+        rehire = fc[0].run("onboarding", joiner("r1", at(30), level="full"))
+        assert rehire["status"] == "provisioned", rehire
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_09c_old_joiner_redelivered_after_a_mover_does_not_undo_it(cloud, bystanders):
+    j = joiner("j1", at(20))
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", j)["status"] == "provisioned"
+        assert fc[1].run("onboarding", joiner("m1", at(25), level="full"))["status"] == "provisioned"
+        fc[0].run("onboarding", j)
+        settle(cloud, fc, bystanders=bystanders)
+        assert [p["PolicyName"] for p in ram_user(cloud, USER)["Policies"]] == [FULL]
+
+
+def test_09d_joiner_retried_after_a_no_show_leaver_ends_not_provisioned(cloud, bystanders):
+    """The leaver (Nov 28: the person never showed up) arrives before the joiner's retry (Nov 20): the
+    joiner, older in HR, must not provision anyone."""
+    with Instances(cloud, 2, now=T0) as fc:
+        fc[1].run("offboarding", leaver("l1", at(28)))
+        answer = fc[0].run("onboarding", joiner("j1", at(20)))
+        assert answer["status"] not in OK, answer
+        settle(cloud, fc, bystanders=bystanders)
+
+
+# -- 10 ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["programmatic", "console"])
+def test_10_end_date_already_over_at_onboarding_mints_nothing(cloud, bystanders, mode):
+    with Instances(cloud, 2, now=T0) as fc:
+        mark = cloud.calls.mark()
+        answer = fc[0].run("onboarding", joiner("j1", at(20), mode, end_date="2026-11-30"))
+        assert answer["status"] == "disabled" and answer.get("reason"), answer
+        assert [a for a in minting_calls(cloud, fc[0].key, mark) if a != "CreateUser"] == []
+        settle(cloud, fc, bystanders=bystanders)
+
+
+# -- 11 ------------------------------------------------------------------------------------------------
+def test_11a_same_employee_new_logon_name_is_a_conflict_and_its_leaver_disables_the_old_user(cloud, bystanders):
+    """E10023 is active as alice.wang; a joiner for E10023 as alice.w is refused as ``conflict`` naming
+    alice.wang; a leaver for alice.w (E10023) disables alice.wang (found by employeeId) and says so."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        renamed = fc[1].run("onboarding", joiner("j2", at(25), logon="alice.w"))
+        assert renamed["status"] == "conflict" and mentions(renamed, USER), renamed
+        assert ram_user(cloud, "alice.w") is None
+        gone = fc[0].run("offboarding", leaver("l1", at(28), logon="alice.w"))
+        assert gone["status"] == "disabled" and mentions(gone, USER) and mentions(gone, "alice.w"), gone
+
+        def no_second_user(phase):
+            assert ram_user(cloud, "alice.w") is None
+        settle(cloud, fc, bystanders=bystanders, expect=[inv8.Expect(EMPLOYEE, USER, False)], extra=no_second_user)
+
+
+def test_11b_same_employee_two_logon_names_at_once(cloud, bystanders):
+    """Joiners for E10023 as alice.wang (parked right after CreateUser) and as alice.w (runs through):
+    one employee never has two active users; alice.wang, created first, stays."""
+    with Instances(cloud, 2, now=T0) as fc:
+        h = cloud.hold(fc[0].key, "CreateUser", when="after")
+        a = fc[0].start("onboarding", joiner("j1", at(20)))
+        held(cloud, a, h)
+        fc[1].start("onboarding", joiner("j2", at(25), logon="alice.w")).outcome()
+        cloud.release(h)
+        a.outcome()
+
+        def no_second_user(phase):
+            assert ram_user(cloud, "alice.w") is None
+        settle(cloud, fc, bystanders=bystanders,
+               expect=[inv8.Expect(EMPLOYEE, USER, True, "programmatic", "read-only")], extra=no_second_user)
+
+
+# -- 12 ------------------------------------------------------------------------------------------------
+def test_12a_ram_credentials_programmatic_to_console_leaves_no_rotating_secret(cloud, bystanders):
+    with Instances(cloud, 2, now=T0, env={"SECRET_TYPE": "RAMCredentials"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        assert fc[1].run("onboarding", joiner("j2", at(25), "console"))["status"] == "provisioned"
+        settle(cloud, fc, bystanders=bystanders, secret_type="RAMCredentials")
+
+
+def test_12b_the_deleting_sweep_schedules_every_secret_of_the_user(cloud, bystanders):
+    with Instances(cloud, 2, now=T0, env={"SECRET_TYPE": "RAMCredentials", "OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        assert fc[1].run("onboarding", joiner("j2", at(25), "console"))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(28)))["status"] == "disabled"
+        report = fc[1].sweep().result()
+        assert report["counts"]["deleted"] == 1, report
+
+        def every_secret_scheduled(phase):
+            live = [n for n in (f"ram-user/{USER}", f"acs/ram/user/{USER}")
+                    if cloud.kms_secret(n) is not None and not cloud.kms_secret(n)["Deleting"]]
+            assert live == [], f"secrets of the deleted {USER} not scheduled for deletion: {live}"
+        every_secret_scheduled("after the sweep")
+        settle(cloud, fc, bystanders=bystanders, secret_type="RAMCredentials", extra=every_secret_scheduled)
+
+
+# -- 13 ------------------------------------------------------------------------------------------------
+def test_13_leaver_nobody_matches_is_not_found_and_alerts(cloud, bystanders):
+    """alice.wang (E10023) is active; a leaver for "alice.wnag" (a typo) with an employeeId we do not
+    manage: ``not-found`` (never ``deleted``), logged at WARNING/ERROR with an ``alert`` field; nothing
+    changes."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        run = fc[1].start("offboarding", leaver("l1", at(28), logon="alice.wnag", employee_id="E99999"))
+        answer = run.result()
+        assert answer["status"] == "not-found", answer
+        lines = [json.loads(line) for line in run.output().splitlines() if line.startswith("{")]
+        alerts = [line for line in lines if line.get("level") in ("WARNING", "ERROR") and line.get("alert")]
+        assert alerts, "no WARNING/ERROR line with an alert field: " + json.dumps(
+            [{k: line.get(k) for k in ("level", "message", "status")} for line in lines])
+        settle(cloud, fc, bystanders=bystanders)
+
+
+# -- 14 ------------------------------------------------------------------------------------------------
+def test_14_two_sweeps_of_one_tick_at_once_keep_the_brake(cloud, bystanders):
+    """Three leavers due for deletion; two sweeps of the same tick (maxDeletions=1) at once, the first
+    parked right after its DeleteUser ran: at most one user is deleted in that tick, also after both
+    sweeps are delivered once more."""
+    names = [("dora.ng", "E30001"), ("ed.wu", "E30002"), ("fay.ho", "E30003")]
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        for name, emp in names:
+            assert fc[0].run("onboarding", joiner(f"j-{name}", at(20), logon=name, employee_id=emp))["status"] == \
+                "provisioned"
+            assert fc[1].run("offboarding", leaver(f"l-{name}", at(28), logon=name, employee_id=emp))["status"] == \
+                "disabled"
+        h = cloud.hold(fc[0].key, "DeleteUser", when="after")
+        a = fc[0].sweep({"maxDeletions": 1})
+        held(cloud, a, h)
+        fc[1].sweep({"maxDeletions": 1}).outcome()
+        cloud.release(h)
+        a.outcome()
+
+        def brake_held(phase):
+            deleted = [n for n, _ in names if ram_user(cloud, n) is None]
+            assert len(deleted) <= 1, f"one tick with maxDeletions=1 deleted {deleted}"
+        settle(cloud, fc, bystanders=bystanders, extra=brake_held)
+
+
+# -- 15 ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("payload", [[], b"[]"], ids=["list", "bytes"])
+def test_15_an_empty_batch_answers_an_empty_list(cloud, bystanders, payload):
+    with Instances(cloud, 2, now=T0) as fc:
+        for function in ("onboarding", "offboarding"):
+            raw = isinstance(payload, bytes)
+            kind, value = fc[0].start(function, payload, raw=raw).outcome()
+            assert (kind, value) == ("returned", []), (function, kind, value)
+        settle(cloud, fc, bystanders=bystanders)
