@@ -174,9 +174,12 @@ class _Rule:
     rng: object = None
     seconds: float = 0.0
     after: bool = False     # drop: execute the action first, then drop (lost response)
+    where: object = None    # {parameter: value} the request must carry, or None for any request
 
-    def matches(self, action):
+    def matches(self, action, params=None):
         if self.action is not None and self.action != action:
+            return False
+        if self.where and any((params or {}).get(k) != v for k, v in self.where.items()):
             return False
         if self.times is not None and self.times <= 0:
             return False
@@ -203,23 +206,24 @@ class Faults:
         self._limits = {}
         self._lock = threading.Lock()
 
-    def fail(self, action, code, status=500, times=1, probability=1.0, seed=0, message=None):
+    def fail(self, action, code, status=500, times=1, probability=1.0, seed=0, message=None, where=None):
         """Answer ``action`` with ``code``/``status`` the next ``times`` calls (None: always),
-        each with ``probability`` (seeded, reproducible)."""
+        each with ``probability`` (seeded, reproducible); ``where``: only requests carrying these
+        parameter values (e.g. ``{"SecretName": "ram-user/alice"}``)."""
         with self._lock:
             self._rules.append(_Rule(action, "error", code=code, status=status, times=times,
                                      probability=probability, rng=random.Random(seed),
-                                     message=message or f"Injected fault: {code}"))
+                                     message=message or f"Injected fault: {code}", where=where))
 
     def throttle(self, action, times=1):
         self.fail(action, "Throttling.User", 400, times=times,
                   message="Request was denied due to user flow control.")
 
-    def drop(self, action, times=1, after=False):
+    def drop(self, action, times=1, after=False, where=None):
         """Close the connection without an answer; ``after=True`` executes the action first,
-        so the change happens but the caller never learns of it."""
+        so the change happens but the caller never learns of it. ``where`` as for ``fail``."""
         with self._lock:
-            self._rules.append(_Rule(action, "drop", times=times, after=after, rng=random.Random(0)))
+            self._rules.append(_Rule(action, "drop", times=times, after=after, rng=random.Random(0), where=where))
 
     def latency(self, seconds, action=None, times=None):
         with self._lock:
@@ -244,7 +248,7 @@ class Faults:
             limits = [{"kind": "rate_limit", "action": action, "qps": qps} for action, (qps, _) in self._limits.items()]
         return rules + limits
 
-    def before(self, action):
+    def before(self, action, params=None):
         """Apply latency, limits and pre-execution faults; return the post-execution drop, if any."""
         delay = 0.0
         error = drop_after = None
@@ -264,7 +268,7 @@ class Faults:
                     stamps.append(now)
             if error is None:
                 for rule in self._rules:
-                    if rule.kind in ("error", "drop") and rule.matches(action):
+                    if rule.kind in ("error", "drop") and rule.matches(action, params):
                         if rule.kind == "error":
                             error = ApiError(rule.code, rule.message, rule.status)
                         elif rule.after:
@@ -353,7 +357,7 @@ class Gateway:
                 self.holds.park(caught, "before")
             if auth is not None:
                 self.authorizer.check(access_key_id, service.name, action, params, self.account)
-            drop_after = self.faults.before(action)
+            drop_after = self.faults.before(action, params)
             body = handler(self.backends[service.name], Params(params))
             body = dict(body)
             body["RequestId"] = request_id

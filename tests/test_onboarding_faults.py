@@ -36,31 +36,48 @@ def _rehire(setup):
     return run
 
 
-# flow: (setup, the event, its mode, its policy, the calls it makes when nothing fails)
+# flow: (setup, the event, its mode, its policy, the calls it makes when nothing fails): the ledger head,
+# ownership, the event appended; a round (head, reconcile); the re-check (head, keys, profile, secret version)
 FLOWS = {
     "new-programmatic": (None, event(), "programmatic", None, [
-        "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "CreateAccessKey",
-        "CreateSecret", "ListAccessKeys"]),
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret", "ListSecretVersionIds", "GetUser",
+        "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "CreateAccessKey",
+        "CreateSecret", "ListAccessKeys", "ListSecretVersionIds", "GetUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]),
     "new-console": (None, event(mode="console"), "console", None, [
-        "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "GetPasswordPolicy",
-        "CreateSecret", "CreateLoginProfile"]),
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret", "ListSecretVersionIds", "GetUser",
+        "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "DescribeSecret",
+        "GetPasswordPolicy", "CreateSecret", "CreateLoginProfile", "ListSecretVersionIds",
+        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "rehire-programmatic": (_rehire(_setup_programmatic), event(event_id="r1", occurredAt=REHIRE_AT),
                             "programmatic", None, [
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "GetLoginProfile", "ListAccessKeys",
-        "RestoreSecret", "DeleteAccessKey", "CreateAccessKey", "PutSecretValue", "ListAccessKeys"]),
+        "RestoreSecret", "DeleteAccessKey", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
+        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "rehire-console": (_rehire(_setup_console), event(mode="console", event_id="r2", occurredAt=REHIRE_AT),
                        "console", None, [
-        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "ListAccessKeys", "GetLoginProfile",
-        "RestoreSecret", "GetPasswordPolicy", "PutSecretValue", "CreateLoginProfile"]),
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
+        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "ListAccessKeys", "DescribeSecret",
+        "GetLoginProfile", "RestoreSecret", "GetPasswordPolicy", "PutSecretValue", "CreateLoginProfile",
+        "ListSecretVersionIds", "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile",
+        "ListSecretVersionIds"]),
     "switch-to-console": (_setup_programmatic, event(mode="console", event_id="s1"), "console", None, [
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListAccessKeys", "DeleteAccessKey",
-        "GetLoginProfile", "ListSecretVersionIds", "GetPasswordPolicy", "PutSecretValue", "CreateLoginProfile"]),
+        "DescribeSecret", "GetLoginProfile", "ListSecretVersionIds", "GetPasswordPolicy", "PutSecretValue",
+        "CreateLoginProfile", "ListSecretVersionIds", "ListSecretVersionIds", "GetUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]),
     "switch-to-programmatic": (_setup_console, event(event_id="s2"), "programmatic", None, [
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "GetLoginProfile", "DeleteLoginProfile",
-        "ListAccessKeys", "ListSecretVersionIds", "CreateAccessKey", "PutSecretValue", "ListAccessKeys"]),
+        "ListAccessKeys", "ListSecretVersionIds", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
+        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "mover": (_setup_programmatic, event(level="full", event_id="m1"), "programmatic", FULL, [
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "AttachPolicyToUser", "DetachPolicyFromUser",
-        "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds"]),
+        "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds", "ListSecretVersionIds", "GetUser",
+        "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
 }
 
 FAULTS = {
@@ -165,8 +182,8 @@ def test_crash_after_each_call_then_redelivery_converges(cloud, ram, kms, mocker
 
 
 def test_kms_failing_persistently_leaves_no_access_key(cloud, ram, kms):
-    for action in ("CreateSecret", "PutSecretValue", "ListSecretVersionIds"):
-        cloud.faults.fail(action, "ServiceUnavailable", 503, times=None)
+    for action in ("CreateSecret", "PutSecretValue", "ListSecretVersionIds"):      # the credential's secret
+        cloud.faults.fail(action, "ServiceUnavailable", 503, times=None, where={"SecretName": "ram-user/alice.wang"})
     with pytest.raises(TransientError):
         invoke(event())
     cloud.faults.clear()
@@ -176,8 +193,8 @@ def test_kms_failing_persistently_leaves_no_access_key(cloud, ram, kms):
 
 
 def test_kms_unreachable_leaves_no_access_key(cloud, ram, kms):
-    for action in ("CreateSecret", "PutSecretValue", "ListSecretVersionIds"):
-        cloud.faults.drop(action, times=None)
+    for action in ("CreateSecret", "PutSecretValue", "ListSecretVersionIds"):      # the credential's secret
+        cloud.faults.drop(action, times=None, where={"SecretName": "ram-user/alice.wang"})
     with pytest.raises(TransientError):
         invoke(event())
     cloud.faults.clear()
@@ -186,8 +203,8 @@ def test_kms_unreachable_leaves_no_access_key(cloud, ram, kms):
 
 def test_secret_write_lost_answer_keeps_the_stored_key(cloud, ram, kms):
     """CreateSecret landed, every answer was lost: the key KMS holds is kept, not deleted."""
-    cloud.faults.drop("CreateSecret", after=True, times=None)
-    cloud.faults.drop("PutSecretValue", after=True, times=None)
+    cloud.faults.drop("CreateSecret", after=True, times=None, where={"SecretName": "ram-user/alice.wang"})
+    cloud.faults.drop("PutSecretValue", after=True, times=None, where={"SecretName": "ram-user/alice.wang"})
     with pytest.raises(TransientError):
         invoke(event())
     cloud.faults.clear()

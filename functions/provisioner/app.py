@@ -85,7 +85,7 @@ def run_items(items: list[Item], function: Function, concurrency: int) -> list[R
             except TransientError as err:
                 results[index] = err
 
-    if len(groups) == 1 or concurrency == 1:
+    if len(groups) <= 1 or concurrency == 1:        # an empty batch answers [] (nothing to run)
         for indexes in groups.values():
             run_group(indexes)
     else:

@@ -307,8 +307,12 @@ class Onboarding:
         existence: ours is scheduled for deletion (restorable for a switch back)."""
         info = self.store.describe(self.store.ram_secret_name(self.user_name))
         if info is not None and not info.in_delete_window and info.owned_by(self.employee_id):
-            self._ignore(lambda e: e.in_delete_window or e.not_found, "DeleteSecret", SecretName=info.name,
+            try:
+                self.kms("DeleteSecret", SecretName=info.name,
                          RecoveryWindowInDays=str(self.rt.settings.secret_recovery_days))
+            except CloudError as err:
+                if not (err.in_delete_window or err.not_found):
+                    raise
 
     def run(self) -> Result:
         user = self.get_user()
