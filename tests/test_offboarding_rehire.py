@@ -73,11 +73,11 @@ def test_leaver_deleted_then_rehired_gets_the_secret_restored_and_can_leave_agai
     assert sweep()["users"] == []                            # her secret is no orphan: the user exists again
     assert cloud.calls.mutating(m, ok_only=False) == []
 
-    set_clock(mocker, utc(T0) + timedelta(days=2))
-    assert offboard(last_day="2026-11-30")["status"] == "scheduled"     # leaves again, at the end of the day
-    set_clock(mocker, utc(T0) + timedelta(days=3))
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(days=1))
+    assert offboard(last_day="2026-12-03")["status"] == "scheduled"     # leaves again, at the end of the day
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(days=2))
     assert sweep()["counts"]["disabled"] == 1
-    set_clock(mocker, utc(T0) + timedelta(days=3, minutes=1))
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(days=2, minutes=1))
     assert sweep()["counts"] == {"disabled": 0, "deleted": 1, "secretsScheduled": 1, "pending": 0, "skipped": 0,
                                  "failed": 0}
     assert cloud.ram.user_state(NAME) is None and secret_state(cloud, SECRET)["deleting"] is True

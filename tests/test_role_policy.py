@@ -14,7 +14,7 @@ import pytest
 from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
-from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, set_clock
+from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
 from tests.deploy_helpers import ROOT, actions_called
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
@@ -96,9 +96,6 @@ def test_resources_are_scoped():
             if action == "kms:UpdateSecretRotationPolicy":      # only RAMCredentials secrets rotate
                 assert resources == ["acs:kms:*:*:secret/acs/ram/user/*"], (action, resources)
                 continue
-            if action == "kms:GetSecretValue":                  # the event ledgers; never a credential
-                assert resources == [f"acs:kms:*:*:secret/{prefix}ledger/*"], (action, resources)
-                continue
             assert resources == [f"acs:kms:*:*:secret/{prefix}*", "acs:kms:*:*:secret/acs/ram/user/*"], (
                 action, resources)
 
@@ -145,7 +142,7 @@ def _exercise(cloud, ram, mocker):
     ram.add_user_to_group(rm.AddUserToGroupRequest(group_name="pol-group", user_name="pol.alice"))
     for logon, employee_id in (("pol.alice", "P1"), ("pol.bob", "P2")):
         leaver = {"eventId": f"leave-{employee_id}", "eventType": "employee.offboarded",
-                  "occurredAt": "2026-11-28T09:00:00Z", "employee": {"employeeId": employee_id, "logonName": logon}}
+                  "occurredAt": hr_time(), "employee": {"employeeId": employee_id, "logonName": logon}}
         assert offboarding.handler(as_bytes(leaver), None)["status"] in ("disabled", "scheduled")
     later = clock.now() + timedelta(days=Settings().offboard_grace_days + 5)
     set_clock(later)

@@ -25,6 +25,10 @@ ALREADY_EXISTS_CODES = frozenset({
 
 IN_DELETE_WINDOW_CODES = frozenset({"Rejected.ResourceInDeleteWindow"})
 
+# CreateSecret of a RAMCredentials secret whose AccessKeys are not the RAM user's exact key set
+# (another instance made or deleted a key meanwhile).
+RAM_SECRET_KEYS_CHANGED = frozenset({"InvalidParameter"})
+
 # RestoreSecret on a secret that is not in its delete window (any more): already restored.
 RESTORED_CODES = frozenset({"Rejected.ResourceInUse"})
 

@@ -30,6 +30,12 @@ LEDGER_DIR = "ledger/"
 TAG_KIND, KIND_LEDGER = "hrrp-kind", "ledger"
 
 
+def user_tag(user_hash: str) -> str:
+    """The tag that names the logon name behind an entry's user hash (KMS allows 20 tags a secret:
+    one employee's logon names are few)."""
+    return f"u.{user_hash}"
+
+
 def ledger_name(secret_prefix: str, employee_id: str) -> str:
     return f"{secret_prefix}{LEDGER_DIR}{employee_id}"
 
@@ -53,8 +59,9 @@ class Ledger:
         entries = self.entries()
         return entries[-1] if entries else None
 
-    def append(self, entry: Entry, logon_name: str, event_id: str) -> None:
-        """Record ``entry``; safe to repeat (same version, same value) and to race (other versions)."""
+    def append(self, entry: Entry, logon_name: str, event_id: str, name_known: bool = False) -> None:
+        """Record ``entry``; safe to repeat (same version, same value) and to race (other versions).
+        ``name_known``: the ledger already maps this logon name's hash (no tag to write)."""
         value = json.dumps({"eventId": event_id, "logonName": logon_name}, sort_keys=True)
         if not self.exists:
             try:
@@ -66,7 +73,8 @@ class Ledger:
                     Description=f"HR event ledger of employee {self.employee_id} (hr-ram-provisioner)",
                     Tags=json.dumps([{"TagKey": ownership.TAG_MANAGED_BY, "TagValue": ownership.MANAGED_BY},
                                      {"TagKey": ownership.TAG_EMPLOYEE, "TagValue": self.employee_id},
-                                     {"TagKey": TAG_KIND, "TagValue": KIND_LEDGER}]))
+                                     {"TagKey": TAG_KIND, "TagValue": KIND_LEDGER},
+                                     {"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}]))
                 self.exists = True
                 return
             except CloudError as err:
@@ -80,6 +88,9 @@ class Ledger:
             self.restore()                       # the tombstone of a deleted user: a rehire brings it back
             self._put(entry, value)
         self.exists = True
+        if not name_known:
+            self.rt.cloud.kms("TagResource", SecretName=self.name,
+                              Tags=json.dumps([{"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}]))
 
     def _put(self, entry: Entry, value: str) -> None:
         self.rt.cloud.kms("PutSecretValue", SecretName=self.name, VersionId=entry.version_id, SecretData=value,
@@ -93,24 +104,21 @@ class Ledger:
                 raise
 
     def logon_name_of(self, entry: Entry) -> str | None:
-        """The logon name an entry was written for (reads the entry's value: no credential in it)."""
-        body = self.rt.cloud.try_kms("GetSecretValue", SecretName=self.name, VersionId=entry.version_id)
-        if body is None:
+        """The logon name an entry was written for: the ledger's ``u.<hash>`` tag (metadata: the
+        function never reads a secret's value, the ledger's included)."""
+        info = self.rt.secrets.describe(self.name)
+        if info is None:
             return None
-        try:
-            name = json.loads(body.get("SecretData") or "{}").get("logonName")
-        except ValueError:
-            return None
-        return name if isinstance(name, str) else None
+        return {t.get("TagKey"): t.get("TagValue") for t in info.tags}.get(user_tag(entry.user_hash))
 
 
 SWEEP_TICKS = LEDGER_DIR + ".sweep/ticks"      # never an employee's ledger: employee ids hold no "/"
 
 
-def claim_tick(rt: Runtime, tick: str, invocation: str) -> str:
-    """Which invocation may delete in the scheduled tick ``tick``: the first to write the tick's
-    version (KMS write-once) owns it; a retry of the owner gets its own claim back. Returns the
-    owner's invocation id."""
+def claim_tick(rt: Runtime, tick: str, invocation: str) -> bool:
+    """Whether this run may delete in the scheduled tick ``tick``: the first run to write the tick's
+    version (KMS write-once) owns it; a retry of the owner writes the same value again and is
+    answered success (idempotent); any other run gets ``Rejected.ResourceExist``."""
     name = f"{rt.settings.secret_prefix}{SWEEP_TICKS}"
     version = "tick-" + "".join(c for c in tick if c.isalnum())[:59]
     value = json.dumps({"invocation": invocation})
@@ -122,17 +130,13 @@ def claim_tick(rt: Runtime, tick: str, invocation: str) -> str:
                              Description="Which sweep run owns each tick's deletions (hr-ram-provisioner)",
                              Tags=json.dumps([{"TagKey": ownership.TAG_MANAGED_BY, "TagValue": ownership.MANAGED_BY},
                                               {"TagKey": TAG_KIND, "TagValue": "sweep-ticks"}]))
-                return invocation
+                return True
             except CloudError as err:
                 if not err.already_exists:
                     raise
         rt.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=value, SecretDataType="text")
-        return invocation
+        return True
     except CloudError as err:
         if not err.already_exists:
             raise
-    body = rt.cloud.kms("GetSecretValue", SecretName=name, VersionId=version)
-    try:
-        return str(json.loads(body.get("SecretData") or "{}").get("invocation"))
-    except ValueError:
-        return ""
+        return False

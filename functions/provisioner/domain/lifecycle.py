@@ -65,14 +65,7 @@ class Desired:
     target: Target
     head: Entry
     reason: str | None = None
-
-    @property
-    def level(self) -> str | None:
-        return self.head.level
-
-    @property
-    def mode(self) -> str | None:
-        return self.head.mode
+    joiner: Entry | None = None     # SCHEDULED: the latest joiner before the leave (level, credential kind)
 
 
 def desired(entries: list[Entry], when: datetime, tz_name: str) -> Desired:
@@ -84,7 +77,8 @@ def desired(entries: list[Entry], when: datetime, tz_name: str) -> Desired:
     head = entries[-1]
     if head.kind != JOINER:
         if head.last_day is not None and not day_ended(head.last_day, when, tz_name):
-            return Desired(Target.SCHEDULED, head)
+            joiner = next((e for e in reversed(entries) if e.kind == JOINER), None)
+            return Desired(Target.SCHEDULED, head, joiner=joiner)
         return Desired(Target.DISABLED, head)
     pending = _pending_leave(entries, tz_name)
     if pending is not None and day_ended(pending, when, tz_name):

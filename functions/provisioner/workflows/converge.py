@@ -21,6 +21,7 @@ instance to check repairs it. See docs/concurrency.md.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +99,7 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         if conflict is not None:
             return conflict
     if before is None or before < ev.entry:
-        ledger.append(ev.entry, user_name, ev.event_id)
+        ledger.append(ev.entry, user_name, ev.event_id, name_known=before is not None and before.for_user(user_name))
     answer = _converge(rt, ledger, ev, user_name, history=before is not None)
     if mismatch is not None:
         answer["userName"] = user_name
@@ -161,13 +162,16 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
         onboarding.force_new_credential = force_new
         onboarding.legacy_guard = legacy
         try:
-            answer = onboarding.run()
-            return answer, (onboarding.holds if answer["status"] != Status.DISABLED.value else lambda: True)
+            outcome = onboarding.run()
+            return outcome, (onboarding.holds if outcome["status"] != Status.DISABLED.value else lambda: True)
         except Conflict as why:
             log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=str(why))
             return onboarding.result(Status.CONFLICT, reason=str(why)), lambda: True
     user = directory.get_user(rt.cloud, user_name)
     if user is None:
+        if ev.entry.kind == JOINER and desired.reason:
+            # a joiner whose contract is already over (or that a leave overtook): nothing is made
+            return answer(Status.DISABLED, reason=desired.reason), lambda: True
         if history:
             return answer(Status.DELETED, detail="the user was offboarded and deleted; nothing is left",
                           **({"reason": desired.reason} if desired.reason else {})), lambda: True
@@ -183,18 +187,7 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
         return answer(Status.CONFLICT, detail=detail), lambda: True
     when = clock.now()
     if desired.target == Target.SCHEDULED and marker.state == ownership.ACTIVE:
-        last_day = desired.head.last_day
-        assert last_day is not None  # noqa: S101 - a scheduled leaver has its day
-        actions: list[dict[str, Any]] = []
-        if marker.leave_date != last_day:
-            plan = [steps.ram("UpdateUser", UserName=user_name, NewComments=marker.scheduled(last_day).render())]
-            actions = steps.describe(steps.execute(rt, plan))
-
-        def scheduled_holds() -> bool:
-            again = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
-            return again is not None and (again.state == ownership.DISABLED or again.leave_date == last_day)
-        return answer(Status.SCHEDULED, lastWorkingDay=last_day.isoformat(), timezone=rt.settings.hr_timezone,
-                      actions=actions), scheduled_holds
+        return _schedule(rt, ev, desired, user_name, marker, force_new)
     done = steps.execute(rt, plan_disable(rt, user_name, marker, when))
     disabled_at = marker.disabled_at if marker.state == ownership.DISABLED else utc_seconds(when)
 
@@ -208,6 +201,32 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
     if desired.reason:
         fields["reason"] = desired.reason
     return answer(Status.DISABLED, **fields), disabled_holds
+
+
+def _schedule(rt: Runtime, ev: _Event, desired: Desired, user_name: str, marker: ownership.Marker,
+              force_new: bool) -> tuple[Result, Callable[[], bool]]:
+    """A leave in the future: the user stays as the latest joiner before it says (a mover during the
+    notice period still applies), and the marker records the day."""
+    last_day = desired.head.last_day
+    assert last_day is not None  # noqa: S101 - a scheduled leaver has its day
+    onboarding = None
+    if desired.joiner is not None and desired.joiner.for_user(user_name):
+        onboarding = Onboarding(ev.event, rt, desired.joiner, user_name)
+        onboarding.force_new_credential = force_new
+        onboarding.run()
+        marker = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id) or marker
+    actions: list[dict[str, Any]] = []
+    if marker.leave_date != last_day:
+        plan = [steps.ram("UpdateUser", UserName=user_name, NewComments=marker.scheduled(last_day).render())]
+        actions = steps.describe(steps.execute(rt, plan))
+
+    def holds() -> bool:
+        again = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
+        if again is None or again.state == ownership.DISABLED:
+            return again is not None
+        return again.leave_date == last_day and (onboarding is None or onboarding.holds())
+    return result(Status.SCHEDULED, ev.event_id, user_name, lastWorkingDay=last_day.isoformat(),
+                  timezone=rt.settings.hr_timezone, actions=actions), holds
 
 
 def converge_to_head(rt: Runtime, ledger: Ledger, user_name: str, employee_id: str) -> Result | None:

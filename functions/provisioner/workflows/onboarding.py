@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..cloud import directory
-from ..cloud.errors import RESTORED_CODES, CloudError, TransientError
+from ..cloud.errors import RAM_SECRET_KEYS_CHANGED, RESTORED_CODES, CloudError, TransientError
 from ..cloud.secret_store import RAM_CREDENTIALS
 from ..domain import ownership
 from ..domain.access import ARMS_POLICIES, policy_for
@@ -228,7 +228,13 @@ class Onboarding:
         except Exception as err:
             log.warning("secret write failed; deleting the AccessKey just created", step="secret",
                         accessKeyId=key["AccessKeyId"])
-            self.after_failed_mint(err, self.remove_unstored_keys(just_created=key))
+            cleaned = self.remove_unstored_keys(just_created=key)
+            if (self.ram_secret and isinstance(err, CloudError) and err.code in RAM_SECRET_KEYS_CHANGED
+                    and cleaned):
+                # KMS checks a RAM secret against the user's exact key set: another instance made or
+                # deleted a key meanwhile. Not the event's fault: the round is run again.
+                raise Again(f"{err}: the user's keys changed concurrently") from None
+            self.after_failed_mint(err, cleaned)
             raise
         log.info("access key stored", step="secret", accessKeyId=key["AccessKeyId"])
         if not self.ram_secret:
@@ -296,7 +302,12 @@ class Onboarding:
                 if not err.already_exists:
                     raise
                 # Another instance made a profile meanwhile: it must hold the password KMS holds.
-                self.ram("UpdateLoginProfile", UserName=self.user_name, Password=password)
+                # Replaced (delete, create): the role has no UpdateLoginProfile, which could reset
+                # the password of any user, an administrator's included.
+                self._ignore(lambda e: e.not_found, "DeleteLoginProfile", UserName=self.user_name)
+                self._ignore(lambda e: e.already_exists, "CreateLoginProfile", UserName=self.user_name,
+                             Password=password, PasswordResetRequired=self.reset_required,
+                             MFABindRequired=self.mfa_required)
             if self.store.current_version(self.secret_name) != version:
                 # A later password was written meanwhile; whose is in the profile cannot be told
                 # without reading it, so this round mints again (the last writer to check wins).

@@ -65,10 +65,9 @@ class _Sweep:
         run): the first run to claim the tick deletes, the others only disable and report. Claimed
         at the first deletion, so a sweep with nothing to delete writes nothing."""
         if self.tick and not self.tick_claimed and not self.dry_run:
-            owner = claim_tick(self.rt, self.tick, self.invocation)
             self.tick_claimed = True
-            if owner != self.invocation:
-                self.tick_owner = owner
+            if not claim_tick(self.rt, self.tick, self.invocation):
+                self.tick_owner = "another run"
                 log.warning("another run owns this tick's deletions", alert="sweep-tick-owned", tick=self.tick)
         return self.tick_owner is None
 
@@ -129,6 +128,14 @@ class _Sweep:
             return
         try:
             self._due(user_name, employee_id, marker, action)
+        except CloudError as err:
+            if not (err.code or "").startswith("DeleteConflict."):
+                raise
+            # Something was attached between the plan and DeleteUser: a rehire, or a person.
+            if ledger.head() == head:
+                raise TransientError(f"{err}: the user changed while it was being deleted; the next run "
+                                     "plans again") from None
+            self.row("skipped", user_name, employee_id, reason="a newer event arrived while deleting")
         finally:
             if not self.dry_run and ledger.head() != head:
                 self.repair(ledger, user_name, employee_id)
