@@ -42,8 +42,15 @@ def _show(result):
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+def _happened(event, minutes_ago):
+    """The example, as if HR sent it ``minutes_ago`` (events older than MAX_EVENT_AGE_DAYS are refused)."""
+    from datetime import datetime, timedelta, timezone
+    when = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    return {**event, "occurredAt": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
 def run():
-    joiner = _load("direct.json")
+    joiner = _happened(_load("direct.json"), 30)
     console_joiner = {**joiner, "eventId": "demo-console-1",
                       "employee": {"employeeId": "E10024", "logonName": "li.lei", "displayName": "李雷"},
                       "access": {"mode": "console", "level": "full"}}
@@ -77,7 +84,7 @@ def run():
         _step("RAM and KMS after onboarding")
         print_snapshot(cloud.client_config())
         _step("6. offboarding: alice.wang leaves (lastWorkingDay in the past): disabled now")
-        leaver = _load("offboarding-direct.json")
+        leaver = _happened(_load("offboarding-direct.json"), 1)
         _show(call("offboarding", wrap([leaver], "direct")))
         os.environ["OFFBOARD_GRACE_DAYS"] = "0"
         from provisioner.platform import runtime

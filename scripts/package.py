@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-EXCLUDE_DIRS = {"__pycache__"}   # from the source tree; --compile adds fresh ones
+EXCLUDE_DIRS = {"__pycache__", ".mypy_cache"}   # from the source tree; --compile adds fresh ones
 EXCLUDE_SUFFIXES = (".pyc", ".pyo")
 
 

@@ -77,12 +77,14 @@ def expected_from_events(events, now, tz="UTC", user_name=None):
     """``{employeeId: Expect}`` from the HR events delivered (onboarding and offboarding events; timer
     events are ignored), folded in HR order (``occurredAt``; events must not tie):
 
-    - a joiner / mover / rehire: active with its mode, level and endDate, unless that endDate is over
-      (then not active); a leave an earlier leaver scheduled is kept while the user stays active
-      (a mover keeps it), and dropped by a rehire (the user was not active before it);
-    - a leaver whose day is over (or who has none): not active;
-    - a leaver with a future last working day: an active user stays active with that ``leave``; a user
-      who is not active stays so (a leaver never gives access)."""
+    - a joiner / mover / rehire: active with its mode, level and endDate; a leave an earlier leaver
+      scheduled is kept while the user stays active (a mover keeps it), and dropped by a rehire (the
+      user was not active before it; a leave whose day had ended before the joiner occurred took
+      effect first);
+    - a leaver whose day was over when it occurred (or who has none): not active;
+    - a leaver with a later last working day: an active user stays active with that ``leave``; a user
+      who is not active stays so (a leaver never gives access);
+    - at ``now``: a leave or an endDate that is over means not active."""
     by_employee: dict[str, list] = {}
     for ev in events:
         if isinstance(ev, dict) and ev.get("eventType") in ("employee.onboarded", "employee.offboarded"):
@@ -98,24 +100,27 @@ def expected_from_events(events, now, tz="UTC", user_name=None):
         state = Expect(employee_id, name, False, why="no joiner yet")
         for e in hr:
             when = e["occurredAt"]
+            at = datetime.fromisoformat(when.replace("Z", "+00:00"))
             if e["eventType"] == "employee.onboarded":
-                if _over(e.get("endDate"), now, tz):
-                    state = Expect(employee_id, name, False, why=f"the joiner of {when} has an endDate that is over")
-                    continue
-                leave = state.leave_date if state.active else None
+                if state.active and state.leave_date and _over(state.leave_date, at, tz):
+                    state = Expect(employee_id, name, False, why=f"{state.why}, which took effect before {when}")
+                leave = state.leave_date if state.active else None      # a mover keeps it, a rehire not
                 state = Expect(employee_id, name, True, e["access"]["mode"], e["access"]["level"], e.get("endDate"),
                                leave, why=f"joiner / mover / rehire of {when}" + (
                                    f", keeping the leave on {leave}" if leave else ""))
-            elif e.get("lastWorkingDay") and not _over(e["lastWorkingDay"], now, tz):
-                if state.active:
-                    state = Expect(employee_id, name, True, state.mode, state.level, state.end_date,
-                                   e["lastWorkingDay"], why=f"{state.why}; the leaver of {when} leaves on "
-                                                            f"{e['lastWorkingDay']}")
-                else:
-                    state = Expect(employee_id, name, False, why=f"{state.why}; the leaver of {when} (future day) "
-                                                                 "gives no access")
+            elif not state.active:
+                state = Expect(employee_id, name, False, why=f"{state.why}; the leaver of {when} gives no access")
+            elif e.get("lastWorkingDay") and not _over(e["lastWorkingDay"], at, tz):
+                state = Expect(employee_id, name, True, state.mode, state.level, state.end_date,
+                               e["lastWorkingDay"], why=f"{state.why}; the leaver of {when} leaves on "
+                                                        f"{e['lastWorkingDay']}")
             else:
                 state = Expect(employee_id, name, False, why=f"the leaver of {when}, whose day is over")
+        # now: a scheduled leave or the joiner's endDate that is over
+        if state.active and state.leave_date and _over(state.leave_date, now, tz):
+            state = Expect(employee_id, name, False, why=f"{state.why}; the leave took effect")
+        elif state.active and _over(state.end_date, now, tz):
+            state = Expect(employee_id, name, False, why=f"{state.why}; its endDate is over")
         out[employee_id] = state
     return out
 

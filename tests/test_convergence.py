@@ -88,6 +88,7 @@ class Flow:
         self.secret_type, self.console_flags = secret_type, console_flags
         self.other_mode = "console" if mode == "programmatic" else "programmatic"
         self.other_level = "full" if level == "read-only" else "read-only"
+        self.rehire_at = REHIRE_AT
 
     def __repr__(self):
         return f"Flow{self.key}"
@@ -105,7 +106,7 @@ class Flow:
     def _event_kwargs(self, **over):
         kw = {"mode": self.mode, "level": self.level, "event_id": f"{self.name}-1", **over}
         if self.name.startswith("onboard-rehire") and "event_id" not in over:
-            kw["occurredAt"] = REHIRE_AT                      # a rehire happens after the leave
+            kw["occurredAt"] = self.rehire_at                 # a rehire happens after the leave
         if kw["mode"] == "console" and self.console_flags is not None:
             kw["access_console"] = self.console_flags
         return kw
@@ -129,8 +130,12 @@ class Flow:
             if n == "onboard-rehire-after-delete":
                 report = _sweep()
                 assert report["counts"]["deleted"] == 1, report
+            # the rehire occurs now: after the leave, and within MAX_EVENT_AGE_DAYS of the clock
+            self.rehire_at = (clock[0] - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         elif n == "sweep-end-date":
+            clock[0] = T0 - timedelta(days=2)                # onboarded while the contract ran
             _ok(_onboard_kw(self._event_kwargs(event_id="setup-1", endDate="2026-11-30")))
+            clock[0] = T0
 
     def deliver(self):
         if self.family == "onboarding":

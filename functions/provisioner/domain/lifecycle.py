@@ -69,36 +69,38 @@ class Desired:
 
 
 def desired(entries: list[Entry], when: datetime, tz_name: str) -> Desired:
-    """The state the ledger implies at instant ``when``; ``entries`` in HR order, the last is the head.
+    """The state the ledger implies at instant ``when``: its entries folded in HR order.
 
-    A joiner after a leaver is a rehire only if it occurred after the leave took effect (the
-    lastWorkingDay ended, or an immediate leave); a joiner in between (a mover during the notice
-    period) keeps the scheduled leave, which then applies as it would have."""
+    - a joiner makes the user active with its level and credential kind: a mover if the user was
+      active (a leave scheduled earlier stands), a rehire if not (the leave is gone);
+    - a leaver takes an active user's access away now, or schedules it after its lastWorkingDay
+      (a day already over when the leaver occurred is now); it gives nothing to a user who is not
+      active;
+    - a scheduled leave whose day had ended before a later joiner occurred took effect first:
+      that joiner is a rehire;
+    - at ``when``: a scheduled leave or the joiner's contract end that is over means disabled."""
+    active, leave, joiner, leaver = False, None, None, None
+    for entry in entries:
+        if entry.kind == JOINER:
+            if active and leave is not None and day_ended(leave, entry.occurred_at, tz_name):
+                active = False                   # the leave took effect before this joiner
+            if not active:
+                leave, leaver = None, None       # a rehire
+            active, joiner = True, entry
+        elif active:
+            if entry.last_day is None or day_ended(entry.last_day, entry.occurred_at, tz_name):
+                active, leave, leaver = False, None, None
+            else:
+                leave, leaver = entry.last_day, entry
     head = entries[-1]
-    if head.kind != JOINER:
-        if head.last_day is not None and not day_ended(head.last_day, when, tz_name):
-            joiner = next((e for e in reversed(entries) if e.kind == JOINER), None)
-            return Desired(Target.SCHEDULED, head, joiner=joiner)
+    if not active or joiner is None:
         return Desired(Target.DISABLED, head)
-    pending = _pending_leave(entries, tz_name)
-    if pending is not None and day_ended(pending, when, tz_name):
-        return Desired(Target.DISABLED, head, f"the scheduled leave after {pending.isoformat()} ({tz_name}) "
-                                              "stands: a later joiner event occurred before it took effect")
-    if head.end_date is not None and day_ended(head.end_date, when, tz_name):
-        return Desired(Target.DISABLED, head, f"the contract ended on {head.end_date.isoformat()} "
+    if leave is not None:
+        if day_ended(leave, when, tz_name):
+            return Desired(Target.DISABLED, head, f"the leave after {leave.isoformat()} ({tz_name}) took effect")
+    if joiner.end_date is not None and day_ended(joiner.end_date, when, tz_name):
+        return Desired(Target.DISABLED, head, f"the contract ended on {joiner.end_date.isoformat()} "
                                               f"({tz_name}): no credential is minted")
-    return Desired(Target.ACTIVE, head)
-
-
-def _pending_leave(entries: list[Entry], tz_name: str) -> date | None:
-    """The lastWorkingDay of the latest leaver that the joiners after it did not supersede."""
-    for index in range(len(entries) - 1, -1, -1):
-        leaver = entries[index]
-        if leaver.kind != JOINER:
-            if leaver.last_day is None:
-                return None                      # an immediate leave: every later joiner is a rehire
-            later = entries[index + 1:]
-            if any(day_ended(leaver.last_day, j.occurred_at, tz_name) for j in later):
-                return None                      # a joiner after the leave took effect: a rehire
-            return leaver.last_day
-    return None
+    if leave is not None and leaver is not None:
+        return Desired(Target.SCHEDULED, leaver, joiner=joiner)
+    return Desired(Target.ACTIVE, joiner)

@@ -161,12 +161,15 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
         onboarding = Onboarding(ev.event, rt, desired.head, user_name)
         onboarding.force_new_credential = force_new
         onboarding.legacy_guard = legacy
+        onboarding.keep_leave = False             # the ledger says: no leave pending
         try:
             outcome = onboarding.run()
             return outcome, (onboarding.holds if outcome["status"] != Status.DISABLED.value else lambda: True)
         except Conflict as why:
             log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=str(why))
             return onboarding.result(Status.CONFLICT, reason=str(why)), lambda: True
+    if desired.target == Target.SCHEDULED and desired.joiner is not None and desired.joiner.for_user(user_name):
+        return _schedule(rt, ev, desired, user_name, force_new, legacy)
     user = directory.get_user(rt.cloud, user_name)
     if user is None:
         if ev.entry.kind == JOINER and desired.reason:
@@ -187,7 +190,7 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
         return answer(Status.CONFLICT, detail=detail), lambda: True
     when = clock.now()
     if desired.target == Target.SCHEDULED and marker.state == ownership.ACTIVE:
-        return _schedule(rt, ev, desired, user_name, marker, force_new)
+        return _schedule(rt, ev, desired, user_name, force_new, legacy)
     done = steps.execute(rt, plan_disable(rt, user_name, marker, when))
     disabled_at = marker.disabled_at if marker.state == ownership.DISABLED else utc_seconds(when)
 
@@ -203,27 +206,30 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
     return answer(Status.DISABLED, **fields), disabled_holds
 
 
-def _schedule(rt: Runtime, ev: _Event, desired: Desired, user_name: str, marker: ownership.Marker,
-              force_new: bool) -> tuple[Result, Callable[[], bool]]:
-    """A leave in the future: the user stays as the latest joiner before it says (a mover during the
-    notice period still applies), and the marker records the day."""
+def _schedule(rt: Runtime, ev: _Event, desired: Desired, user_name: str, force_new: bool,
+              legacy: bool) -> tuple[Result, Callable[[], bool]]:
+    """A leave in the future: the user is as the latest joiner before it says (a mover during the
+    notice period still applies; a user not yet made is made), and the marker records the day."""
     last_day = desired.head.last_day
     assert last_day is not None  # noqa: S101 - a scheduled leaver has its day
     onboarding = None
     if desired.joiner is not None and desired.joiner.for_user(user_name):
         onboarding = Onboarding(ev.event, rt, desired.joiner, user_name)
         onboarding.force_new_credential = force_new
-        onboarding.run()
-        marker = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id) or marker
+        onboarding.legacy_guard = legacy
+        outcome = onboarding.run()
+        if outcome["status"] in (Status.CONFLICT.value, Status.DISABLED.value):
+            return outcome, lambda: True
+    marker = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
     actions: list[dict[str, Any]] = []
-    if marker.leave_date != last_day:
+    if marker is not None and marker.state == ownership.ACTIVE and marker.leave_date != last_day:
         plan = [steps.ram("UpdateUser", UserName=user_name, NewComments=marker.scheduled(last_day).render())]
         actions = steps.describe(steps.execute(rt, plan))
 
     def holds() -> bool:
         again = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
         if again is None or again.state == ownership.DISABLED:
-            return again is not None
+            return onboarding is None
         return again.leave_date == last_day and (onboarding is None or onboarding.holds())
     return result(Status.SCHEDULED, ev.event_id, user_name, lastWorkingDay=last_day.isoformat(),
                   timezone=rt.settings.hr_timezone, actions=actions), holds

@@ -40,6 +40,7 @@ else of an existing user.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..cloud import directory
@@ -87,6 +88,9 @@ class Onboarding:
         # The ledger holds no leaver (a user disabled before the ledger existed): a joiner must then
         # have occurred after the disable time the marker recorded to re-enable the user.
         self.legacy_guard = False
+        # A scheduled leave in the marker stays (a mover keeps it) unless the ledger says this
+        # joiner is a rehire or cancels nothing: converge sets it from domain.lifecycle.desired.
+        self.keep_leave = True
         # SECRET_TYPE=RAMCredentials: AccessKeys go to a KMS RAM secret; passwords always to a Generic one.
         self.ram_secret = self.mode == PROGRAMMATIC and rt.settings.secret_type == RAM_CREDENTIALS
         self.secret_name = (self.store.ram_secret_name(self.user_name) if self.ram_secret
@@ -149,7 +153,8 @@ class Onboarding:
         return False
 
     def reconcile_marker(self, marker, user):
-        wanted = marker.activated(self.end_date).render()
+        activated = marker.activated(self.end_date)
+        wanted = (activated if self.keep_leave else replace(activated, leave_date=None)).render()
         if user.get("Comments") != wanted:
             self.ram("UpdateUser", UserName=self.user_name, NewComments=wanted)
             log.info("marker updated", step="marker", previousState=marker.state, endDate=self.end_date)
