@@ -8,4 +8,4 @@ from provisioner import handling, offboarding_workflow
 
 def handler(event, context):
     return handling.handle(event, "employee.offboarded", offboarding_workflow.run,
-                           timer=offboarding_workflow.sweep)
+                           timer=offboarding_workflow.sweep, context=context)

@@ -8,4 +8,4 @@ from provisioner import handling, onboarding_workflow
 
 
 def handler(event, context):
-    return handling.handle(event, "employee.onboarded", onboarding_workflow.run)
+    return handling.handle(event, "employee.onboarded", onboarding_workflow.run, context=context)

@@ -4,15 +4,22 @@ Shapes (DESIGN.md): a direct event or a JSON array of them (batch);
 EventBridge CloudEvents 1.0 (``data`` as object or JSON string; an array in
 event-streaming mode); the HTTP trigger (signed HR webhook); the timer
 trigger. Undecodable input becomes a problem list, never an exception.
+
+Every JSON text is read by ``jsonlimits``: at most ``MAX_BODY_BYTES`` (any envelope),
+nesting depth checked before parsing (a batch element nested too deep is rejected
+alone), repeated object names in an envelope are problems (inside an event,
+``validation`` reports them).
 """
 import base64
 import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass, field
 
+from . import jsonlimits
+
 MAX_BATCH = 100
+EVENT_OVERHEAD_BYTES = 65_536     # an HTTP-trigger event's headers, path and request context
 SIGNATURE_HEADER = "X-HR-Signature"
 
 
@@ -38,10 +45,15 @@ def _problem(path, message):
     return {"path": path, "message": message}
 
 
-def _loads(raw):
-    if isinstance(raw, (bytes, bytearray)):
-        raw = bytes(raw).decode("utf-8")
-    return json.loads(raw)
+def _loads(raw, split_arrays=0):
+    """Raises ValueError (jsonlimits.JsonProblem, with a sentence) when ``raw`` cannot be read."""
+    return jsonlimits.loads(raw, split_arrays=split_arrays)
+
+
+def _duplicates(obj, path, skip=None):
+    """Problems for repeated names in an envelope (not below ``skip``, the event it carries)."""
+    base = [] if path == "$" else [int(path[2:-1])]
+    return [_problem(p, jsonlimits.DUPLICATE_MESSAGE) for p in jsonlimits.duplicates(obj, base, skip)]
 
 
 def _is_cloudevent(obj):
@@ -58,11 +70,14 @@ def _is_timer(obj):
 
 def _from_cloudevent(ce, path):
     data = ce.get("data")
+    repeated = _duplicates(ce, path, skip=data)
+    if repeated:
+        return Item(problems=repeated, source="eventbridge")
     if isinstance(data, (str, bytes)):
         try:
             data = _loads(data)
-        except (ValueError, UnicodeDecodeError):
-            return Item(problems=[_problem(f"{path}.data", "is not valid JSON")], source="eventbridge")
+        except ValueError as why:
+            return Item(problems=[_problem(f"{path}.data", str(why))], source="eventbridge")
     return Item(event=data, source="eventbridge")
 
 
@@ -117,35 +132,58 @@ def _decode_http(obj, settings):
                               settings.webhook_tolerance_seconds)
     if reason:
         return Decoded("http", http_status=401, http_message=reason)
+    repeated = _duplicates(obj, "$")
+    if repeated:
+        return Decoded("http", items=[Item(problems=repeated, source="http")])
     try:
         payload = _loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return Decoded("http", items=[Item(problems=[_problem("$", "body is not valid JSON")], source="http")])
+    except ValueError as why:
+        return Decoded("http", items=[Item(problems=[_problem("$", f"body {why}")], source="http")])
     if _is_cloudevent(payload):
         return Decoded("http", items=[_from_cloudevent(payload, "$")])
     return Decoded("http", items=[Item(event=payload, source="http")])
 
 
+def max_event_bytes(settings):
+    """The largest FC event read at all, whatever the trigger: an HTTP-trigger event carrying a body of
+    MAX_BODY_BYTES base64-encoded (4/3 of it), plus room for its headers."""
+    return settings.max_body_bytes * 4 // 3 + EVENT_OVERHEAD_BYTES
+
+
 def decode(event, settings):
     """Turn FC's ``event`` (bytes, str or already-parsed JSON) into a Decoded."""
     if isinstance(event, (bytes, bytearray, str)):
-        if len(event) > max(settings.max_body_bytes, 6 * 1024 * 1024):
-            return Decoded("invalid", items=[Item(problems=[_problem("$", "event is too large")])])
+        if len(event) > max_event_bytes(settings):
+            return Decoded("invalid", items=[Item(problems=[_problem(
+                "$", f"event is too large: at most {max_event_bytes(settings)} bytes (from MAX_BODY_BYTES)")])])
         try:
-            obj = _loads(event)
-        except (ValueError, UnicodeDecodeError):
-            return Decoded("invalid", items=[Item(problems=[_problem("$", "event is not valid JSON")])])
+            obj = _loads(event, split_arrays=MAX_BATCH)
+        except ValueError as why:
+            return Decoded("invalid", items=[Item(problems=[_problem("$", f"event {why}")])])
     else:
         obj = event
+        if jsonlimits.tree_depth(obj) > jsonlimits.MAX_DEPTH:      # already parsed (not from FC)
+            if not isinstance(obj, list):
+                problem = _problem("$", f"event {jsonlimits.too_deep_message()}")
+                return Decoded("invalid", items=[Item(problems=[problem])])
+            obj = [jsonlimits.TooDeep(jsonlimits.MAX_DEPTH - 1)
+                   if jsonlimits.tree_depth(e) > jsonlimits.MAX_DEPTH - 1 else e for e in obj]
     if _is_http(obj):
         return _decode_http(obj, settings)
     if _is_timer(obj):
         payload = obj.get("payload") or {}
+        repeated = _duplicates(obj, "$")
+        if repeated:
+            return Decoded("timer", items=[Item(problems=repeated)])
         if isinstance(payload, str):
             try:
-                payload = json.loads(payload) if payload.strip() else {}
-            except ValueError:
-                return Decoded("timer", items=[Item(problems=[_problem("$.payload", "is not valid JSON")])])
+                payload = _loads(payload) if payload.strip() else {}
+            except ValueError as why:
+                return Decoded("timer", items=[Item(problems=[_problem("$.payload", str(why))])])
+            repeated = [_problem(p.replace("$", "$.payload", 1), jsonlimits.DUPLICATE_MESSAGE)
+                        for p in jsonlimits.duplicates(payload)]
+            if repeated:
+                return Decoded("timer", items=[Item(problems=repeated)])
         if not isinstance(payload, dict):
             return Decoded("timer", items=[Item(problems=[_problem("$.payload", "must be a JSON object")])])
         return Decoded("timer", timer_payload=payload)
@@ -153,7 +191,9 @@ def decode(event, settings):
         if len(obj) > MAX_BATCH:
             return Decoded("batch", batch=True, items=[Item(problems=[_problem(
                 "$", f"a batch holds at most {MAX_BATCH} events, got {len(obj)}")])])
-        items = [_from_cloudevent(e, f"$[{i}]") if _is_cloudevent(e) else Item(event=e, source="batch")
+        items = [Item(problems=[_problem(f"$[{i}]", e.message)], source="batch")
+                 if isinstance(e, jsonlimits.TooDeep) else
+                 _from_cloudevent(e, f"$[{i}]") if _is_cloudevent(e) else Item(event=e, source="batch")
                  for i, e in enumerate(obj)]
         kind = "eventbridge" if obj and all(_is_cloudevent(e) for e in obj) else "batch"
         return Decoded(kind, items=items, batch=True)

@@ -2,6 +2,12 @@
 
 Every problem is reported, each with its JSON path (``$.employee.logonName``)
 and a sentence a person understands; values are echoed only in short form.
+
+Bounded by construction, whatever arrives: every string field of the schemas has a
+``maxLength``, and a string over it gets only that problem (its pattern and format
+are never run on it); the patterns have bounded repeats only and the e-mail and
+display-name rules are single passes (``fieldrules``); repeated object names are
+problems; at most ``MAX_PROBLEMS`` are listed, and unknown names are echoed cut.
 """
 import json
 import os
@@ -10,12 +16,17 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+from . import fieldrules, jsonlimits
+
 _HERE = Path(__file__).resolve().parent
 # Deployed: <root>/provisioner + <root>/schemas. Repository: functions/provisioner + schemas/.
 _SCHEMA_DIRS = [Path(os.environ["SCHEMA_DIR"])] if os.environ.get("SCHEMA_DIR") else []
 _SCHEMA_DIRS += [_HERE.parent / "schemas", _HERE.parent.parent / "schemas"]
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# bounded repeats only (a fraction of 1-9 digits: RFC 3339 allows more, nobody sends them)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_PROBLEMS = 20         # listed per event; the rest are counted in one last problem
+MAX_MESSAGE = 300         # characters of a message that is not ours (jsonschema's own text)
 
 SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
            "employee.offboarded": "offboarding-event.schema.json"}
@@ -49,7 +60,7 @@ def _is_datetime(value):
 
 
 def _is_date(value):
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         return False
     try:
         date.fromisoformat(value)
@@ -64,10 +75,25 @@ def _ecma_anchored(pattern):
     return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
 
 
+def _over_max_length(instance, schema) -> bool:
+    """A string longer than its schema allows gets the maxLength problem only: no pattern or format
+    runs on it, so no rule ever sees more than ``maxLength`` characters."""
+    return isinstance(instance, str) and len(instance) > schema.get("maxLength", len(instance))
+
+
 def _strict_pattern(validator, pattern, instance, schema):
     from jsonschema.exceptions import ValidationError
+    if _over_max_length(instance, schema):
+        return
     if validator.is_type(instance, "string") and not re.search(_ecma_anchored(pattern), instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _bounded_format(base):
+    def format_(validator, fmt, instance, schema):
+        if not _over_max_length(instance, schema):
+            yield from base(validator, fmt, instance, schema)
+    return format_
 
 
 @cache
@@ -77,18 +103,18 @@ def _validator(name):
     checker = FormatChecker(formats=())
     checker.checks("date-time")(lambda v: not isinstance(v, str) or _is_datetime(v))
     checker.checks("date")(lambda v: not isinstance(v, str) or _is_date(v))
-    checker.checks("email")(lambda v: not isinstance(v, str) or bool(_EMAIL.fullmatch(v)))
+    checker.checks("email")(lambda v: not isinstance(v, str) or fieldrules.ram_email(v))
+    # the empty string is minLength's problem, not the format's
+    checker.checks("ram-display-name")(lambda v: not isinstance(v, str) or not v or fieldrules.ram_display_name(v))
     schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    strict = extend(Draft202012Validator, {"pattern": _strict_pattern})
+    strict = extend(Draft202012Validator, {
+        "pattern": _strict_pattern, "format": _bounded_format(Draft202012Validator.VALIDATORS["format"])})
     return strict(schema, format_checker=checker)
 
 
 def _path(parts):
-    out = "$"
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
+    return jsonlimits.path_of(parts)
 
 
 def _short(value):
@@ -118,9 +144,12 @@ def _message(error):
         n = len(error.instance) if isinstance(error.instance, str) else 0
         bound = "at least" if v == "minLength" else "at most"
         return f"must be {bound} {error.validator_value} characters long, got {n}", None
+    if v == "format" and schema.get("description") and error.validator_value not in ("date", "date-time"):
+        return f"{_short(error.instance)} is not valid: {schema['description']}", None
     if v == "format":
         return f"{_short(error.instance)} is not a valid {error.validator_value}", None
-    return error.message, None
+    text = error.message
+    return (text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."), None
 
 
 def validate(event, event_type=None):
@@ -132,7 +161,7 @@ def validate(event, event_type=None):
     if name is None:
         return [{"path": "$.eventType",
                  "message": f"must be one of {', '.join(json.dumps(t) for t in SCHEMAS)}, got {_short(event_type)}"}]
-    problems = []
+    problems = [{"path": path, "message": jsonlimits.DUPLICATE_MESSAGE} for path in jsonlimits.duplicates(event)]
     for error in _validator(name).iter_errors(event):
         if error.validator in ("if", "then"):
             continue
@@ -148,4 +177,13 @@ def validate(event, event_type=None):
         else:
             problems.append({"path": _path(base), "message": message})
     problems.sort(key=lambda p: p["path"])
-    return problems
+    return bounded(problems)
+
+
+def bounded(problems):
+    """At most MAX_PROBLEMS problems; the rest are counted in a last one (an answer stays small)."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - (MAX_PROBLEMS - 1)
+    return problems[:MAX_PROBLEMS - 1] + [
+        {"path": "$", "message": f"and {rest} more problems (only the first {MAX_PROBLEMS - 1} are listed)"}]
