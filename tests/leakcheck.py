@@ -3,15 +3,59 @@
 After every test, everything the test produced is searched for every
 credential the session's localcloud minted (AccessKeySecrets, passwords,
 secret values): the test's captured stdout/stderr, every line our JSON
-logger formatted, every value a handler returned and every exception
-message a handler raised. A hit fails the test; the failure message says
-where, never what.
+logger formatted, every record ANY logger emitted (urllib3, the SDKs, ...),
+every value a handler returned and every exception message a handler raised.
+A hit fails the test; the failure message says where, never what.
+
+Every test runs with the logging an operator turns on when something is wrong:
+the root logger at DEBUG and ``DEBUG=sdk`` (the SDKs' troubleshooting switch),
+so a library that logs request lines (query strings carry Password and
+SecretData) is caught. ``LEAKCHECK_ROOT_LEVEL`` (default DEBUG) changes that.
+
+Each credential is searched in every form it can take on the way out: raw,
+percent-encoded (``quote``, ``quote_plus``), JSON-escaped, and base64 (standard
+and URL-safe, at each of the three byte alignments inside a longer encoding).
 """
+import base64
+import json
+import logging
+import os
 from urllib.parse import quote, quote_plus
 
 import pytest
 
 _seen = []
+ROOT_LEVEL = os.environ.get("LEAKCHECK_ROOT_LEVEL", "DEBUG")
+
+
+class _AnyLoggerSpy(logging.Handler):
+    """On the root logger: every record of every (propagating) logger, formatted with its exception."""
+
+    def __init__(self):
+        super().__init__(logging.NOTSET)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record):
+        try:
+            _record(f"log record ({record.name})", self.format(record))
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted cannot leak through a handler
+            pass
+
+
+def forms(secret):
+    """Every text form ``secret`` can take in output (see the module docstring)."""
+    found = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret), json.dumps(secret)[1:-1]}
+    raw = secret.encode("utf-8")
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for shift in range(3):
+            text = encode(b"\0" * shift + raw).decode("ascii").rstrip("=")
+            # drop the characters that depend on the bytes around the secret in a longer encoding
+            start = (shift * 4 + 2) // 3
+            end = len(text) - (1 if (shift + len(raw)) % 3 else 0)
+            core = text[start:end]
+            if len(core) >= 8:
+                found.add(core)
+    return found
 
 
 def _record(kind, value):
@@ -19,10 +63,17 @@ def _record(kind, value):
 
 
 @pytest.fixture(autouse=True)
-def _credential_leak_spy(mocker):
-    """Spies (observe only) on the log formatter and the shared handler entry point."""
+def _credential_leak_spy(mocker, monkeypatch):
+    """Spies (observe only) on the log formatter, every logger and the shared handler entry point,
+    with the root logger at DEBUG and DEBUG=sdk."""
     _seen.clear()
     from provisioner import handling, structured_log
+
+    root = logging.getLogger()
+    spy, level = _AnyLoggerSpy(), root.level
+    root.addHandler(spy)
+    root.setLevel(ROOT_LEVEL)
+    monkeypatch.setenv("DEBUG", "sdk")
 
     real_format = structured_log.JsonFormatter.format
 
@@ -45,6 +96,8 @@ def _credential_leak_spy(mocker):
 
     mocker.patch.object(handling, "handle", handle_spy)
     yield
+    root.removeHandler(spy)
+    root.setLevel(level)
 
 
 def _minted(item):
@@ -66,8 +119,9 @@ def pytest_runtest_makereport(item, call):
     minted = _minted(item)
     if not minted:
         return
-    # URL-encoded too: a query string (an SDK's debug line, an HTTP error) carries them that way
-    minted = minted | {quote(c, safe="") for c in minted} | {quote_plus(c) for c in minted}
+    # encoded too: a query string (an SDK's debug line, an HTTP error) carries them percent-encoded,
+    # a JSON document escaped, a blob base64-encoded
+    minted = {f for c in minted for f in forms(c)}
     places = [("captured stdout", report.capstdout), ("captured stderr", report.capstderr)] + list(_seen)
     leaks = sorted({where for where, text in places if any(secret in text for secret in minted)})
     if leaks:
