@@ -7,10 +7,12 @@ logger formatted, every record ANY logger emitted (urllib3, the SDKs, ...),
 every value a handler returned and every exception message a handler raised.
 A hit fails the test; the failure message says where, never what.
 
-Every test runs with the logging an operator turns on when something is wrong:
-the root logger at DEBUG and ``DEBUG=sdk`` (the SDKs' troubleshooting switch),
-so a library that logs request lines (query strings carry Password and
-SecretData) is caught. ``LEAKCHECK_ROOT_LEVEL`` (default DEBUG) changes that.
+Every handler call runs with the logging an operator turns on when something is
+wrong: the root logger at DEBUG and ``DEBUG=sdk`` (the SDKs' troubleshooting
+switch), so a library that logs request lines (query strings carry Password) is
+caught. Only around the handler: the tests' own SDK clients (arranging state
+with passwords) are not the functions' output. ``LEAKCHECK_ROOT_LEVEL`` (default
+DEBUG) changes the level.
 
 Each credential is searched in every form it can take on the way out: raw,
 percent-encoded (``quote``, ``quote_plus``), JSON-escaped, and base64 (standard
@@ -62,18 +64,33 @@ def _record(kind, value):
     _seen.append((kind, value if isinstance(value, str) else repr(value)))
 
 
+class _OperatorDebugging:
+    """The root logger at ROOT_LEVEL and DEBUG=sdk, for the duration of a handler call."""
+
+    def __enter__(self):
+        root = logging.getLogger()
+        self.level, self.debug = root.level, os.environ.get("DEBUG")
+        root.setLevel(ROOT_LEVEL)
+        os.environ["DEBUG"] = "sdk"
+
+    def __exit__(self, *exc):
+        logging.getLogger().setLevel(self.level)
+        if self.debug is None:
+            os.environ.pop("DEBUG", None)
+        else:
+            os.environ["DEBUG"] = self.debug
+
+
 @pytest.fixture(autouse=True)
-def _credential_leak_spy(mocker, monkeypatch):
-    """Spies (observe only) on the log formatter, every logger and the shared handler entry point,
-    with the root logger at DEBUG and DEBUG=sdk."""
+def _credential_leak_spy(mocker):
+    """Spies (observe only) on the log formatter, every logger and the shared handler entry point;
+    handler calls run with the root logger at DEBUG and DEBUG=sdk."""
     _seen.clear()
     from provisioner import handling, structured_log
 
     root = logging.getLogger()
-    spy, level = _AnyLoggerSpy(), root.level
+    spy = _AnyLoggerSpy()
     root.addHandler(spy)
-    root.setLevel(ROOT_LEVEL)
-    monkeypatch.setenv("DEBUG", "sdk")
 
     real_format = structured_log.JsonFormatter.format
 
@@ -87,7 +104,8 @@ def _credential_leak_spy(mocker, monkeypatch):
 
     def handle_spy(*args, **kwargs):
         try:
-            result = real_handle(*args, **kwargs)
+            with _OperatorDebugging():
+                result = real_handle(*args, **kwargs)
         except Exception as exc:
             _record("handler exception", f"{type(exc).__name__}: {exc}")
             raise
@@ -97,7 +115,6 @@ def _credential_leak_spy(mocker, monkeypatch):
     mocker.patch.object(handling, "handle", handle_spy)
     yield
     root.removeHandler(spy)
-    root.setLevel(level)
 
 
 def _minted(item):

@@ -77,8 +77,14 @@ def test_leak_password_in_stdout(cloud):
     print("Sh0uld-N3ver!Leak")
 
 
-def test_leak_debug_record_of_any_library(cloud):
-    logging.getLogger("some.http.library").debug("request line: %s", minted(cloud))
+def test_leak_debug_record_during_a_handler_call(cloud, monkeypatch):
+    secret = minted(cloud)
+
+    def run(event, rt):        # a library logging its request line at DEBUG, as urllib3 does
+        logging.getLogger("some.http.library").debug("POST /?Password=%s", secret)
+        return {"eventId": "e1", "status": "provisioned"}
+    monkeypatch.setattr(onboarding_workflow, "run", run)
+    onboarding.handler(json.dumps(EVENT).encode(), None)
 
 
 def test_leak_percent_encoded_in_stdout(cloud):
@@ -107,7 +113,7 @@ EXPECTED = {"test_leak_stdout": "captured stdout", "test_leak_stderr": "captured
             "test_leak_log_line": "log line", "test_leak_return_value": "handler return value",
             "test_leak_exception_message": "handler exception", "test_leak_password_in_stdout": "captured stdout",
             # issue 11: any logger at the root's DEBUG, and every encoded form
-            "test_leak_debug_record_of_any_library": "log record (some.http.library)",
+            "test_leak_debug_record_during_a_handler_call": "log record (some.http.library)",
             "test_leak_percent_encoded_in_stdout": "captured stdout",
             "test_leak_base64_in_a_log_line": "log line", "test_leak_json_escaped_in_stdout": "captured stdout"}
 
