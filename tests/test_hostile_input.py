@@ -155,7 +155,7 @@ def test_every_string_field_has_a_max_length(name):
 def _repeats(pattern):
     """(max, nested) for every repeat in a compiled pattern's parse tree."""
     try:
-        from re import _parser as parser           # python >= 3.11
+        from re import _parser as parser  # python >= 3.11
     except ImportError:                            # pragma: no cover - python 3.10
         import sre_parse as parser
     found = []
