@@ -144,10 +144,17 @@ def _decode_http(obj, settings):
     return Decoded("http", items=[Item(event=payload, source="http")])
 
 
+def max_direct_bytes(settings):
+    """The largest event that is not a webhook (direct, batch, EventBridge): MAX_BODY_BYTES + 64 KiB."""
+    return settings.max_body_bytes + EVENT_OVERHEAD_BYTES
+
+
 def max_event_bytes(settings):
     """The largest FC event read at all, whatever the trigger: an HTTP-trigger event carrying a body of
-    MAX_BODY_BYTES base64-encoded (4/3 of it), plus room for its headers."""
-    return settings.max_body_bytes * 4 // 3 + EVENT_OVERHEAD_BYTES
+    MAX_BODY_BYTES as a JSON string (escaping can make each byte up to 6: ``\\u0000``), plus room for its
+    headers. Reading that much costs only byte operations when it is a webhook (the body is one string);
+    the body itself is then held to MAX_BODY_BYTES."""
+    return settings.max_body_bytes * 6 + EVENT_OVERHEAD_BYTES
 
 
 def decode(event, settings):
@@ -156,18 +163,24 @@ def decode(event, settings):
         if len(event) > max_event_bytes(settings):
             return Decoded("invalid", items=[Item(problems=[_problem(
                 "$", f"event is too large: at most {max_event_bytes(settings)} bytes (from MAX_BODY_BYTES)")])])
+        # only a webhook's FC event may be larger than a direct one, and it has a handful of brackets:
+        # a large event is never split into elements (the one step that sums the depth at every byte)
+        large = len(event) > max_direct_bytes(settings)
         try:
-            obj = _loads(event, split_arrays=MAX_BATCH)
+            obj = _loads(event, split_arrays=0 if large else MAX_BATCH)
         except ValueError as why:
             return Decoded("invalid", items=[Item(problems=[_problem("$", f"event {why}")])])
+        if large and not _is_http(obj):
+            return Decoded("invalid", items=[Item(problems=[_problem(
+                "$", f"event is too large: at most {max_direct_bytes(settings)} bytes (from MAX_BODY_BYTES)")])])
     else:
         obj = event
         if jsonlimits.tree_depth(obj) > jsonlimits.MAX_DEPTH:      # already parsed (not from FC)
             if not isinstance(obj, list):
                 problem = _problem("$", f"event {jsonlimits.too_deep_message()}")
                 return Decoded("invalid", items=[Item(problems=[problem])])
-            obj = [jsonlimits.TooDeep(jsonlimits.MAX_DEPTH - 1)
-                   if jsonlimits.tree_depth(e) > jsonlimits.MAX_DEPTH - 1 else e for e in obj]
+            obj = [jsonlimits.Unreadable(jsonlimits.too_deep_message())
+                   if jsonlimits.tree_depth(e) > jsonlimits.MAX_DEPTH else e for e in obj]
     if _is_http(obj):
         return _decode_http(obj, settings)
     if _is_timer(obj):
@@ -192,7 +205,7 @@ def decode(event, settings):
             return Decoded("batch", batch=True, items=[Item(problems=[_problem(
                 "$", f"a batch holds at most {MAX_BATCH} events, got {len(obj)}")])])
         items = [Item(problems=[_problem(f"$[{i}]", e.message)], source="batch")
-                 if isinstance(e, jsonlimits.TooDeep) else
+                 if isinstance(e, jsonlimits.Unreadable) else
                  _from_cloudevent(e, f"$[{i}]") if _is_cloudevent(e) else Item(event=e, source="batch")
                  for i, e in enumerate(obj)]
         kind = "eventbridge" if obj and all(_is_cloudevent(e) for e in obj) else "batch"

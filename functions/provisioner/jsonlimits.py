@@ -1,53 +1,56 @@
 """JSON parsing with limits that hold by construction, whatever arrives.
 
-- Nesting depth is measured BEFORE ``json.loads`` runs, in linear time with C-level byte operations
-  (string contents are blanked, then the running bracket depth is summed), so a body of nested ``[``
-  can never reach the parser's recursion (a RecursionError used to escape every envelope).
-- A top-level array (a batch, an event-streaming delivery) that is too deep is split into its
-  elements: only the elements nested too deep become ``TooDeep`` placeholders, the others are parsed,
-  so one bad item never fails its batch.
-- Duplicate object names are kept as evidence (``DuplicateKeys``) instead of silently letting the last
+Limits, per event (a direct event, one element of a batch, a CloudEvent with its data, a webhook
+body, a timer payload): at most ``MAX_DEPTH`` levels and ``MAX_CONTAINERS`` arrays and objects.
+
+- Both are measured BEFORE ``json.loads`` runs, with C-level byte operations only (string contents
+  are blanked, brackets counted; the running depth is summed only over at most MAX_CONTAINERS
+  brackets), so a body of nested ``[`` never reaches the parser's recursion (a RecursionError used to
+  escape every envelope), and the parser's per-object hook (the duplicate-name check) runs a bounded
+  number of times.
+- A top-level array (a batch, an event-streaming delivery) is judged element by element: an element
+  over a limit becomes an ``Unreadable`` placeholder (answered ``rejected`` on its own), the others are
+  parsed, so one bad item never fails its batch. At most ``split_arrays`` elements are read.
+- Repeated object names are kept as evidence (``DuplicateKeys``) instead of silently letting the last
   one win; ``duplicates()`` lists them with their JSON paths.
-- An integer literal with more digits than Python converts in linear time becomes +/-infinity (a
-  number no field accepts) instead of raising: CPython refuses > 4300 digits, and converting fewer is
-  quadratic.
+- An integer literal longer than CPython converts (4300 digits; fewer are converted in quadratic
+  time on interpreters without that limit) becomes +/-infinity, a number no field accepts, instead of
+  raising. The conversion hook runs only when the document holds such a run of digits.
 """
 from __future__ import annotations
 
 import json
 import re
 from array import array
-from itertools import accumulate
+from itertools import accumulate, compress, repeat
 from typing import Any
 
-MAX_DEPTH = 32          # arrays/objects in one JSON document; the deepest valid delivery needs 5
+MAX_DEPTH = 32          # levels of arrays/objects in one event; the deepest valid delivery needs 5
+MAX_CONTAINERS = 64     # arrays + objects in one event; a CloudEvent with its event needs 6
 MAX_INT_DIGITS = 4300   # CPython's own int <-> str limit (sys.get_int_max_str_digits)
-MAX_NAME_ECHO = 64      # characters of an unknown or duplicated name echoed in a path
+MAX_NAME_ECHO = 64      # characters of an unknown or repeated name echoed in a path
 
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)       # one escape: backslash + any byte; linear, no backtracking
 _BLANK_STRUCTURE = bytes.maketrans(b"[]{},", b"_____")
 _SIGNS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")     # +1 / -1 as signed bytes
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _SIGNS_ONLY = bytes(1 if b in b"[{" else 255 if b in b"]}" else 0 for b in range(256))
-_COMMAS_ONLY = bytes(1 if b == ord(",") else 0 for b in range(256))
+_DIGITS_ONLY = bytes(ord("1") if chr(b).isdigit() and b < 128 else ord(" ") for b in range(256))
+_LONG_DIGITS = b"1" * (MAX_INT_DIGITS + 1)
 _WHITESPACE = b" \t\n\r"                                     # JSON's whitespace
-_CHUNK = 1 << 16
-_MANY_BRACKETS = 4096    # more than any valid batch holds (about 6 per event)
+
+DUPLICATE_MESSAGE = "is a duplicate name: a JSON object must not repeat a name (the last one would silently win)"
 
 
 class JsonProblem(ValueError):
     """The document cannot be read within the limits (or is not JSON)."""
 
 
-class TooDeep:
-    """Stands for an element of a top-level array that is nested deeper than the limit."""
+class Unreadable:
+    """Stands for an element of a top-level array that is over a limit (``message`` says which)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-    @property
-    def message(self) -> str:
-        return too_deep_message(self.limit)
+    def __init__(self, message: str) -> None:
+        self.message = message
 
 
 class DuplicateKeys(dict):
@@ -58,6 +61,10 @@ class DuplicateKeys(dict):
 
 def too_deep_message(limit: int = MAX_DEPTH) -> str:
     return f"is nested deeper than {limit} levels of arrays and objects (an event needs at most 5)"
+
+
+def too_many_message(limit: int = MAX_CONTAINERS) -> str:
+    return f"holds more than {limit} arrays and objects (an event needs at most 6)"
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict:
@@ -101,61 +108,55 @@ def blank_strings(data: bytes) -> bytes:
     return b'"'.join(parts)
 
 
-def _opens(data: bytes) -> int:
-    return data.count(b"[") + data.count(b"{")
+def _opens(data: bytes, start: int = 0, end: int | None = None) -> int:
+    end = len(data) if end is None else end
+    return data.count(b"[", start, end) + data.count(b"{", start, end)
 
 
-def _masked_if_too_deep(data: bytes, split: bool) -> bytes | None:
-    """None when ``data`` surely nests at most MAX_DEPTH deep, else ``data`` with its strings blanked.
-
-    Linear, C-level byte operations only: the number of openings bounds the depth (raw, then outside
-    strings); only past that is the running depth summed. With ``split``, a document with many
-    brackets is left to ``_elements`` (which sums the depth once, for every offset)."""
-    if _opens(data) <= MAX_DEPTH:
-        return None
-    masked = blank_strings(data)
-    brackets = masked.translate(None, _NOT_BRACKETS)
-    if _opens(brackets) <= MAX_DEPTH:
-        return None
-    if split and len(brackets) > _MANY_BRACKETS and masked.lstrip(_WHITESPACE).startswith(b"["):
-        return masked
-    if max(accumulate(array("b", brackets.translate(_SIGNS))), default=0) <= MAX_DEPTH:
-        return None
-    return masked
+def _depth(brackets: bytes) -> int:
+    """The deepest running depth of a bracket-only byte string."""
+    return max(accumulate(array("b", brackets.translate(_SIGNS))), default=0)
 
 
-def _loads(text: bytes | str) -> Any:
+def _parse(text: bytes | str, data: bytes) -> Any:
+    """``json.loads`` with the duplicate-name hook (and the long-integer hook only where needed)."""
+    extra: dict[str, Any] = {}
+    if len(data) > MAX_INT_DIGITS and _LONG_DIGITS in data.translate(_DIGITS_ONLY):
+        extra["parse_int"] = _integer
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_object, parse_int=_integer)
+        return json.loads(text, object_pairs_hook=_object, **extra)
     except (ValueError, UnicodeDecodeError):
         raise JsonProblem("is not valid JSON") from None
 
 
+def _limits_problem(depth: int, containers: int) -> str | None:
+    if depth > MAX_DEPTH:
+        return too_deep_message()
+    if containers > MAX_CONTAINERS:
+        return too_many_message()
+    return None
+
+
 def _top_level_commas(masked: bytes, depths: list[int], start: int, close: int, limit: int) -> list[int]:
-    """Offsets of the commas at depth 1 between ``start`` and ``close`` (at most ``limit`` + 1)."""
+    """Offsets of the commas at depth 1 between ``start`` and ``close`` (at most ``limit`` + 1).
+
+    Alternates two C-level scans: to the next comma, and, when that comma is inside an element, to
+    the next offset back at depth 1 (past that element). Each region is scanned once; the loop turns
+    at most twice per element."""
     found: list[int] = []
-    if masked.count(b",", start, close) * 8 < close - start:      # few commas: look at each
-        at = masked.find(b",", start, close)
-        while at != -1 and len(found) <= limit:
-            if depths[at] == 1:
-                found.append(at)
+    at = masked.find(b",", start, close)
+    while at != -1 and len(found) <= limit:
+        if depths[at] == 1:
+            found.append(at)
             at = masked.find(b",", at + 1, close)
-        return found
-    # many commas: where the depth is 1 AND the byte is a comma, as two byte masks and-ed as integers
-    # (chunk by chunk, so that a batch with too many elements is refused after the first chunk)
-    for begin in range(start, close, _CHUNK):
-        end = min(begin + _CHUNK, close)
-        top = int.from_bytes(bytes(map((1).__eq__, depths[begin:end])), "big")
-        commas = int.from_bytes(masked[begin:end].translate(_COMMAS_ONLY), "big")
-        hits = (top & commas).to_bytes(end - begin, "big")
-        at = hits.find(b"\x01")
-        while at != -1:
-            found.append(begin + at)
-            at = hits.find(b"\x01", at + 1)
-        if len(found) > limit:
+            continue
+        try:
+            back = depths.index(1, at, close)
+        except ValueError:
             break
+        at = masked.find(b",", back, close)
     return found
 
 
@@ -181,19 +182,52 @@ def _elements(masked: bytes, max_elements: int) -> list[tuple[int, int, int]]:
     return [(a + 1, b, max(depths[a + 1:b], default=1) - 1) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+def _containers(value: Any) -> int:
+    """Arrays and objects in an already-parsed value (iteratively)."""
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += 1
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            count += 1
+            stack.extend(node)
+    return count
+
+
 def loads(raw: bytes | bytearray | str, *, split_arrays: int = 0) -> Any:
     """Parse one JSON document within the limits. Raises JsonProblem (with a sentence) when it cannot.
 
-    With ``split_arrays=N``, a top-level array too deep as a whole comes back as a list (of at most N
-    elements) in which each element nested too deep is a ``TooDeep``."""
+    With ``split_arrays=N``, a top-level array is a list of at most N events, each held to the limits
+    on its own: an element over a limit comes back as an ``Unreadable``."""
     data = _as_bytes(raw)
-    masked = _masked_if_too_deep(data, bool(split_arrays))
-    if masked is None:
-        return _loads(raw if isinstance(raw, str) else data)
-    if not split_arrays or not masked.lstrip(_WHITESPACE).startswith(b"["):
-        raise JsonProblem(too_deep_message())
-    return [TooDeep(MAX_DEPTH - 1) if element_depth > MAX_DEPTH - 1 else _loads(data[begin:end])
-            for begin, end, element_depth in _elements(masked, split_arrays)]
+    text = raw if isinstance(raw, str) else data
+    if _opens(data) <= MAX_DEPTH:                   # the common case: a few brackets at most
+        return _parse(text, data)
+    masked = blank_strings(data)
+    brackets = masked.translate(None, _NOT_BRACKETS)
+    opens = _opens(brackets)
+    if opens <= MAX_DEPTH:
+        return _parse(text, data)
+    if not (split_arrays and masked.lstrip(_WHITESPACE).startswith(b"[")):
+        if opens > MAX_CONTAINERS:                  # counted: no per-byte work past this point
+            raise JsonProblem(too_many_message())
+        if _depth(brackets) > MAX_DEPTH:
+            raise JsonProblem(too_deep_message())
+        return _parse(text, data)
+    # an array of events: a valid batch is read whole (its few hundred brackets summed cheaply) ...
+    if opens <= split_arrays * MAX_CONTAINERS and _depth(brackets) <= MAX_DEPTH + 1:
+        value = _parse(text, data)
+        if isinstance(value, list):
+            return [Unreadable(too_many_message()) if _containers(e) > MAX_CONTAINERS else e for e in value]
+        return value
+    # ... anything else element by element, each held to the limits before it is parsed
+    items: list[Any] = []
+    for begin, end, depth in _elements(masked, split_arrays):
+        problem = _limits_problem(depth, _opens(masked, begin, end))
+        items.append(Unreadable(problem) if problem else _parse(data[begin:end], data[begin:end]))
+    return items
 
 
 def tree_depth(value: Any, limit: int = MAX_DEPTH) -> int:
@@ -223,7 +257,8 @@ def path_of(parts: list[str | int]) -> str:
 
 
 def duplicates(value: Any, base: list[str | int] | None = None, skip: Any = None) -> list[str]:
-    """JSON paths of every repeated object name inside ``value`` (not below the object ``skip``)."""
+    """JSON paths of every repeated object name inside ``value`` (not below the object ``skip``).
+    Visits containers only (an event holds at most MAX_CONTAINERS)."""
     found: list[str] = []
     stack: list[tuple[Any, list[str | int]]] = [(value, list(base or []))]
     while stack:
@@ -232,11 +267,10 @@ def duplicates(value: Any, base: list[str | int] | None = None, skip: Any = None
             continue
         if isinstance(node, DuplicateKeys):
             found.extend(path_of(parts + [name]) for name in node.duplicates)
-        if isinstance(node, dict):
-            stack.extend((child, parts + [name]) for name, child in node.items())
-        elif isinstance(node, list):
-            stack.extend((child, parts + [i]) for i, child in enumerate(node))
+        if isinstance(node, (dict, list)):
+            values = node.values() if isinstance(node, dict) else node
+            keys = node.keys() if isinstance(node, dict) else range(len(node))
+            # C-level filtering: a hostile object may hold tens of thousands of scalars
+            containers = compress(zip(keys, values, strict=True), map(isinstance, values, repeat((dict, list))))
+            stack.extend((child, parts + [key]) for key, child in containers)
     return sorted(found)
-
-
-DUPLICATE_MESSAGE = "is a duplicate name: a JSON object must not repeat a name (the last one would silently win)"

@@ -9,6 +9,7 @@ are never run on it); the patterns have bounded repeats only and the e-mail and
 display-name rules are single passes (``fieldrules``); repeated object names are
 problems; at most ``MAX_PROBLEMS`` are listed, and unknown names are echoed cut.
 """
+import heapq
 import json
 import os
 import re
@@ -89,6 +90,20 @@ def _strict_pattern(validator, pattern, instance, schema):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+def _additional_properties(base):
+    """``additionalProperties: false`` without jsonschema's message, which sorts and quotes every
+    unknown name (tens of thousands in a hostile body); ``_message`` names them from the instance."""
+    def additional_properties(validator, allowed, instance, schema):
+        from jsonschema.exceptions import ValidationError
+        if allowed is not False or not validator.is_type(instance, "object"):
+            yield from base(validator, allowed, instance, schema)
+            return
+        known = schema.get("properties") or {}
+        if any(name not in known for name in instance):
+            yield ValidationError("unknown fields")
+    return additional_properties
+
+
 def _bounded_format(base):
     def format_(validator, fmt, instance, schema):
         if not _over_max_length(instance, schema):
@@ -108,8 +123,10 @@ def _validator(name):
     checker.checks("ram-display-name")(lambda v: not isinstance(v, str) or not v or fieldrules.ram_display_name(v))
     schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
+    base = Draft202012Validator.VALIDATORS
     strict = extend(Draft202012Validator, {
-        "pattern": _strict_pattern, "format": _bounded_format(Draft202012Validator.VALIDATORS["format"])})
+        "pattern": _strict_pattern, "format": _bounded_format(base["format"]),
+        "additionalProperties": _additional_properties(base["additionalProperties"])})
     return strict(schema, format_checker=checker)
 
 
@@ -128,9 +145,10 @@ def _message(error):
         missing = re.search(r"'([^']+)' is a required property", error.message)
         return "is required", missing.group(1) if missing else None
     if v == "additionalProperties":
-        # the names from the event itself: jsonschema's message holds their repr, not the names
+        # the names from the event itself (the first MAX_PROBLEMS in order: only those can be listed)
         known = schema.get("properties") or {}
-        extra = [k for k in error.instance if k not in known] if isinstance(error.instance, dict) else None
+        extra = heapq.nsmallest(MAX_PROBLEMS + 1, error.instance.keys() - known.keys()) \
+            if isinstance(error.instance, dict) else None
         return "is not a known field (unknown fields are rejected)", extra
     if v == "type":
         return f"must be of type {error.validator_value}, got {_short(error.instance)}", None
@@ -162,6 +180,7 @@ def validate(event, event_type=None):
         return [{"path": "$.eventType",
                  "message": f"must be one of {', '.join(json.dumps(t) for t in SCHEMAS)}, got {_short(event_type)}"}]
     problems = [{"path": path, "message": jsonlimits.DUPLICATE_MESSAGE} for path in jsonlimits.duplicates(event)]
+    omitted = 0             # problems counted but not built (beyond what can be listed)
     for error in _validator(name).iter_errors(event):
         if error.validator in ("if", "then"):
             continue
@@ -171,19 +190,21 @@ def validate(event, event_type=None):
             problems.append({"path": _path(base + [extra]), "message": message})
         elif error.validator == "additionalProperties" and extra:
             problems.extend({"path": _path(base + [name]), "message": message} for name in extra)
+            known = error.schema.get("properties") or {}
+            omitted += len(error.instance.keys() - known.keys()) - len(extra)
         elif error.validator == "const" and base[-1:] == ["mode"]:
             problems.append({"path": "$.access.console",
                              "message": "is allowed only with access.mode \"console\""})
         else:
             problems.append({"path": _path(base), "message": message})
     problems.sort(key=lambda p: p["path"])
-    return bounded(problems)
+    return bounded(problems, omitted)
 
 
-def bounded(problems):
+def bounded(problems, omitted=0):
     """At most MAX_PROBLEMS problems; the rest are counted in a last one (an answer stays small)."""
-    if len(problems) <= MAX_PROBLEMS:
+    if len(problems) + omitted <= MAX_PROBLEMS:
         return problems
-    rest = len(problems) - (MAX_PROBLEMS - 1)
+    rest = len(problems) + omitted - (MAX_PROBLEMS - 1)
     return problems[:MAX_PROBLEMS - 1] + [
         {"path": "$", "message": f"and {rest} more problems (only the first {MAX_PROBLEMS - 1} are listed)"}]
