@@ -132,6 +132,15 @@ def test_one_deep_item_never_fails_its_batch(cloud, handler, streaming):
     assert statuses[0] in ("provisioned", "disabled") and statuses[2] in ("already-provisioned", "disabled")
 
 
+@pytest.mark.parametrize("many", [b"[" + b"{}," * 70 + b"{}]", b"[" + b"[1]," * 30_000 + b"[1]]"])
+def test_an_item_with_too_many_arrays_and_objects_is_rejected_alone(cloud, many):
+    """The duplicate-name check runs per object: an event may hold at most 64 arrays and objects (it
+    needs 6), counted before parsing; the item over it is rejected alone, its batch goes on."""
+    answer = onboarding.handler(b"[" + as_bytes(event()) + b"," + many + b"]", None)
+    assert [r["status"] for r in answer] == ["provisioned", "rejected"]
+    assert answer[1]["errors"] == [{"path": "$[1]", "message": jsonlimits.too_many_message()}]
+
+
 def test_a_deep_python_object_is_rejected_too(cloud):
     """FC passes bytes; a direct in-process call may pass a parsed object: the same limit applies."""
     deep = current = []
