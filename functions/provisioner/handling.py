@@ -68,6 +68,11 @@ def config_failed(event_id, err):
             "error": {"code": err.code, "setting": err.setting, "message": str(err)}}
 
 
+def _for_the_sender(result):
+    """A webhook sender is anonymous: it learns which setting is wrong, not what it says."""
+    return {**result, "error": {k: v for k, v in result["error"].items() if k != "message"}}
+
+
 def _log_config_error(err, event_ids):
     ids = [i for i in event_ids if i]
     log.alert(logging.ERROR, f"configuration error: {err}", CONFIG_ALERT, setting=err.setting, code=err.code,
@@ -152,7 +157,7 @@ def _config_error_answer(event, err):
     _log_config_error(err, ids or [None])
     if decoded.kind == "http":
         # the fix is ours, not the sender's: 503 makes a webhook sender retry until it is fixed
-        return _http(503, config_failed(None, err), {"Retry-After": "300"})
+        return _http(503, _for_the_sender(config_failed(None, err)), {"Retry-After": "300"})
     results = [config_failed(i, err) for i in ids] or [config_failed(None, err)]
     return results if decoded.batch else results[0]
 
@@ -215,7 +220,7 @@ def handle(event, event_type, workflow, timer=None, context=None):
             return _http(503, {"status": "failed", "message": "temporarily unavailable, retry later"},
                          {"Retry-After": "30"})
         if config_errors:           # the fix is ours: the sender retries until an operator fixed it
-            return _http(503, result, {"Retry-After": "300"})
+            return _http(503, _for_the_sender(result), {"Retry-After": "300"})
         return _http(HTTP_STATUS.get(result["status"], 500), result)
     if transient:
         done = len(results) - len(transient)
