@@ -192,7 +192,8 @@ def _repeats(pattern):
 
 
 def _patterns():
-    out = {"validation._RFC3339": validation._RFC3339.pattern, "validation._DATE": validation._DATE.pattern}
+    out = {f"validation.{name}": value.pattern for name, value in vars(validation).items()
+           if isinstance(value, re.Pattern)}            # every regex the validation module compiles
     for name in SCHEMAS:
         for path, sub in _string_properties(json.loads(validation.schema_path(name).read_text(encoding="utf-8"))):
             if "pattern" in sub:

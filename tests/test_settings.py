@@ -97,7 +97,7 @@ BAD = [
     ("SECRET_RECOVERY_DAYS", "3"), ("OPENAPI_CONNECT_TIMEOUT_MS", "nan"), ("OPENAPI_READ_TIMEOUT_MS", "inf"),
     ("RETRY_MAX_ATTEMPTS", "5.0"), ("RETRY_MAX_SECONDS", "nan"), ("RETRY_BASE_SECONDS", "1e-3"),
     ("RETRY_CAP_SECONDS", "1.2.3"), ("BATCH_CONCURRENCY", "٤"), ("ACCOUNT_ID", "acme"), ("FC_ACCOUNT_ID", "12 34"),
-    ("FC_REGION", ""),
+    ("FC_REGION", ""), ("SCHEMA_DIR", "/nonexistent"), ("SCHEMA_DIR", ""),
 ]
 
 

@@ -173,6 +173,16 @@ def _webhook_key(env) -> str:
     return raw
 
 
+SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json")
+
+
+def _schema_dir(env) -> None:
+    """SCHEMA_DIR, when set, must hold the schemas (else the ones beside the code would be used silently)."""
+    raw = _raw(env, "SCHEMA_DIR")
+    if raw is not None and not all(os.path.isfile(os.path.join(raw, name)) for name in SCHEMA_FILES):
+        raise ConfigError("SCHEMA_DIR", f"SCHEMA_DIR does not hold {' and '.join(SCHEMA_FILES)}: {raw[:64]!r}")
+
+
 def _account_id(env) -> str:
     for name, value in (("FC_ACCOUNT_ID", env.get("FC_ACCOUNT_ID")), ("ACCOUNT_ID", env.get("ACCOUNT_ID"))):
         raw = _checked(name, value)
@@ -239,6 +249,7 @@ class Settings:
             ZoneInfo(tz)
         except Exception:  # noqa: BLE001 - any failure means the name is unusable
             raise ConfigError("HR_TIMEZONE", f"HR_TIMEZONE is not a known IANA time zone: {tz[:64]!r}") from None
+        _schema_dir(env)
         return cls(
             region=region, ram_endpoint=ram, kms_endpoint=kms, protocol=protocol,
             secret_prefix=prefix, secret_type=secret_type,
