@@ -259,6 +259,14 @@ def test_unknown_names_are_echoed_cut_and_problems_are_few(cloud, capsys, handle
     assert out and max(len(line) for line in out.splitlines()) < 16_000
 
 
+def test_a_timer_payload_with_many_unknown_names_is_answered_briefly(cloud, capsys):
+    payload = {f"k{i}": True for i in range(5_000)} | {"x" * 100_000: 1}
+    timer = {"triggerTime": "2026-11-28T02:00:00Z", "triggerName": "t", "payload": json.dumps(payload)}
+    answer = answered_without_calls(cloud, "offboarding", as_bytes(timer))
+    assert answer["status"] == "rejected" and len(json.dumps(answer)) < 8_000
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) < 32_000
+
+
 def test_the_webhook_answer_is_bounded_too(cloud):
     ev = event()
     ev["employee"]["y" * 100_000] = "z" * 100_000
