@@ -5,10 +5,11 @@ EventBridge CloudEvents 1.0 (``data`` as object or JSON string; an array in
 event-streaming mode); the HTTP trigger (signed HR webhook); the timer
 trigger. Undecodable input becomes a problem list, never an exception.
 
-Every JSON text is read by ``jsonlimits``: at most ``MAX_BODY_BYTES`` (any envelope),
-nesting depth checked before parsing (a batch element nested too deep is rejected
-alone), repeated object names in an envelope are problems (inside an event,
-``validation`` reports them).
+Every JSON text is read by ``jsonlimits``: a webhook body of at most MAX_BODY_BYTES,
+any other event of at most MAX_BODY_BYTES + 64 KiB (``max_direct_bytes``); per event
+at most 32 levels and 64 arrays/objects, checked before parsing (a batch element over
+a limit is rejected alone); repeated object names in an envelope are problems (inside
+an event, ``validation`` reports them).
 """
 import base64
 import hashlib
