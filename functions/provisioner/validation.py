@@ -145,11 +145,12 @@ def _message(error):
         missing = re.search(r"'([^']+)' is a required property", error.message)
         return "is required", missing.group(1) if missing else None
     if v == "additionalProperties":
-        # the names from the event itself (the first MAX_PROBLEMS in order: only those can be listed)
+        # the names from the event itself
         known = schema.get("properties") or {}
-        extra = heapq.nsmallest(MAX_PROBLEMS + 1, error.instance.keys() - known.keys()) \
-            if isinstance(error.instance, dict) else None
-        return "is not a known field (unknown fields are rejected)", extra
+        unknown = error.instance.keys() - known.keys() if isinstance(error.instance, dict) else set()
+        # (the count, and the first MAX_PROBLEMS + 1 in order: only those can be listed)
+        return "is not a known field (unknown fields are rejected)", (len(unknown), heapq.nsmallest(
+            MAX_PROBLEMS + 1, unknown))
     if v == "type":
         return f"must be of type {error.validator_value}, got {_short(error.instance)}", None
     if v in ("enum", "const"):
@@ -188,10 +189,10 @@ def validate(event, event_type=None):
         base = list(error.absolute_path)
         if error.validator == "required" and extra:
             problems.append({"path": _path(base + [extra]), "message": message})
-        elif error.validator == "additionalProperties" and extra:
-            problems.extend({"path": _path(base + [name]), "message": message} for name in extra)
-            known = error.schema.get("properties") or {}
-            omitted += len(error.instance.keys() - known.keys()) - len(extra)
+        elif error.validator == "additionalProperties" and extra[1]:
+            count, names = extra
+            problems.extend({"path": _path(base + [name]), "message": message} for name in names)
+            omitted += count - len(names)
         elif error.validator == "const" and base[-1:] == ["mode"]:
             problems.append({"path": "$.access.console",
                              "message": "is allowed only with access.mode \"console\""})
