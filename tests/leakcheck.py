@@ -139,8 +139,12 @@ def pytest_runtest_makereport(item, call):
     # encoded too: a query string (an SDK's debug line, an HTTP error) carries them percent-encoded,
     # a JSON document escaped, a blob base64-encoded
     minted = {f for c in minted for f in forms(c)}
-    places = [("captured stdout", report.capstdout), ("captured stderr", report.capstderr)] + list(_seen)
-    leaks = sorted({where for where, text in places if any(secret in text for secret in minted)})
+    places = {}
+    for where, text in [("captured stdout", report.capstdout), ("captured stderr", report.capstderr)] + _seen:
+        places.setdefault(where, []).append(text)
+    # one search per form and place (a credential never holds NUL, so none spans two texts)
+    blobs = {where: "\0".join(texts) for where, texts in places.items()}
+    leaks = sorted(where for where, blob in blobs.items() if any(secret in blob for secret in minted))
     if leaks:
         report.outcome = "failed"
         report.longrepr = ("credential leak: a credential minted by localcloud appeared in "
