@@ -13,6 +13,17 @@ offboarding the timer):
   too many, a value outside its enum, a date that is not one, ``access.console`` with mode
   ``programmatic``).
 
+Issue 11 added three shapes, built as JSON text and sent as raw bytes through every envelope (half the
+examples per test):
+
+- deep nesting: 34 to 3,000 levels of mixed arrays and objects, as the whole document or as the value
+  of any field of a valid event (a RecursionError escaped every envelope before);
+- pathological strings for every field with a pattern or a rule: long runs of allowed characters and
+  then one that breaks the rule, runs of separators, from just past the limit to 20,000 characters;
+  the e-mail and display-name rules must never see more than the field's maxLength;
+- a repeated name in any object of the event (an existing one, or a new one twice): rejected naming
+  its path (the last value silently won before).
+
 Every answer must be ``rejected`` (HTTP 400 for the webhook) and list each problem as
 ``{"path": "$...", "message": ...}``; a near-valid event's problems must name the field that was
 changed. The call log must stay empty. Derandomized; ``FUZZ_EXAMPLES`` (default 100) is the number of
@@ -336,3 +347,162 @@ def test_an_unhashable_logon_name_is_rejected_not_raised(cloud, handler_name, va
     for wrap in (lambda e: e, lambda e: [e, e]):
         items = run(cloud, handler, _dumps(wrap(event)), False)
         assert all(p["path"] == "$.employee.logonName" for item in items for p in item["errors"])
+
+
+# -- issue 11: deep nesting, pathological strings, repeated names ------------------------------------------
+# Built as JSON *text*: a deep value cannot even be serialized by json.dumps, and a repeated name cannot
+# live in a dict. Each goes through every envelope as raw bytes.
+from provisioner.adapters import fieldrules, jsonlimits  # noqa: E402
+
+# half the examples of the tests above per test: these shapes are narrow, and CI time matters
+NARROW = settings(SETTINGS, max_examples=max(EXAMPLES // 2, 1))
+
+RAW_ENVELOPES = {
+    "direct": (lambda raw: raw, False),
+    "batch": (lambda raw: b"[" + raw + b"]", False),
+    "eventbridge-object": (lambda raw: b'{"specversion":"1.0","id":"ce-1","source":"acs:hr","type":"t","data":'
+                           + raw + b"}", False),
+    "eventbridge-string": (lambda raw: _dumps(cloudevent(raw.decode("utf-8"))), False),
+    "eventbridge-streaming": (lambda raw: b"[" + _dumps(cloudevent(raw.decode("utf-8"))) + b","
+                              + b'{"specversion":"1.0","id":"ce-2","data":' + raw + b"}]", False),
+    "http": (lambda raw: _dumps(http(raw, False)), True),
+    "http-base64": (lambda raw: _dumps(http(raw, True)), True),
+}
+def over_a_limit(message):
+    """The problem a JSON text over the nesting limits gets: too deep (32 levels) or too many arrays and
+    objects (64; counting them is the cheap bound that also bounds the depth)."""
+    return message.endswith((jsonlimits.too_deep_message(), jsonlimits.too_many_message()))
+
+
+OPENERS = {"[": b"]", '{"k":': b"}", '{"data":[': b"]}"}
+
+
+@st.composite
+def deeply_nested(draw, handler_name):
+    """JSON text nested 34 to 3,000 levels (mixed arrays and objects): the whole document, or a value
+    inside a valid event's field."""
+    # + 2: a top-level array is a batch, and each of its elements is held to the limit on its own
+    depth = draw(st.integers(min_value=jsonlimits.MAX_DEPTH + 2, max_value=3_000))
+    openers = draw(st.lists(st.sampled_from(sorted(OPENERS)), min_size=1, max_size=3))
+    leaf = draw(st.sampled_from([b"1", b'"x"', b"null", b"[]", b"{}"]))
+    chain = [openers[i % len(openers)] for i in range(depth)]
+    deep = b"".join(o.encode() for o in chain) + leaf + b"".join(OPENERS[o] for o in reversed(chain))
+    where = draw(st.sampled_from(["document", "field"]))
+    if where == "document":
+        return deep, where
+    event = HANDLERS[handler_name][1]
+    path = draw(st.sampled_from([p for p, v in _leaves(event) if not isinstance(v, dict)]))
+    marker = "\u2603MARK\u2603"
+    copy = json.loads(json.dumps(event))
+    parent, _, name = path.rpartition(".")
+    _get(copy, parent)[name] = marker
+    return _dumps(copy).replace(_dumps(marker), deep), where
+
+
+@pytest.mark.parametrize("handler_name", HANDLERS)
+@pytest.mark.parametrize("envelope", RAW_ENVELOPES)
+@NARROW
+@given(data=st.data())
+def test_deep_nesting_is_rejected_without_a_call(cloud, request, handler_name, envelope, data):
+    handler, _ = HANDLERS[handler_name]
+    wrap, is_http = RAW_ENVELOPES[envelope]
+    raw, where = data.draw(deeply_nested(handler_name), label="deep")
+    items = run(cloud, handler, wrap(raw), is_http)
+    assert any(over_a_limit(p["message"]) for item in items for p in item["errors"]), items
+    count(request, "deep nesting", envelope, handler_name)
+
+
+# For every field with a pattern or a format: the shapes that make backtracking engines and naive rules
+# slow (long runs of allowed characters then one that breaks the rule, runs of separators), from one
+# character past the limit to far beyond it. Each must be rejected, naming the field.
+RUN = st.integers(min_value=1, max_value=20_000)
+PATHOLOGICAL = {
+    "employee.email": [lambda n: "a" * n + "@", lambda n: "a@" + "a" * n, lambda n: "a." * n + "@b.c",
+                       lambda n: "a@" + "a." * n + "!", lambda n: "@" * n, lambda n: "." * n + "@x.com",
+                       lambda n: "a@" + "-" * n + ".com", lambda n: ("a" * n) + "@b." + "1" * 3,
+                       lambda n: "a" * 64 + "@" + "b" * n + ".c" + "!"],
+    "employee.displayName": [lambda n: "x" * n + "\n", lambda n: " " * n, lambda n: "\u200b" * n,
+                             lambda n: "王" * (n + 24)],
+    "employee.logonName": [lambda n: "a" * n + "!", lambda n: "a" * (n + 64),          # RAM's own rule (both)
+                           lambda n: "." * n, lambda n: "a." * n + ".", lambda n: "-" + "a" * n],
+    "employee.employeeId": [lambda n: "E" * n + "!", lambda n: "E" * (n + 64), lambda n: "-_" * n + " "],
+    "employee.mobilePhone": [lambda n: "8" * n, lambda n: "86-" + "1" * n + "x", lambda n: "8-" * n,
+                             lambda n: "1" * n + "-" + "1" * n + "-"],
+    "occurredAt": [lambda n: "2026-11-28T09:00:00." + "1" * (n + 9) + "Z", lambda n: "2026-11-28T09:00:00" + "1" * n,
+                   lambda n: "9" * n],
+    "endDate": [lambda n: "2027-06-30" + "0" * n, lambda n: "-" * n],
+    "lastWorkingDay": [lambda n: "2026-11-27" + "7" * n, lambda n: "0" * n],
+    "eventId": [lambda n: "e" * (n + 128)],
+}
+
+
+@st.composite
+def pathological(draw, handler_name):
+    event = json.loads(json.dumps(HANDLERS[handler_name][1]))
+    fields = [p for p, _ in _leaves(event) if p in PATHOLOGICAL]
+    path = draw(st.sampled_from(fields))
+    makers = PATHOLOGICAL[path][:2] if (handler_name, path) == ("offboarding", "employee.logonName") \
+        else PATHOLOGICAL[path]                  # a leaver may have any name RAM allows ("." included)
+    value = draw(st.sampled_from(makers))(draw(RUN))
+    parent, _, name = path.rpartition(".")
+    _get(event, parent)[name] = value
+    return event, "$." + path
+
+
+@pytest.fixture
+def rules(mocker):
+    """Spies on the e-mail and display-name rules (once per test, across all its examples)."""
+    return [mocker.spy(fieldrules, "ram_email"), mocker.spy(fieldrules, "ram_display_name")]
+
+
+@pytest.mark.parametrize("handler_name", HANDLERS)
+@pytest.mark.parametrize("envelope", ["direct", "batch", "eventbridge-string", "http"])
+@NARROW
+@given(data=st.data())
+def test_pathological_strings_are_rejected_naming_the_field(cloud, request, rules, handler_name, envelope, data):
+    handler, _ = HANDLERS[handler_name]
+    wrap, is_http = JSON_ENVELOPES[envelope]
+    event, changed = data.draw(pathological(handler_name), label="pathological")
+    for item in run(cloud, handler, wrap(event), is_http):
+        assert [p["path"] for p in item["errors"]] == [changed], (changed, item["errors"])
+    # no rule ever sees more than the schema's maxLength (128 for the e-mail, 24 for a display name)
+    assert all(len(c.args[0]) <= 128 for spy in rules for c in spy.call_args_list)
+    count(request, "pathological string", envelope, handler_name)
+
+
+def _json_with_repeat(obj, target, name, value, path=()):
+    """``obj`` as JSON text, the object at ``target`` (a path tuple) holding ``name`` twice: ``value``
+    first, then its own (or, for a new name, ``value`` twice)."""
+    if isinstance(obj, dict):
+        pairs = [json.dumps(k) + ":" + _json_with_repeat(v, target, name, value, path + (k,)) for k, v in obj.items()]
+        if path == target:
+            first = json.dumps(name) + ":" + json.dumps(value)
+            pairs.insert(0, first) if name in obj else pairs.extend([first, first])
+        return "{" + ",".join(pairs) + "}"
+    return json.dumps(obj)
+
+
+@st.composite
+def repeated_name(draw, handler_name):
+    event = HANDLERS[handler_name][1]
+    objects = [tuple(p.split(".")) if p else () for p in OBJECTS[handler_name] if p in ("",) or
+               isinstance(_get(event, p), dict)]
+    target = draw(st.sampled_from(objects))
+    inside = _get(event, ".".join(target))
+    name = draw(st.one_of(st.sampled_from(sorted(inside)), st.sampled_from(ESCALATION_FIELDS)))
+    value = draw(json_values)
+    text = _json_with_repeat(event, target, name, value).encode("utf-8")
+    return text, jsonlimits.path_of(list(target) + [name])
+
+
+@pytest.mark.parametrize("handler_name", HANDLERS)
+@pytest.mark.parametrize("envelope", RAW_ENVELOPES)
+@NARROW
+@given(data=st.data())
+def test_repeated_names_are_rejected_with_their_path(cloud, request, handler_name, envelope, data):
+    handler, _ = HANDLERS[handler_name]
+    wrap, is_http = RAW_ENVELOPES[envelope]
+    raw, path = data.draw(repeated_name(handler_name), label="repeated")
+    for item in run(cloud, handler, wrap(raw), is_http):
+        assert {"path": path, "message": jsonlimits.DUPLICATE_MESSAGE} in item["errors"], (path, item["errors"])
+    count(request, "repeated name", envelope, handler_name)

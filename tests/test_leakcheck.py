@@ -19,9 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFTEST = "from tests.conftest import *  # noqa: F401,F403 - the real fixtures (cloud, ...)\n"
 
 LEAKY_SUITE = '''
+import base64
 import json
 import logging
 import sys
+from urllib.parse import quote
 
 import onboarding
 import pytest
@@ -75,6 +77,32 @@ def test_leak_password_in_stdout(cloud):
     print("Sh0uld-N3ver!Leak")
 
 
+def test_leak_debug_record_during_a_handler_call(cloud, monkeypatch):
+    secret = minted(cloud)
+
+    def run(event, rt):        # a library logging its request line at DEBUG, as urllib3 does
+        logging.getLogger("some.http.library").debug("POST /?Password=%s", secret)
+        return {"eventId": "e1", "status": "provisioned"}
+    monkeypatch.setattr(onboarding, "FUNCTION", app.Function("employee.onboarded", run))
+    onboarding.handler(json.dumps(EVENT).encode(), None)
+
+
+def test_leak_percent_encoded_in_stdout(cloud):
+    cloud.ram.create_user("pe.user")
+    cloud.ram.create_login_profile("pe.user", "Pct!Enc0ded/Pass+word")
+    print("POST /?Password=" + quote("Pct!Enc0ded/Pass+word", safe=""))
+
+
+def test_leak_base64_in_a_log_line(cloud):
+    log.info("blob", data=base64.b64encode(b"xy" + minted(cloud).encode() + b"z").decode())
+
+
+def test_leak_json_escaped_in_stdout(cloud):
+    cloud.ram.create_user("js.user")
+    cloud.ram.create_login_profile("js.user", 'Js0n"Esc\\\\aped!')
+    print(json.dumps({"p": 'Js0n"Esc\\\\aped!'}))
+
+
 def test_no_leak(cloud):
     minted(cloud)
     print("nothing to see")
@@ -83,7 +111,11 @@ def test_no_leak(cloud):
 
 EXPECTED = {"test_leak_stdout": "captured stdout", "test_leak_stderr": "captured stderr",
             "test_leak_log_line": "log line", "test_leak_return_value": "handler return value",
-            "test_leak_exception_message": "handler exception", "test_leak_password_in_stdout": "captured stdout"}
+            "test_leak_exception_message": "handler exception", "test_leak_password_in_stdout": "captured stdout",
+            # issue 11: any logger at the root's DEBUG, and every encoded form
+            "test_leak_debug_record_during_a_handler_call": "log record (some.http.library)",
+            "test_leak_percent_encoded_in_stdout": "captured stdout",
+            "test_leak_base64_in_a_log_line": "log line", "test_leak_json_escaped_in_stdout": "captured stdout"}
 
 
 def test_leak_guard_fails_every_leaking_test_and_only_those(pytester):

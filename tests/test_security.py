@@ -411,11 +411,20 @@ def test_only_the_two_arms_policies_are_ever_attached(cloud):
     assert {c.params.get("PolicyType") for c in cloud.calls if "Policy" in c.action and c.mutating} == {"System"}
 
 
-@pytest.mark.parametrize("logon", ["..", ".", "...", "-", "_"])
+@pytest.mark.parametrize("logon", ["..", ".", "...", "-", "_", ".dot", "dot.", "-a", "a_"])
+def test_names_without_a_letter_or_digit_at_both_ends_are_refused_without_a_call(cloud, logon):
+    """RAM accepts "." and ".." as user names, but the logon name <name>@<alias>.onaliyun.com must be an
+    address: onboarding refuses a name that does not start and end with a letter or digit (issue 11)."""
+    bystanders = seed_admin(cloud)
+    invalid_without_calls(cloud, event(logon=logon), ["$.employee.logonName"])
+    bystanders.check()
+
+
+@pytest.mark.parametrize("logon", ["a..b", "a.-.b", "a_.b", "a...z"])
 def test_dot_names_the_contract_allows_stay_inside_the_secret_prefix(cloud, logon):
-    """"." and ".." are valid RAM user names (the guide's character set). Secret names are flat strings
-    in KMS (and in RAM policy resources): "ram-user/.." is a name, not a path, and nothing else is
-    touched. The webhook answer names exactly that secret."""
+    """Dots inside a name are valid RAM user names (the guide's character set). Secret names are flat
+    strings in KMS (and in RAM policy resources): "ram-user/a..b" is a name, not a path, and nothing
+    else is touched. The webhook answer names exactly that secret."""
     bystanders = seed_admin(cloud)
     answer = post("onboarding", request(body_of(event(logon=logon))))
     assert answer["statusCode"] == 200, answer

@@ -6,9 +6,18 @@ others), bounded concurrency with events for the same user kept in order, and
 the error policy (permanent → returned as a result, transient → raised after
 the whole batch ran, so FC's async retry redelivers it). How each trigger's
 answer is shaped is the trigger's business (``adapters.envelopes``).
+
+Every outcome that is not a success is logged as an alert line (WARNING or ERROR,
+a stable ``alert`` field, written whatever LOG_LEVEL says): ``log.ALERTS``, one
+line per result, written here. A configuration error (``ConfigError.<SETTING>``)
+is answered ``failed`` for every event of the invocation and logged once, with no
+traceback and no cloud call. Permanent failures are returned, never raised:
+raising would only buy FC's async retries of a deterministic failure before the
+on-failure queue (README, "Alerts").
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +29,16 @@ from .adapters import envelopes
 from .adapters.envelopes import Item
 from .adapters.validation import validate, validate_sweep_payload
 from .cloud.errors import CloudError, TransientError
-from .domain.results import Result, Status, failed, rejected
+from .domain.results import Result, Status, config_failed, failed, is_config_failure, rejected
 from .platform import log, runtime
 from .platform.runtime import Runtime
+from .platform.settings import ConfigError, Settings
 
 Workflow = Callable[[dict[str, Any], Runtime], Result]
 TimerWorkflow = Callable[..., Result]      # (payload, runtime, tick=, invocation=)
+
+
+MAX_LISTED = 20           # event ids or user names listed in one alert line
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,22 @@ def _logon(event: object) -> str | None:
     return value if isinstance(value, str) else None     # not validated yet: may be a list or an object
 
 
+def log_result(answer: Result) -> None:
+    """One line per result: INFO for a success, the status's alert line (``log.ALERTS``) for anything else."""
+    fields = {k: v for k, v in answer.items() if k not in ("eventId", "status")}
+    status = answer.get("status")
+    if status in log.ALERTS:
+        log.alert_result("result" if status != Status.REJECTED.value else "rejected", str(status), **fields)
+    else:
+        log.info("result", status=status, **fields)
+
+
+def _log_config_error(err: ConfigError, event_ids: list[str | None]) -> None:
+    ids = [i for i in event_ids if i]
+    log.alert(logging.ERROR, f"configuration error: {err}", log.CONFIG_ALERT, setting=err.setting, code=err.code,
+              events=len(event_ids), eventIds=ids[:MAX_LISTED])
+
+
 def run_one(item: Item, function: Function) -> Result:
     """One event to one result. Raises TransientError only."""
     event = item.event
@@ -54,7 +83,7 @@ def run_one(item: Item, function: Function) -> Result:
     if problems:
         answer = rejected(_event_id(event), problems)
         with log.keys(eventId=answer["eventId"]):
-            log.warning("rejected", status=Status.REJECTED.value, errors=problems)
+            log_result(answer)
         return answer
     assert isinstance(event, dict)  # noqa: S101 - validated: an object
     employee = event["employee"]
@@ -62,12 +91,15 @@ def run_one(item: Item, function: Function) -> Result:
             log.credential_scope():
         try:
             answer = function.workflow(event, runtime.get())
+        except ConfigError as err:  # no credentials, no account id: logged once for the invocation (handle)
+            return config_failed(event["eventId"], err)
         except CloudError as err:   # permanent: returned, logged once, never retried
             answer = failed(event["eventId"], employee["logonName"], err)
         except TransientError as err:
-            log.error("transient failure, left for FC's async retry", status=Status.FAILED.value, error=str(err))
+            log.alert(logging.ERROR, "transient failure, left for FC's async retry", log.TRANSIENT_ALERT,
+                      status=Status.FAILED.value, error=str(err))
             raise
-        log.info("result", **{k: v for k, v in answer.items() if k != "eventId"})
+        log_result(answer)
         return answer
 
 
@@ -97,30 +129,66 @@ def run_items(items: list[Item], function: Function, concurrency: int) -> list[R
 
 def run_timer(payload: dict[str, Any], function: Function, tick: str, invocation: str) -> Result:
     if function.timer is None:
-        return rejected(None, [{"path": "$", "message": "this function has no timer trigger"}])
+        answer = rejected(None, [{"path": "$", "message": "this function has no timer trigger"}])
+        log_result(answer)
+        return answer
     problems = validate_sweep_payload(payload)
     if problems:
-        log.warning("rejected", status=Status.REJECTED.value, errors=problems)
-        return rejected(None, problems)
+        answer = rejected(None, problems)
+        log_result(answer)
+        return answer
     try:
-        return function.timer(payload, runtime.get(), tick=tick, invocation=invocation)
+        report = function.timer(payload, runtime.get(), tick=tick, invocation=invocation)
+    except ConfigError as err:
+        _log_config_error(err, [None])
+        return config_failed(None, err)
     except CloudError as err:   # permanent, outside any one user's work (e.g. ListUsers refused)
         answer = failed(None, None, err)
-        log.error("sweep failed", **{k: v for k, v in answer.items() if k != "eventId"})
+        log.alert_result("sweep failed", Status.FAILED.value, error=answer["error"])
         return answer
+    except TransientError as err:
+        log.alert(logging.ERROR, "sweep hit transient errors, left for FC's async retry", log.TRANSIENT_ALERT,
+                  error=str(err))
+        raise
+    failed_users = [row.get("userName") for row in report.get("users") or [] if row.get("action") == "failed"]
+    if failed_users:
+        log.alert(logging.ERROR, "sweep: users failed", log.alert_for(Status.FAILED.value), failed=len(failed_users),
+                  users=failed_users[:MAX_LISTED])
+    return report
+
+
+def _config_error_answer(event: Any, err: ConfigError) -> Any:
+    """A configuration error before anything was decoded: one ERROR line, a ``failed`` answer in the
+    shape the trigger expects (events read with the default limits only to count and name them)."""
+    decoded = envelopes.decode(event, Settings())
+    ids = [_event_id(item.event) for item in decoded.items]
+    _log_config_error(err, ids or [None])
+    if decoded.kind == envelopes.HTTP.name:
+        return envelopes.config_error_http(config_failed(None, err))
+    answers = [config_failed(i, err) for i in ids] or [config_failed(None, err)]
+    return answers if decoded.batch else answers[0]
 
 
 def handle(event: Any, function: Function, context: Any = None) -> Any:
     """Everything one FC invocation does; ``context`` is FC's (request id, function name)."""
     with log.invocation(context):
-        settings = runtime.settings()
+        runtime.note_context(context)
+        try:
+            settings = runtime.settings()
+        except ConfigError as err:
+            return _config_error_answer(event, err)
         decoded = envelopes.decode(event, settings)
         log.append_keys(trigger=decoded.kind)
         if decoded.answer is not None:
-            log.warning("request refused", reason=decoded.refusal)
+            log.alert(logging.WARNING, "http request refused", log.REFUSED_ALERT,
+                      httpStatus=decoded.answer.get("statusCode"), reason=decoded.refusal)
             return decoded.answer
         if decoded.kind == "timer" and not decoded.items:
             invocation = getattr(context, "request_id", None) or uuid.uuid4().hex
             return run_timer(decoded.timer_payload, function, decoded.tick, invocation)
         results = run_items(decoded.items, function, settings.batch_concurrency)
+        config_errors = [r for r in results if isinstance(r, dict) and is_config_failure(r)]
+        if config_errors:
+            first = config_errors[0]["error"]
+            _log_config_error(ConfigError(first["setting"], first["message"]), [r["eventId"] for r in config_errors])
         return decoded.trigger.answer(decoded, results)

@@ -5,6 +5,13 @@ EventBridge CloudEvents 1.0 (``data`` as object or JSON string; an array in
 event-streaming mode); the HTTP trigger (signed HR webhook); the timer
 trigger. Undecodable input becomes a problem list, never an exception.
 
+Limits hold by construction (``jsonlimits``): every FC event is at most
+MAX_BODY_BYTES * 6 + 64 KiB (a webhook carrying its body as an escaped
+string), any other event at most MAX_BODY_BYTES + 64 KiB; each event is read
+within MAX_DEPTH levels and MAX_CONTAINERS arrays/objects (a batch element over
+a limit is rejected alone); repeated object names in an envelope are problems
+(inside an event, ``validation`` reports them).
+
 Each shape is a ``Trigger`` in ``TRIGGERS`` (first match wins): it recognises
 its envelope, decodes it, and shapes the answer for its caller. A new trigger
 is one class here; nothing else changes.
@@ -15,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cloud.errors import TransientError
-from ..domain.results import http_status
+from ..domain.results import http_status, is_config_failure
+from . import jsonlimits
 from .webhook import SIGNATURE_HEADER, verify_signature
 
 MAX_BATCH = 100
+EVENT_OVERHEAD_BYTES = 65_536     # an HTTP-trigger event's headers, path and request context
 
 
 @dataclass
@@ -68,10 +77,15 @@ def _problem(path, message):
     return {"path": path, "message": message}
 
 
-def _loads(raw):
-    if isinstance(raw, (bytes, bytearray)):
-        raw = bytes(raw).decode("utf-8")
-    return json.loads(raw)
+def _loads(raw, split_arrays=0):
+    """Raises ValueError (jsonlimits.JsonProblem, with a sentence) when ``raw`` cannot be read."""
+    return jsonlimits.loads(raw, split_arrays=split_arrays)
+
+
+def _duplicates(obj, path, skip=None):
+    """Problems for repeated names in an envelope (not below ``skip``, the event it carries)."""
+    base = [] if path == "$" else [int(path[2:-1])]
+    return [_problem(p, jsonlimits.DUPLICATE_MESSAGE) for p in jsonlimits.duplicates(obj, base, skip)]
 
 
 def _is_cloudevent(obj):
@@ -80,11 +94,14 @@ def _is_cloudevent(obj):
 
 def _from_cloudevent(ce, path):
     data = ce.get("data")
+    repeated = _duplicates(ce, path, skip=data)
+    if repeated:
+        return Item(problems=repeated, source="eventbridge")
     if isinstance(data, (str, bytes)):
         try:
             data = _loads(data)
-        except (ValueError, UnicodeDecodeError):
-            return Item(problems=[_problem(f"{path}.data", "is not valid JSON")], source="eventbridge")
+        except ValueError as why:
+            return Item(problems=[_problem(f"{path}.data", str(why))], source="eventbridge")
     return Item(event=data, source="eventbridge")
 
 
@@ -119,10 +136,13 @@ class HttpTrigger(Trigger):
                                   settings.webhook_tolerance_seconds)
         if reason:
             return self.refuse(401, reason)
+        repeated = _duplicates(obj, "$")
+        if repeated:
+            return Decoded(self, items=[Item(problems=repeated, source="http")])
         try:
             payload = _loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return Decoded(self, items=[Item(problems=[_problem("$", "body is not valid JSON")], source="http")])
+        except ValueError as why:
+            return Decoded(self, items=[Item(problems=[_problem("$", f"body {why}")], source="http")])
         if _is_cloudevent(payload):
             return Decoded(self, items=[_from_cloudevent(payload, "$")])
         return Decoded(self, items=[Item(event=payload, source="http")])
@@ -132,7 +152,16 @@ class HttpTrigger(Trigger):
         if isinstance(result, Exception):
             return _http(503, {"status": "failed", "message": "temporarily unavailable, retry later"},
                          {"Retry-After": "30"})
+        if is_config_failure(result):   # the fix is ours: the sender retries until an operator fixed it
+            return config_error_http(result)
         return _http(http_status(result), result)
+
+
+def config_error_http(result):
+    """A webhook sender is anonymous: it learns which setting is wrong, not what it says; 503 makes it
+    retry until the setting is fixed."""
+    body = {**result, "error": {k: v for k, v in result["error"].items() if k != "message"}}
+    return _http(503, body, {"Retry-After": "300"})
 
 
 class TimerTrigger(Trigger):
@@ -144,11 +173,18 @@ class TimerTrigger(Trigger):
 
     def decode(self, obj, settings):
         payload = obj.get("payload") or {}
+        repeated = _duplicates(obj, "$")
+        if repeated:
+            return Decoded(self, items=[Item(problems=repeated)])
         if isinstance(payload, str):
             try:
-                payload = json.loads(payload) if payload.strip() else {}
-            except ValueError:
-                return Decoded(self, items=[Item(problems=[_problem("$.payload", "is not valid JSON")])])
+                payload = _loads(payload) if payload.strip() else {}
+            except ValueError as why:
+                return Decoded(self, items=[Item(problems=[_problem("$.payload", str(why))])])
+            repeated = [_problem(p.replace("$", "$.payload", 1), jsonlimits.DUPLICATE_MESSAGE)
+                        for p in jsonlimits.duplicates(payload)]
+            if repeated:
+                return Decoded(self, items=[Item(problems=repeated)])
         if not isinstance(payload, dict):
             return Decoded(self, items=[Item(problems=[_problem("$.payload", "must be a JSON object")])])
         return Decoded(self, timer_payload=payload, tick=str(obj.get("triggerTime") or ""))
@@ -165,7 +201,9 @@ class BatchTrigger(Trigger):
         if len(obj) > MAX_BATCH:
             return Decoded(self, batch=True, items=[Item(problems=[_problem(
                 "$", f"a batch holds at most {MAX_BATCH} events, got {len(obj)}")])])
-        items = [_from_cloudevent(e, f"$[{i}]") if _is_cloudevent(e) else Item(event=e, source="batch")
+        items = [Item(problems=[_problem(f"$[{i}]", e.message)], source="batch")
+                 if isinstance(e, jsonlimits.Unreadable) else
+                 _from_cloudevent(e, f"$[{i}]") if _is_cloudevent(e) else Item(event=e, source="batch")
                  for i, e in enumerate(obj)]
         trigger = EVENTBRIDGE if obj and all(_is_cloudevent(e) for e in obj) else self
         return Decoded(trigger, items=items, batch=True)
@@ -189,18 +227,46 @@ class InvalidTrigger(Trigger):
 
 EVENTBRIDGE = EventBridgeTrigger()
 INVALID = InvalidTrigger()
-TRIGGERS = [HttpTrigger(), TimerTrigger(), BatchTrigger(), EVENTBRIDGE, Trigger()]
+HTTP = HttpTrigger()
+TRIGGERS = [HTTP, TimerTrigger(), BatchTrigger(), EVENTBRIDGE, Trigger()]
+
+
+def max_direct_bytes(settings):
+    """The largest event that is not a webhook (direct, batch, EventBridge): MAX_BODY_BYTES + 64 KiB."""
+    return settings.max_body_bytes + EVENT_OVERHEAD_BYTES
+
+
+def max_event_bytes(settings):
+    """The largest FC event read at all, whatever the trigger: an HTTP-trigger event carrying a body of
+    MAX_BODY_BYTES as a JSON string (escaping can make each byte up to 6: ``\\u0000``), plus room for its
+    headers. Reading that much costs only byte operations when it is a webhook (the body is one string);
+    the body itself is then held to MAX_BODY_BYTES."""
+    return settings.max_body_bytes * 6 + EVENT_OVERHEAD_BYTES
+
+
+def _invalid(message):
+    return Decoded(INVALID, items=[Item(problems=[_problem("$", message)])])
 
 
 def decode(event, settings):
     """Turn FC's ``event`` (bytes, str or already-parsed JSON) into a Decoded."""
     if isinstance(event, (bytes, bytearray, str)):
-        if len(event) > max(settings.max_body_bytes, 6 * 1024 * 1024):
-            return Decoded(INVALID, items=[Item(problems=[_problem("$", "event is too large")])])
+        if len(event) > max_event_bytes(settings):
+            return _invalid(f"event is too large: at most {max_event_bytes(settings)} bytes (from MAX_BODY_BYTES)")
+        # only a webhook's FC event may be larger than a direct one, and it has a handful of brackets:
+        # a large event is never split into elements (the one step that sums the depth at every byte)
+        large = len(event) > max_direct_bytes(settings)
         try:
-            obj = _loads(event)
-        except (ValueError, UnicodeDecodeError):
-            return Decoded(INVALID, items=[Item(problems=[_problem("$", "event is not valid JSON")])])
+            obj = _loads(event, split_arrays=0 if large else MAX_BATCH)
+        except ValueError as why:
+            return _invalid(f"event {why}")
+        if large and not HTTP.matches(obj):
+            return _invalid(f"event is too large: at most {max_direct_bytes(settings)} bytes (from MAX_BODY_BYTES)")
     else:
         obj = event
+        if jsonlimits.tree_depth(obj) > jsonlimits.MAX_DEPTH:      # already parsed (not from FC)
+            if not isinstance(obj, list):
+                return _invalid(f"event {jsonlimits.too_deep_message()}")
+            obj = [jsonlimits.Unreadable(jsonlimits.too_deep_message())
+                   if jsonlimits.tree_depth(e) > jsonlimits.MAX_DEPTH else e for e in obj]
     return next(t for t in TRIGGERS if t.matches(obj)).decode(obj, settings)

@@ -2,7 +2,14 @@
 
 Every problem is reported, each with its JSON path (``$.employee.logonName``)
 and a sentence a person understands; values are echoed only in short form.
+
+Bounded by construction, whatever arrives: every string field of the schemas has a
+``maxLength``, and a string over it gets only that problem (its pattern and format
+are never run on it); the patterns have bounded repeats only and the e-mail and
+display-name rules are single passes (``fieldrules``); repeated object names are
+problems; at most ``MAX_PROBLEMS`` are listed, and unknown names are echoed cut.
 """
+import heapq
 import json
 import os
 import re
@@ -10,12 +17,17 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
+from ..domain.results import MAX_PROBLEMS, bounded
+from . import fieldrules, jsonlimits
+
 _HERE = Path(__file__).resolve().parent
 # Deployed: <root>/provisioner/adapters + <root>/schemas. Repository: functions/provisioner/adapters + schemas/.
 _SCHEMA_DIRS = [Path(os.environ["SCHEMA_DIR"])] if os.environ.get("SCHEMA_DIR") else []
 _SCHEMA_DIRS += [_HERE.parents[1] / "schemas", _HERE.parents[2] / "schemas"]
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# bounded repeats only (a fraction of 1-9 digits: RFC 3339 allows more, nobody sends them)
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_MESSAGE = 300         # characters of a message that is not ours (jsonschema's own text)
 
 SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
            "employee.offboarded": "offboarding-event.schema.json"}
@@ -52,7 +64,7 @@ def _is_datetime(value):
 
 
 def _is_date(value):
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         return False
     try:
         date.fromisoformat(value)
@@ -67,10 +79,39 @@ def _ecma_anchored(pattern):
     return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
 
 
+def _over_max_length(instance, schema) -> bool:
+    """A string longer than its schema allows gets the maxLength problem only: no pattern or format
+    runs on it, so no rule ever sees more than ``maxLength`` characters."""
+    return isinstance(instance, str) and len(instance) > schema.get("maxLength", len(instance))
+
+
 def _strict_pattern(validator, pattern, instance, schema):
     from jsonschema.exceptions import ValidationError
+    if _over_max_length(instance, schema):
+        return
     if validator.is_type(instance, "string") and not re.search(_ecma_anchored(pattern), instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _additional_properties(base):
+    """``additionalProperties: false`` without jsonschema's message, which sorts and quotes every
+    unknown name (tens of thousands in a hostile body); ``_message`` names them from the instance."""
+    def additional_properties(validator, allowed, instance, schema):
+        from jsonschema.exceptions import ValidationError
+        if allowed is not False or not validator.is_type(instance, "object"):
+            yield from base(validator, allowed, instance, schema)
+            return
+        known = schema.get("properties") or {}
+        if any(name not in known for name in instance):
+            yield ValidationError("unknown fields")
+    return additional_properties
+
+
+def _bounded_format(base):
+    def format_(validator, fmt, instance, schema):
+        if not _over_max_length(instance, schema):
+            yield from base(validator, fmt, instance, schema)
+    return format_
 
 
 @cache
@@ -80,18 +121,20 @@ def _validator(name):
     checker = FormatChecker(formats=())
     checker.checks("date-time")(lambda v: not isinstance(v, str) or _is_datetime(v))
     checker.checks("date")(lambda v: not isinstance(v, str) or _is_date(v))
-    checker.checks("email")(lambda v: not isinstance(v, str) or bool(_EMAIL.fullmatch(v)))
+    checker.checks("email")(lambda v: not isinstance(v, str) or fieldrules.ram_email(v))
+    # the empty string is minLength's problem, not the format's
+    checker.checks("ram-display-name")(lambda v: not isinstance(v, str) or not v or fieldrules.ram_display_name(v))
     schema = json.loads(schema_path(name).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
-    strict = extend(Draft202012Validator, {"pattern": _strict_pattern})
+    base = Draft202012Validator.VALIDATORS
+    strict = extend(Draft202012Validator, {
+        "pattern": _strict_pattern, "format": _bounded_format(base["format"]),
+        "additionalProperties": _additional_properties(base["additionalProperties"])})
     return strict(schema, format_checker=checker)
 
 
 def _path(parts, root="$"):
-    out = root
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
+    return jsonlimits.path_of(parts, root)
 
 
 def _short(value):
@@ -105,10 +148,12 @@ def _message(error):
         missing = re.search(r"'([^']+)' is a required property", error.message)
         return "is required", missing.group(1) if missing else None
     if v == "additionalProperties":
-        # the names from the event itself: jsonschema's message holds their repr, not the names
+        # the names from the event itself
         known = schema.get("properties") or {}
-        extra = [k for k in error.instance if k not in known] if isinstance(error.instance, dict) else None
-        return "is not a known field (unknown fields are rejected)", extra
+        unknown = error.instance.keys() - known.keys() if isinstance(error.instance, dict) else set()
+        # (the count, and the first MAX_PROBLEMS + 1 in order: only those can be listed)
+        return "is not a known field (unknown fields are rejected)", (len(unknown), heapq.nsmallest(
+            MAX_PROBLEMS + 1, unknown))
     if v == "type":
         return f"must be of type {error.validator_value}, got {_short(error.instance)}", None
     if v in ("enum", "const"):
@@ -124,29 +169,35 @@ def _message(error):
     if v in ("minimum", "maximum"):
         bound = "at least" if v == "minimum" else "at most"
         return f"must be {bound} {error.validator_value}, got {_short(error.instance)}", None
+    if v == "format" and schema.get("description") and error.validator_value not in ("date", "date-time"):
+        return f"{_short(error.instance)} is not valid: {schema['description']}", None
     if v == "format":
         return f"{_short(error.instance)} is not a valid {error.validator_value}", None
-    return error.message, None
+    text = error.message
+    return (text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."), None
 
 
-def _problems(name, instance, root="$"):
-    problems = []
+def _problems(name, instance, root="$", extra=None):
+    problems = list(extra or [])
+    omitted = 0             # problems counted but not built (beyond what can be listed)
     for error in _validator(name).iter_errors(instance):
         if error.validator in ("if", "then"):
             continue
-        message, extra = _message(error)
+        message, detail = _message(error)
         base = list(error.absolute_path)
-        if error.validator == "required" and extra:
-            problems.append({"path": _path(base + [extra], root), "message": message})
-        elif error.validator == "additionalProperties" and extra:
-            problems.extend({"path": _path(base + [field], root), "message": message} for field in extra)
+        if error.validator == "required" and detail:
+            problems.append({"path": _path(base + [detail], root), "message": message})
+        elif error.validator == "additionalProperties" and detail[1]:
+            count, names = detail
+            problems.extend({"path": _path(base + [field], root), "message": message} for field in names)
+            omitted += count - len(names)
         elif error.validator == "const" and base[-1:] == ["mode"]:
             problems.append({"path": "$.access.console",
                              "message": "is allowed only with access.mode \"console\""})
         else:
             problems.append({"path": _path(base, root), "message": message})
     problems.sort(key=lambda p: p["path"])
-    return problems
+    return bounded(problems, omitted)
 
 
 def validate_sweep_payload(payload):
@@ -163,4 +214,5 @@ def validate(event, event_type=None):
     if name is None:
         return [{"path": "$.eventType",
                  "message": f"must be one of {', '.join(json.dumps(t) for t in SCHEMAS)}, got {_short(event_type)}"}]
-    return _problems(name, event)
+    duplicates = [{"path": path, "message": jsonlimits.DUPLICATE_MESSAGE} for path in jsonlimits.duplicates(event)]
+    return _problems(name, event, extra=duplicates)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..platform import log
+from ..platform.settings import ConfigError
 from .errors import CloudError, TransientError, from_sdk_exception
 
 _SDK = {"ram": "alibabacloud_ram20150501", "kms": "alibabacloud_kms20160120"}
@@ -54,16 +55,51 @@ def _credential_client():
     return CredentialClient()
 
 
+CREDENTIAL_VARIABLES = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+
+
+def check_credentials(env=None) -> None:
+    """The execution role's credentials must be in the environment (FC puts them there when the
+    function has a role). Without them the SDK's default chain would end at the ECS metadata server
+    and every event would look like a network failure (retried, never explained): a ConfigError."""
+    env = os.environ if env is None else env
+    for name in CREDENTIAL_VARIABLES:
+        value = env.get(name, "")
+        if not value.strip():
+            raise ConfigError(name, f"{name} is not set: the function has no credentials "
+                                    "(give it an execution role: `role` in s.yaml)")
+        if value != value.strip():
+            raise ConfigError(name, f"{name} has leading or trailing whitespace")
+
+
 # With DEBUG=sdk in the environment (the SDKs' documented troubleshooting switch) these loggers
 # print every request URL, query included: RAM takes CreateLoginProfile's Password in the query.
 _SDK_HTTP_DEBUG_LOGGERS = ("darabonba-core", "alibabacloud-tea")
 
 
+# Loggers of the HTTP stack under the SDKs: with the root logger at DEBUG, urllib3 logs every request
+# line, query string included ("POST /?...&Password=..."). Their records are scrubbed at the source.
+_HTTP_STACK_LOGGERS = ("urllib3", "requests", "aiohttp", "charset_normalizer") + _SDK_HTTP_DEBUG_LOGGERS
+_redacting_filter = log.RedactingFilter()
+
+
 def _silence_sdk_http_debug():
-    """The SDK modules set their loggers to DEBUG when imported: raise them above it afterwards."""
+    """The SDK modules set their loggers to DEBUG when imported: raise them above it afterwards. And
+    whatever level anyone sets later (the root logger at DEBUG), every record of the HTTP stack's
+    loggers is scrubbed of credentials before any handler sees it: a logger's filters run for the
+    records logged on it, so the filter goes on every such logger that exists (the SDK is imported
+    by now, so urllib3's module loggers do) and on the known names."""
     import logging
     for name in _SDK_HTTP_DEBUG_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    names = {n for n in logging.root.manager.loggerDict
+             if n.split(".")[0] in _HTTP_STACK_LOGGERS}
+    names |= {"urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection", "urllib3.poolmanager",
+              "urllib3.response", *_HTTP_STACK_LOGGERS}
+    for name in names:
+        target = logging.getLogger(name)
+        if _redacting_filter not in target.filters:
+            target.addFilter(_redacting_filter)
 
 
 class Cloud:

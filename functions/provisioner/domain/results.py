@@ -48,13 +48,43 @@ def result(status: Status, event_id: str | None = None, user_name: str | None = 
     return body
 
 
+MAX_PROBLEMS = 20         # problems listed in one answer; the rest are counted in one last problem
+MAX_ECHO = 256            # characters of a path or message in an answer
+
+
+def bounded(problems: list[Problem], omitted: int = 0) -> list[Problem]:
+    """At most MAX_PROBLEMS problems; the rest are counted in a last one (an answer stays small)."""
+    if len(problems) + omitted <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) + omitted - (MAX_PROBLEMS - 1)
+    return problems[:MAX_PROBLEMS - 1] + [
+        {"path": "$", "message": f"and {rest} more problems (only the first {MAX_PROBLEMS - 1} are listed)"}]
+
+
+def _cut(text: object) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO - 3] + "..."
+
+
 def rejected(event_id: str | None, problems: list[Problem]) -> Result:
-    return result(Status.REJECTED, event_id, errors=problems)
+    """Whatever produced the problems (envelope, schema, timer payload, ledger): few, and each short."""
+    return result(Status.REJECTED, event_id, errors=bounded(
+        [{"path": _cut(p.get("path", "$")), "message": _cut(p.get("message", ""))} for p in problems]))
 
 
 def failed(event_id: str | None, user_name: str | None, error: Any) -> Result:
     """``error`` is a CloudError (code, action, request_id) or any object with those attributes."""
     return result(Status.FAILED, event_id, user_name, error=error_fields(error))
+
+
+def config_failed(event_id: str | None, error: Any) -> Result:
+    """An event that met a configuration error (``error`` is a ConfigError: setting, code, message)."""
+    return result(Status.FAILED, event_id,
+                  error={"code": error.code, "setting": error.setting, "message": str(error)})
+
+
+def is_config_failure(body: object) -> bool:
+    return isinstance(body, dict) and str((body.get("error") or {}).get("code", "")).startswith("ConfigError.")
 
 
 def error_fields(error: Any) -> dict[str, Any]:

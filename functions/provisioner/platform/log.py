@@ -9,6 +9,14 @@ anything logged, as a second line of defence behind code that never logs
 them in the first place. The registry is scoped to one event
 (``credential_scope``): a warm instance keeps no credential in memory after
 the event that minted it, and a line scans only its own event's values.
+
+Alert lines (``alert(...)``) carry a stable ``alert`` field and are written
+whatever LOG_LEVEL says: they are how a failure reaches a human. The names are
+in ``ALERTS`` (by result status) and the constants below it: one place. Every
+string field is cut at ``MAX_FIELD_CHARS`` (after scrubbing), so no input makes
+a log line large. ``RedactingFilter`` scrubs third-party loggers (urllib3 logs
+each request line, query string included, at DEBUG; RAM and KMS take Password
+and SecretData in the query).
 """
 from __future__ import annotations
 
@@ -16,10 +24,12 @@ import contextlib
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 _keys: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "log_keys", default={})  # noqa: B039 - never mutated: writers set a new dict
@@ -28,12 +38,38 @@ _cold = True
 REDACTED = "[REDACTED]"
 SECRET_FIELDS = frozenset({"AccessKeySecret", "Password", "NewPassword", "SecretData", "password",
                            "accessKeySecret", "secret", "signature"})
+MAX_FIELD_CHARS = 4096
+MAX_FIELD_ITEMS = 100
+# name=value pairs of those names in a query string or form body (linear: literal names, then a
+# negated class); values end at &, whitespace, a quote or a bracket
+_SECRET_PARAMS = re.compile(r"(?i)\b(AccessKeySecret|Password|NewPassword|OldPassword|SecretData|SecurityToken"
+                            r"|Signature)=[^&\s\"'<>]*")
+
+# result status -> (alert name, level). The names are stable: the SLS alert rule (README) keys on them.
+# app.py (results) and workflows/converge.py (the ledger's refusals) both take them from here.
+ALERTS: dict[str, tuple[str, int]] = {
+    "rejected": ("event-rejected", logging.WARNING), "conflict": ("user-conflict", logging.WARNING),
+    "not-found": ("leaver-not-found", logging.WARNING), "failed": ("provisioning-failed", logging.ERROR)}
+CONFIG_ALERT, TRANSIENT_ALERT, REFUSED_ALERT = "config-error", "transient-failure", "webhook-refused"
+LOGON_NAME_MISMATCH_ALERT = "logon-name-mismatch"     # a leaver found by employee id under another name
+MASS_DELETION_BRAKE_ALERT = "mass-deletion-brake"     # the sweep stopped deleting (ERROR)
+SWEEP_TICK_OWNED_ALERT = "sweep-tick-owned"           # another run owns this tick's deletions
+ALERT_NAMES = frozenset({name for name, _ in ALERTS.values()} | {
+    CONFIG_ALERT, TRANSIENT_ALERT, REFUSED_ALERT, LOGON_NAME_MISMATCH_ALERT, MASS_DELETION_BRAKE_ALERT,
+    SWEEP_TICK_OWNED_ALERT})
+
+
+def alert_for(status: str) -> str:
+    """The alert name of a non-success result status (``ALERTS``)."""
+    return ALERTS[str(status)][0]
 
 
 def register_secret(value: str | None) -> None:
     """Make sure ``value`` never reaches a log line for the rest of this event."""
     if value:
-        _secrets.set(_secrets.get() | {value})
+        # as written on the wire too: a query string or a JSON document carries it encoded
+        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+        _secrets.set(_secrets.get() | {f for f in forms if f})
 
 
 @contextlib.contextmanager
@@ -57,8 +93,31 @@ def _redact_fields(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: (REDACTED if k in SECRET_FIELDS else _redact_fields(v)) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_redact_fields(v) for v in obj]
+        items = [_redact_fields(v) for v in obj[:MAX_FIELD_ITEMS]]
+        return items + ([f"...[{len(obj) - MAX_FIELD_ITEMS} more items]"] if len(obj) > MAX_FIELD_ITEMS else [])
+    if isinstance(obj, str) and len(obj) > MAX_FIELD_CHARS:
+        text = scrub(obj)           # before cutting: a cut must never leave part of a secret
+        return text[:MAX_FIELD_CHARS] + f"...[{len(text) - MAX_FIELD_CHARS} more characters]"
     return obj
+
+
+def redact_text(text: str) -> str:
+    """Registered secrets and the values of secret-named parameters (``Password=...``) removed."""
+    return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}={REDACTED}", scrub(text))
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a third-party record's message without secrets (installed on the HTTP stack's loggers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is left to logging
+            return True
+        clean = redact_text(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -142,3 +201,17 @@ def error(message: str, **fields: Any) -> None:
 
 def debug(message: str, **fields: Any) -> None:
     logger.debug(message, extra={"fields": fields})
+
+
+def alert(level: int, message: str, alert: str, **fields: Any) -> None:
+    """A line for a human: at WARNING or ERROR with a stable ``alert`` name (the SLS alert rule's key),
+    written whatever LOG_LEVEL says (only the logger's level is bypassed, not its handlers' filters)."""
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, (), None,
+                               extra={"fields": {"alert": alert, **fields}})
+    logger.handle(record)
+
+
+def alert_result(message: str, status: str, **fields: Any) -> None:
+    """The alert line of a non-success result (name and level from ``ALERTS``)."""
+    name, level = ALERTS[str(status)]
+    alert(level, message, name, status=str(status), **fields)

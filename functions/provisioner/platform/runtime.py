@@ -2,11 +2,20 @@
 import threading
 
 from . import log
-from .settings import Settings
+from .settings import ConfigError, Settings
 
 _lock = threading.Lock()
 _settings = None
 _runtime = None
+_context_account_id = None      # FC's context.account_id of the current invocation
+
+
+def note_context(context) -> None:
+    """Remember what FC's ``context`` says about the account (FC3's python runtime: ``account_id``).
+    One invocation at a time per instance (instanceConcurrency 1), so a module variable will do."""
+    global _context_account_id
+    value = getattr(context, "account_id", None) if context is not None else None
+    _context_account_id = value if isinstance(value, str) and value.isascii() and value.isdigit() else None
 
 
 def settings():
@@ -30,18 +39,22 @@ class Runtime:
         self._alias_lock = threading.Lock()
 
     def logon_suffix(self):
-        """``<alias>.onaliyun.com``, or the account id when no alias is set; cached per instance."""
+        """``<alias>.onaliyun.com``, or ``<account id>.onaliyun.com`` (RAM's default domain) when the
+        account has no alias; cached per instance. Never a placeholder: with neither, ConfigError."""
         with self._alias_lock:
             if self._alias is None:
                 alias = (self.cloud.ram("GetAccountAlias").get("AccountAlias") or "").strip()
-                self._alias = alias or self._account_id()
+                alias = alias or self.account_id()
+                if not alias:
+                    raise ConfigError("ACCOUNT_ID", "the account has no alias and its id is unknown (FC's "
+                                      "context.account_id, FC_ACCOUNT_ID and ACCOUNT_ID are all unset): the "
+                                      "logon name cannot be formed; set ACCOUNT_ID or an account alias")
+                self._alias = alias
             return f"{self._alias}.onaliyun.com"
 
-    def _account_id(self):
-        # FC exposes the account id as FC_ACCOUNT_ID; without it, the caller identity is unknown
-        # to RAM's API, so fall back to the configured ACCOUNT_ID.
-        import os
-        return os.environ.get("FC_ACCOUNT_ID") or os.environ.get("ACCOUNT_ID") or "account"
+    def account_id(self):
+        """The account id from FC's context, else FC_ACCOUNT_ID, else ACCOUNT_ID; "" when none is set."""
+        return _context_account_id or self.settings.account_id
 
 
 def get():
@@ -50,6 +63,8 @@ def get():
     s = settings()
     with _lock:
         if _runtime is None:
+            from ..cloud.clients import check_credentials
+            check_credentials()
             _runtime = Runtime(s)
         return _runtime
 

@@ -1,13 +1,52 @@
-"""Settings from environment variables, read once per instance and validated."""
+"""Settings from environment variables, read once per instance and validated.
+
+Every value is checked; nothing is silently corrected. The rules:
+
+- unset: the documented default. Set: used exactly as written, so a value with a space at either
+  end is an error (``'true '``), and so is an empty one, except where the README documents empty
+  as "none" (KMS_ENDPOINT, KMS_ENCRYPTION_KEY_ID, KMS_INSTANCE_ID, WEBHOOK_SIGNING_KEY, ACCOUNT_ID).
+- booleans (OFFBOARD_DRY_RUN): ``true`` or ``false``, in any letter case; nothing else (not ``1``,
+  ``yes``, ``y``, ``on``, ``enabled``): a typo must not turn the dry run off.
+- numbers: decimal digits (and one ``.`` for the seconds), inside the documented range.
+- REGION (else FC_REGION, else ALIBABA_CLOUD_REGION_ID, else cn-hangzhou): lower-case words and
+  digits joined by ``-``, e.g. ``cn-hangzhou``, ``ap-southeast-1``.
+- SECRET_PREFIX: 1-48 characters of letters, digits and ``_/+=.@-`` (KMS's secret-name characters),
+  ending with ``/``, not starting with ``/`` or ``acs/`` (KMS's own namespace), no empty segment.
+  The role policy grants ``secret/<prefix>*`` only: changing the prefix means changing
+  policies/function-role-policy.json with it (README).
+- WEBHOOK_SIGNING_KEY: empty (every webhook refused) or at least 16 characters.
+
+A bad value raises ConfigError naming the variable (``ConfigError.<SETTING>`` is the result's error
+code); a secret's value is never echoed.
+"""
 import ipaddress
 import os
+import string
 from dataclasses import dataclass
 
-_TRUE = ("1", "true", "yes", "on")
+_TRUE, _FALSE = "true", "false"
+_REGION_CHARS = frozenset(string.ascii_lowercase + string.digits)
+_SECRET_PREFIX_CHARS = frozenset(string.ascii_letters + string.digits + "_/+=.@-")
+_HOST_CHARS = frozenset(string.ascii_letters + string.digits + ".-:[]")
+_KEY_ID_CHARS = frozenset(string.ascii_letters + string.digits + "-_:/.")
+_INSTANCE_ID_CHARS = frozenset(string.ascii_letters + string.digits + "-_")
+MAX_SECRET_PREFIX = 48
+MIN_WEBHOOK_KEY = 16
+EMPTY_MEANS_NONE = frozenset({"KMS_ENDPOINT", "KMS_ENCRYPTION_KEY_ID", "KMS_INSTANCE_ID", "WEBHOOK_SIGNING_KEY",
+                              "ACCOUNT_ID"})
+SECRET_SETTINGS = frozenset({"WEBHOOK_SIGNING_KEY"})
 
 
 class ConfigError(ValueError):
     """A setting is invalid; the message names the variable, never a secret value."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+    @property
+    def code(self) -> str:
+        return f"ConfigError.{self.setting}"
 
 
 def _is_loopback(endpoint):
@@ -24,17 +63,39 @@ def _is_loopback(endpoint):
         return False
 
 
-def _number(env, name, default, low, high, kind=int):
-    raw = env.get(name, "")
+def _shown(name: str, raw: str) -> str:
+    return "(value withheld)" if name in SECRET_SETTINGS else repr(raw[:64])
+
+
+def _raw(env, name: str) -> str | None:
+    """The variable as set (None when unset); a space at either end or an empty value is an error."""
+    return _checked(name, env.get(name))
+
+
+def _checked(name: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if raw != raw.strip():
+        raise ConfigError(name, f"{name} has a space at the start or end: {_shown(name, raw)}")
     if raw == "":
+        if name in EMPTY_MEANS_NONE:
+            return None
+        raise ConfigError(name, f"{name} is set but empty: unset it for the default, or give a value")
+    return raw
+
+
+def _number(env, name, default, low, high, kind=int):
+    raw = _raw(env, name)
+    if raw is None:
         return default
-    try:
-        value = kind(raw)
-    except ValueError:
+    whole, dot, fraction = raw.partition(".") if kind is float else (raw, "", "")
+    digits = whole + fraction
+    if not (digits.isascii() and digits.isdigit() and "." not in fraction):
         noun = "an integer" if kind is int else "a number"
-        raise ConfigError(f"{name} must be {noun}, got {raw!r}") from None
+        raise ConfigError(name, f"{name} must be {noun} (decimal digits), got {raw[:64]!r}")
+    value = kind(raw)
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+        raise ConfigError(name, f"{name} must be between {low} and {high}, got {value}")
     return value
 
 
@@ -44,6 +105,93 @@ def _int(env, name, default, low, high):
 
 def _float(env, name, default, low, high):
     return _number(env, name, default, low, high, float)
+
+
+def _bool(env, name: str, default: bool) -> bool:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if raw.lower() not in (_TRUE, _FALSE):
+        raise ConfigError(name, f"{name} must be true or false, got {raw[:64]!r}")
+    return raw.lower() == _TRUE
+
+
+def _region(env) -> str:
+    candidates = (("REGION", env.get("REGION")), ("FC_REGION", env.get("FC_REGION")),
+                  ("ALIBABA_CLOUD_REGION_ID", env.get("ALIBABA_CLOUD_REGION_ID")))
+    for name, value in candidates:
+        raw = _checked(name, value)
+        if raw is None:
+            continue
+        parts = raw.split("-")
+        if (len(raw) > 32 or len(parts) < 2 or not all(p and _REGION_CHARS.issuperset(p) for p in parts)
+                or not parts[0].isalpha()):
+            raise ConfigError(name, f"{name} must be a region id such as cn-hangzhou, got {raw[:64]!r}")
+        return raw
+    return Settings.region
+
+
+def _endpoint(env, name: str, default: str) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if len(raw) > 253 or not _HOST_CHARS.issuperset(raw) or raw.startswith((".", "-", ":")):
+        raise ConfigError(name, f"{name} must be a host name (and port), without scheme or path, got {raw[:64]!r}")
+    return raw
+
+
+def _identifier(env, name: str, allowed: frozenset, longest: int) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return ""
+    if len(raw) > longest or not allowed.issuperset(raw):
+        raise ConfigError(name, f"{name} is not a valid id, got {raw[:64]!r}")
+    return raw
+
+
+def _secret_prefix(env) -> str:
+    raw = env.get("SECRET_PREFIX")
+    if raw is None:
+        return Settings.secret_prefix
+    grant = "the role policy grants secret/ram-user/* only (policies/function-role-policy.json): change both together"
+    if raw == "":
+        raise ConfigError("SECRET_PREFIX", f"SECRET_PREFIX is empty: secrets would be named outside any grant; {grant}")
+    if (len(raw) > MAX_SECRET_PREFIX or not _SECRET_PREFIX_CHARS.issuperset(raw) or not raw.endswith("/")
+            or raw.startswith(("/", "acs/")) or "//" in raw):
+        raise ConfigError("SECRET_PREFIX", f"SECRET_PREFIX must be 1-{MAX_SECRET_PREFIX} letters, digits and _/+=.@-, "
+                          f"end with '/', and not start with '/' or acs/, got {raw[:64]!r}; {grant}")
+    return raw
+
+
+def _webhook_key(env) -> str:
+    raw = _raw(env, "WEBHOOK_SIGNING_KEY")
+    if raw is None:
+        return ""
+    if len(raw) < MIN_WEBHOOK_KEY:
+        raise ConfigError("WEBHOOK_SIGNING_KEY", f"WEBHOOK_SIGNING_KEY is shorter than {MIN_WEBHOOK_KEY} characters "
+                          "(value withheld): use a long random key")
+    return raw
+
+
+SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json")
+
+
+def _schema_dir(env) -> None:
+    """SCHEMA_DIR, when set, must hold the schemas (else the ones beside the code would be used silently)."""
+    raw = _raw(env, "SCHEMA_DIR")
+    if raw is not None and not all(os.path.isfile(os.path.join(raw, name)) for name in SCHEMA_FILES):
+        raise ConfigError("SCHEMA_DIR", f"SCHEMA_DIR does not hold {' and '.join(SCHEMA_FILES)}: {raw[:64]!r}")
+
+
+def _account_id(env) -> str:
+    for name, value in (("FC_ACCOUNT_ID", env.get("FC_ACCOUNT_ID")), ("ACCOUNT_ID", env.get("ACCOUNT_ID"))):
+        raw = _checked(name, value)
+        if raw is None:
+            continue
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 32):
+            raise ConfigError(name, f"{name} must be an Alibaba Cloud account id (digits), got {raw[:64]!r}")
+        return raw
+    return ""
 
 
 @dataclass(frozen=True)
@@ -72,56 +220,58 @@ class Settings:
     retry_base_seconds: float = 0.2
     retry_cap_seconds: float = 1.0
     batch_concurrency: int = 4
+    account_id: str = ""
     max_event_age_days: int = 7
     max_clock_skew_seconds: int = 300
 
     @classmethod
     def from_env(cls, env=None):
         env = os.environ if env is None else env
-        region = env.get("REGION") or env.get("ALIBABA_CLOUD_REGION_ID") or env.get("FC_REGION") or cls.region
-        protocol = (env.get("OPENAPI_PROTOCOL") or "https").lower()
-        ram = env.get("RAM_ENDPOINT") or "ram.aliyuncs.com"
-        kms = env.get("KMS_ENDPOINT") or f"kms.{region}.aliyuncs.com"
+        region = _region(env)
+        protocol_raw = _raw(env, "OPENAPI_PROTOCOL") or "https"
+        protocol = protocol_raw.lower()
+        ram = _endpoint(env, "RAM_ENDPOINT", "ram.aliyuncs.com")
+        kms = _endpoint(env, "KMS_ENDPOINT", f"kms.{region}.aliyuncs.com")
         if protocol not in ("https", "http"):
-            raise ConfigError(f"OPENAPI_PROTOCOL must be https or http, got {protocol!r}")
+            raise ConfigError("OPENAPI_PROTOCOL", f"OPENAPI_PROTOCOL must be https or http, got {protocol_raw[:64]!r}")
         if protocol == "http" and not (_is_loopback(ram) and _is_loopback(kms)):
-            raise ConfigError("OPENAPI_PROTOCOL=http is allowed only for loopback endpoints "
+            raise ConfigError("OPENAPI_PROTOCOL", "OPENAPI_PROTOCOL=http is allowed only for loopback endpoints "
                               "(RAM_ENDPOINT/KMS_ENDPOINT); use https for real accounts")
-        secret_type = env.get("SECRET_TYPE") or "Generic"
+        secret_type = _raw(env, "SECRET_TYPE") or "Generic"
         if secret_type not in ("Generic", "RAMCredentials"):
-            raise ConfigError(f"SECRET_TYPE must be Generic or RAMCredentials, got {secret_type!r}")
-        prefix = env.get("SECRET_PREFIX", cls.secret_prefix)
-        if prefix.startswith("acs/") or any(not (c.isascii() and (c.isalnum() or c in "_/+=.@-")) for c in prefix):
-            raise ConfigError("SECRET_PREFIX may hold only letters, digits and _/+=.@- and may not start with acs/")
-        level = (env.get("LOG_LEVEL") or "INFO").upper()
+            raise ConfigError("SECRET_TYPE", f"SECRET_TYPE must be Generic or RAMCredentials, got {secret_type[:64]!r}")
+        prefix = _secret_prefix(env)
+        level_raw = _raw(env, "LOG_LEVEL") or "INFO"
+        level = level_raw.upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
-        tz = env.get("HR_TIMEZONE") or "UTC"
+            raise ConfigError("LOG_LEVEL", f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level_raw[:64]!r}")
+        tz = _raw(env, "HR_TIMEZONE") or "UTC"
         try:
             from zoneinfo import ZoneInfo
             ZoneInfo(tz)
         except Exception:  # noqa: BLE001 - any failure means the name is unusable
-            raise ConfigError(f"HR_TIMEZONE is not a known IANA time zone: {tz!r}") from None
+            raise ConfigError("HR_TIMEZONE", f"HR_TIMEZONE is not a known IANA time zone: {tz[:64]!r}") from None
+        _schema_dir(env)
         recovery = _int(env, "SECRET_RECOVERY_DAYS", 30, 7, 30)
         grace = _int(env, "OFFBOARD_GRACE_DAYS", 30, 0, 3650)
         max_age = _int(env, "MAX_EVENT_AGE_DAYS", 7, 1, 3650)
         if max_age > recovery + grace:
             # the ledger (the history a stale event is judged by) outlives a deleted user by
             # SECRET_RECOVERY_DAYS; anything older than that must be refused by age alone
-            raise ConfigError(f"MAX_EVENT_AGE_DAYS must be at most SECRET_RECOVERY_DAYS + OFFBOARD_GRACE_DAYS "
-                              f"({recovery + grace}), got {max_age}")
+            raise ConfigError("MAX_EVENT_AGE_DAYS", f"MAX_EVENT_AGE_DAYS must be at most SECRET_RECOVERY_DAYS + "
+                              f"OFFBOARD_GRACE_DAYS ({recovery + grace}), got {max_age}")
         return cls(
             region=region, ram_endpoint=ram, kms_endpoint=kms, protocol=protocol,
             secret_prefix=prefix, secret_type=secret_type,
-            kms_encryption_key_id=env.get("KMS_ENCRYPTION_KEY_ID", ""),
-            kms_instance_id=env.get("KMS_INSTANCE_ID", ""),
-            webhook_signing_key=env.get("WEBHOOK_SIGNING_KEY", ""),
+            kms_encryption_key_id=_identifier(env, "KMS_ENCRYPTION_KEY_ID", _KEY_ID_CHARS, 256),
+            kms_instance_id=_identifier(env, "KMS_INSTANCE_ID", _INSTANCE_ID_CHARS, 64),
+            webhook_signing_key=_webhook_key(env),
             webhook_tolerance_seconds=_int(env, "WEBHOOK_TOLERANCE_SECONDS", 300, 1, 3600),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 262_144, 1_024, 6_291_456),
             log_level=level, hr_timezone=tz,
             offboard_grace_days=grace,
             offboard_max_deletions_per_run=_int(env, "OFFBOARD_MAX_DELETIONS_PER_RUN", 20, 0, 100_000),
-            offboard_dry_run=(env.get("OFFBOARD_DRY_RUN", "").lower() in _TRUE),
+            offboard_dry_run=_bool(env, "OFFBOARD_DRY_RUN", False),
             secret_recovery_days=recovery,
             connect_timeout_ms=_int(env, "OPENAPI_CONNECT_TIMEOUT_MS", 3_000, 100, 60_000),
             read_timeout_ms=_int(env, "OPENAPI_READ_TIMEOUT_MS", 10_000, 100, 120_000),
@@ -130,6 +280,7 @@ class Settings:
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 0.2, 0.0, 10.0),
             retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 1.0, 0.0, 60.0),
             batch_concurrency=_int(env, "BATCH_CONCURRENCY", 4, 1, 32),
+            account_id=_account_id(env),
             max_event_age_days=max_age,
             max_clock_skew_seconds=_int(env, "MAX_CLOCK_SKEW_SECONDS", 300, 0, 86_400),
         )

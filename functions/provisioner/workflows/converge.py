@@ -21,6 +21,7 @@ instance to check repairs it. See docs/concurrency.md.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -63,7 +64,7 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
     s = rt.settings
     problem = age_problem(occurred, clock.now(), s.max_event_age_days, s.max_clock_skew_seconds)
     if problem:
-        log.warning("stale or future event refused", alert="event-rejected", status=Status.REJECTED.value)
+        log.info("stale or future event refused", status=Status.REJECTED.value)   # alert: app.log_result
         return rejected(event["eventId"], [{"path": "$.occurredAt", "message": problem}])
     ev = _Event(event, Entry.of(event, occurred), employee["logonName"], employee["employeeId"])
     ledger = Ledger(rt, ev.employee_id)
@@ -76,7 +77,7 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
             if ev.entry.kind == JOINER and other_marker.state == ownership.ACTIVE:
                 reason = (f"employee {ev.employee_id} already has the active RAM user {other}: one employee, "
                           f"one active user (offboard {other} first, or send the event for {other})")
-                log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, existingUser=other)
+                log.info("conflict", status=Status.CONFLICT.value, existingUser=other)
                 return result(Status.CONFLICT, ev.event_id, ev.logon_name, reason=reason, existingUser=other)
             if ev.entry.kind == LEAVER:
                 user_name, mismatch = other, ev.logon_name
@@ -91,21 +92,25 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         # Not ours (or another employee's): nothing is written anywhere, the ledger included.
         detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
                   else "the RAM user was not created by hr-ram-provisioner")
-        log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, detail=detail)
+        log.info("conflict", status=Status.CONFLICT.value, detail=detail)
         return result(Status.CONFLICT, ev.event_id, user_name, detail=detail,
                       **({"reason": detail} if ev.entry.kind == JOINER else {}))
     if ev.entry.kind == JOINER:
         conflict = _secret_conflict(rt, ev, user_name)
         if conflict is not None:
             return conflict
+    if ev.entry.kind == JOINER and not rt.account_id():
+        # neither FC's context nor a setting names the account: without an alias the logon name cannot
+        # be formed (ConfigError), and that must be known before anything is written, the ledger included
+        rt.logon_suffix()
     if before is None or before < ev.entry:
         ledger.append(ev.entry, user_name, ev.event_id, name_known=before is not None and before.for_user(user_name))
     answer = _converge(rt, ledger, ev, user_name, history=before is not None)
     if mismatch is not None:
         answer["userName"] = user_name
         answer["logonNameInEvent"] = mismatch
-        log.warning("leaver found by employee id under another logon name", alert="logon-name-mismatch",
-                    userName=user_name, logonNameInEvent=mismatch)
+        log.alert(logging.WARNING, "leaver found by employee id under another logon name",
+                  log.LOGON_NAME_MISMATCH_ALERT, userName=user_name, logonNameInEvent=mismatch)
     return answer
 
 
@@ -117,7 +122,7 @@ def _secret_conflict(rt: Runtime, ev: _Event, user_name: str) -> Result | None:
     if info is None or info.owned_by(ev.employee_id):
         return None
     reason = "a secret with this name exists and is not hr-ram-provisioner's for this employee"
-    log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=reason)
+    log.info("conflict", status=Status.CONFLICT.value, reason=reason)
     return result(Status.CONFLICT, ev.event_id, user_name, reason=reason)
 
 
@@ -166,7 +171,7 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
             outcome = onboarding.run()
             return outcome, (onboarding.holds if outcome["status"] != Status.DISABLED.value else lambda: True)
         except Conflict as why:
-            log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, reason=str(why))
+            log.info("conflict", status=Status.CONFLICT.value, reason=str(why))
             return onboarding.result(Status.CONFLICT, reason=str(why)), lambda: True
     if desired.target == Target.SCHEDULED and desired.joiner is not None and desired.joiner.for_user(user_name):
         return _schedule(rt, ev, desired, user_name, force_new, legacy)
@@ -178,7 +183,7 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
         if history:
             return answer(Status.DELETED, detail="the user was offboarded and deleted; nothing is left",
                           **({"reason": desired.reason} if desired.reason else {})), lambda: True
-        log.warning("leaver not found", alert="leaver-not-found", status=Status.NOT_FOUND.value)
+        log.info("leaver not found", status=Status.NOT_FOUND.value)   # alert: app.log_result
         return answer(Status.NOT_FOUND, detail="no RAM user by this logon name or employee id: nothing was "
                                                "changed (recorded, so a later joiner for it stays refused)"), \
             lambda: True
@@ -186,7 +191,7 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
     if marker is None:
         detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
                   else "the RAM user was not created by hr-ram-provisioner")
-        log.warning("conflict", alert="user-conflict", status=Status.CONFLICT.value, detail=detail)
+        log.info("conflict", status=Status.CONFLICT.value, detail=detail)
         return answer(Status.CONFLICT, detail=detail), lambda: True
     when = clock.now()
     if desired.target == Target.SCHEDULED and marker.state == ownership.ACTIVE:

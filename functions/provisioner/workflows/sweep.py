@@ -26,6 +26,7 @@ Sweep decisions:
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -68,7 +69,8 @@ class _Sweep:
             self.tick_claimed = True
             if not claim_tick(self.rt, self.tick, self.invocation):
                 self.tick_owner = "another run"
-                log.warning("another run owns this tick's deletions", alert="sweep-tick-owned", tick=self.tick)
+                log.alert(logging.WARNING, "another run owns this tick's deletions", log.SWEEP_TICK_OWNED_ALERT,
+                          tick=self.tick)
         return self.tick_owner is None
 
     def row(self, action: str, user_name: str, employee_id: str | None = None, plan: list[Step] | None = None,
@@ -218,7 +220,7 @@ def run(payload: dict[str, Any], rt: Runtime, tick: str = "", invocation: str = 
                           "counts": work.counts, "users": work.rows}
         if work.counts["pending"]:
             report["brake"] = {"limit": limit, "pending": work.counts["pending"]}
-            log.error("mass-deletion brake engaged: deletions stopped", alert="mass-deletion-brake",
+            log.alert(logging.ERROR, "mass-deletion brake engaged: deletions stopped", log.MASS_DELETION_BRAKE_ALERT,
                       limit=limit, deleted=work.deletions, pending=work.counts["pending"])
         log.info("sweep report", **{k: v for k, v in report.items() if k not in ("status", "users")},
                  status=Status.SWEPT.value, rows=len(work.rows))
