@@ -260,8 +260,8 @@ def normalized(cloud):
                          "current": _shape(s["current"], key_ids),
                          "version": ("<key>" if version in held else
                                      "<password>" if version.startswith(PASSWORD_VERSION_PREFIX) else version)}
-        if name.endswith("ledger/.sweep/ticks"):     # which run claimed a tick: a run's own id
-            secrets[name]["current"] = "<claim>"
+        if name.endswith("ledger/.sweep/ticks"):     # which run claimed which tick: a run's own ids
+            secrets[name]["current"] = secrets[name]["version"] = "<claim>"
     return {"users": users, "secrets": secrets}
 
 

@@ -25,6 +25,7 @@ could clean up; the next delivery removes it).
 Hypothesis is derandomized (the same schedules on every run). ``CONVERGENCE_SCHEDULES`` (default
 1000) sets the total; the count run is printed in the terminal summary.
 """
+import itertools
 import os
 from datetime import datetime, timedelta, timezone
 from unittest import mock
@@ -74,9 +75,14 @@ def _leaver(last_day=None, event_id="leaver-1"):
     return offboarding.handler(as_bytes(ev), None)
 
 
+_TICKS = itertools.count()
+
+
 def _sweep():
-    return offboarding.handler(as_bytes({"triggerTime": "2026-12-01T02:00:00Z", "triggerName": "sweep",
-                                         "payload": ""}), None)
+    """A scheduled run: each delivery its own tick. (A run of a tick whose deletions another run of
+    it claimed only disables; a redelivery after a crash is then finished by the next tick.)"""
+    tick = f"2026-12-01T02:00:00.{next(_TICKS):06d}Z"
+    return offboarding.handler(as_bytes({"triggerTime": tick, "triggerName": "sweep", "payload": ""}), None)
 
 
 class Flow:

@@ -108,7 +108,7 @@ def test_grace_expiry_deletes_everything_in_rams_order(cloud, ram, kms, mocker, 
     row = report["users"][0]
     ledger = [s for s in row["steps"] if s.get("SecretName", "").startswith("ram-user/ledger/")]
     assert [s["action"] for s in row["steps"] if s not in ledger] == actions
-    assert [s["action"] for s in ledger] == ["DeleteSecret"] and row["steps"][-1] == ledger[0]   # the ledger last
+    assert [s["action"] for s in ledger] == ["DeleteSecret"] and row["steps"][0] == ledger[0]    # the ledger first
 
 
 def test_grace_zero_means_next_sweep_and_recovery_days_setting(cloud, ram, kms, mocker, monkeypatch):

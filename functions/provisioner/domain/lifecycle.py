@@ -68,7 +68,7 @@ class Desired:
     joiner: Entry | None = None     # SCHEDULED: the latest joiner before the leave (level, credential kind)
 
 
-def desired(entries: list[Entry], when: datetime, tz_name: str) -> Desired:
+def desired(entries: list[Entry], when: datetime, tz_name: str, initially_active: bool = False) -> Desired:
     """The state the ledger implies at instant ``when``: its entries folded in HR order.
 
     - a joiner makes the user active with its level and credential kind: a mover if the user was
@@ -78,8 +78,10 @@ def desired(entries: list[Entry], when: datetime, tz_name: str) -> Desired:
       active;
     - a scheduled leave whose day had ended before a later joiner occurred took effect first:
       that joiner is a rehire;
-    - at ``when``: a scheduled leave or the joiner's contract end that is over means disabled."""
-    active, leave, joiner, leaver = False, None, None, None
+    - at ``when``: a scheduled leave or the joiner's contract end that is over means disabled.
+
+    ``initially_active``: the user was active before the first entry (made before the ledger existed)."""
+    active, leave, joiner, leaver = initially_active, None, None, None
     for entry in entries:
         if entry.kind == JOINER:
             if active and leave is not None and day_ended(leave, entry.occurred_at, tz_name):
@@ -93,8 +95,13 @@ def desired(entries: list[Entry], when: datetime, tz_name: str) -> Desired:
             else:
                 leave, leaver = entry.last_day, entry
     head = entries[-1]
-    if not active or joiner is None:
+    if not active:
         return Desired(Target.DISABLED, head)
+    if joiner is None:                           # active from before the ledger: only a leave can change it
+        if leave is not None and leaver is not None and not day_ended(leave, when, tz_name):
+            return Desired(Target.SCHEDULED, leaver)
+        return Desired(Target.DISABLED, head, f"the leave after {leave.isoformat()} ({tz_name}) took effect"
+                       if leave is not None else None)
     if leave is not None:
         if day_ended(leave, when, tz_name):
             return Desired(Target.DISABLED, head, f"the leave after {leave.isoformat()} ({tz_name}) took effect")

@@ -133,7 +133,13 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
         head = entries[-1] if entries else ev.entry
         target_user = user_name if head.for_user(user_name) or head.for_user(ev.logon_name) else (
             ledger.logon_name_of(head) or user_name)
-        desired = lifecycle.desired(entries or [ev.entry], clock.now(), rt.settings.hr_timezone)
+        folded = entries or [ev.entry]
+        legacy_active = False
+        if not any(e.kind == JOINER for e in folded):
+            # no joiner in the ledger: a user made before the ledger existed starts the fold active
+            marker = ownership.owned_by(directory.get_user(rt.cloud, target_user), ev.employee_id)
+            legacy_active = marker is not None and marker.state == ownership.ACTIVE
+        desired = lifecycle.desired(folded, clock.now(), rt.settings.hr_timezone, initially_active=legacy_active)
         legacy = not any(e.kind == LEAVER for e in entries)
         try:
             answer, holds = _apply(rt, ev, desired, target_user, history, force_new, legacy)
@@ -236,6 +242,9 @@ def _schedule(rt: Runtime, ev: _Event, desired: Desired, user_name: str, force_n
         if again is None or again.state == ownership.DISABLED:
             return onboarding is None
         return again.leave_date == last_day and (onboarding is None or onboarding.holds())
+    if onboarding is not None and ev.entry == desired.joiner:
+        # the event is the mover during the notice period: its own answer, and the leave that stands
+        return {**outcome, "lastWorkingDay": last_day.isoformat(), "timezone": rt.settings.hr_timezone}, holds
     return result(Status.SCHEDULED, ev.event_id, user_name, lastWorkingDay=last_day.isoformat(),
                   timezone=rt.settings.hr_timezone, actions=actions), holds
 

@@ -71,6 +71,12 @@ def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
     """Reads only. Every step to delete a disabled user and schedule its secret, in RAM's order."""
     recovery = str(rt.settings.secret_recovery_days)
     plan: list[Step] = []
+    # First: the ledger goes into its recovery window, where it still answers (the tombstone a stale
+    # event meets) and a rehire restores it. First, so that a deletion that crashed half-way is a
+    # user whose ledger is already scheduled, and nothing can be left behind once the user is gone.
+    ledger = rt.secrets.describe(ledger_name(rt.settings.secret_prefix, marker.employee_id))
+    if ledger is not None and not ledger.in_delete_window:
+        plan.append(steps.kms("DeleteSecret", SecretName=ledger.name, RecoveryWindowInDays=recovery))
     secrets_after = []
     for secret in directory.owned_secrets(rt.secrets, user_name, marker.employee_id):
         if secret.in_delete_window:
@@ -96,10 +102,6 @@ def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
         plan.append(steps.ram("DeleteVirtualMFADevice", SerialNumber=serial))
     plan.append(steps.ram("DeleteUser", UserName=user_name))
     plan.extend(secrets_after)
-    # Last: the ledger outlives the user in its recovery window (the tombstone a stale event meets).
-    ledger = rt.secrets.describe(ledger_name(rt.settings.secret_prefix, marker.employee_id))
-    if ledger is not None and not ledger.in_delete_window:
-        plan.append(steps.kms("DeleteSecret", SecretName=ledger.name, RecoveryWindowInDays=recovery))
     return plan
 
 
