@@ -596,7 +596,8 @@ def main(argv=None) -> int:
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
     except click.UsageError as err:
-        err.show()
+        where = err.ctx.command_path if err.ctx is not None else "hrctl"
+        click.echo(f"hrctl: {err.format_message()} (see `{where} --help`)", err=True)
         return USAGE
     except click.ClickException as err:
         err.show()
