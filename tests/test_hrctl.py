@@ -137,7 +137,8 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     _one_line_error(capsys, 2, ["invoke", "onboarding"], "give an event FILE")
     _one_line_error(capsys, 2, ["invoke", "onboarding", "--csv", missing], "nope.json: no such file")
     no_mode = _csv(tmp_path, ["E1,a,A"], "employeeId,logonName,displayName")
-    _one_line_error(capsys, 2, ["invoke", "onboarding", "--csv", no_mode], "people.csv row 1: missing column(s) mode, level")
+    _one_line_error(capsys, 2, ["invoke", "onboarding", "--csv", no_mode],
+                    "people.csv row 1: missing column(s) mode, level")
     _one_line_error(capsys, 2, ["frobnicate"], "No such command")
     _one_line_error(capsys, 2, ["users", "--endpoint", "http://127.0.0.1:8080", "--real"], "choose one target")
     _one_line_error(capsys, 2, ["users", "--endpoint", "http://10.1.2.3:8080"], "loopback address only")
