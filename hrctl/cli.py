@@ -63,16 +63,38 @@ def _width(stream) -> int | None:
         return 200
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 when its reader went away; here the rest is silenced and the command's own
+        exit code stands (``hrctl users | head`` is not a failure)."""
+        self.quiet = True
+        _stdout_gone()
+
+
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False, width=_width(sys.stderr))
+    return _Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 def stdout() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=_width(sys.stdout))
+    return _Console(highlight=False, soft_wrap=False, width=_width(sys.stdout))
 
 
 def out(text: str = "") -> None:
-    click.echo(text)
+    """A line for stdout; a reader that went away (``| head``) silences the rest, it fails nothing."""
+    try:
+        click.echo(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def show(renderable) -> None:
+    """A rich table (or text) for stdout, as ``out``."""
+    try:
+        stdout().print(renderable)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_gone()
 
 
 # -- target options, shared by every command -------------------------------------------------
@@ -222,7 +244,7 @@ def _print_results(results: list[dict], as_json: bool, csv_path: str | None) -> 
             r.get("userName") or r.get("eventId") or "", r.get("status", ""), _detail(r)]
         style = "red" if _is_bad(r) else None
         table.add_row(*[Text(str(c)) for c in cells], style=style)
-    stdout().print(table)
+    show(table)
 
 
 def _summary(results: list[dict], console: Console) -> None:
@@ -347,7 +369,7 @@ def invoke(function, file, csv_path, envelope, payload, mode, level, dry_run, as
         code = _finish(results, rows, rejected_rows, csv_path, as_json, dry_run=False)
         if target.kind == "local" and not no_state and not as_json and not timer:
             stderr().print(Text(f"target: {target.description}"))
-            _users_table(_collect(), stdout())
+            _users_table(_collect())
         return code
 
 
@@ -395,7 +417,7 @@ def _when(row: dict) -> str:
     return f"{row['nextAction']} {'now (due)' if row['due'] else at}"
 
 
-def _users_table(rows: list[dict], console: Console) -> None:
+def _users_table(rows: list[dict]) -> None:
     table = Table(title=f"{len(rows)} managed user(s)", pad_edge=False)
     for name in ("user", "employee", "state", "level", "credential", "key age", "MFA", "leave / end",
                  "next action", "findings"):
@@ -407,7 +429,7 @@ def _users_table(rows: list[dict], console: Console) -> None:
             f"{r['keyAgeDays']} d" if r["keyAgeDays"] is not None else "-",
             "yes" if r["mfa"] else ("no" if r["console"] else "-"), dates, _when(r),
             len(r["findings"]) or "-")], style="yellow" if r["findings"] else None)
-    console.print(table)
+    show(table)
 
 
 def _read_failure(err):
@@ -430,7 +452,7 @@ def users(as_json, target_spec):
         if as_json:
             out(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
-            _users_table(rows, stdout())
+            _users_table(rows)
     return OK
 
 
@@ -476,13 +498,12 @@ def user(name, as_json, target_spec):
                 ("disabled at", r["disabledAt"] or "-"), ("next action", _when(r)),
                 ("created", r["createdAt"] or "-")):
             table.add_row(Text(label), Text(str(value)))
-        console = stdout()
-        console.print(table)
+        show(table)
         if r["findings"]:
             for f in r["findings"]:
-                console.print(Text(f"finding [{f['severity']}] {f['alert']}: {f['message']}"))
+                show(Text(f"finding [{f['severity']}] {f['alert']}: {f['message']}"))
         else:
-            console.print(Text("no findings"))
+            show(Text("no findings"))
     return OK
 
 
@@ -581,7 +602,8 @@ def credential_show(name, force, target_spec):
 
 # -- entry point ---------------------------------------------------------------------------------
 def _stdout_gone() -> None:
-    """After a closed pipe (``| head``): send further output to /dev/null so the exit is quiet."""
+    """After a closed pipe (``| head``): send further output to /dev/null so the exit is quiet.
+    (Python ignores SIGPIPE, so a write raises BrokenPipeError instead of ending the process.)"""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
