@@ -229,6 +229,15 @@ def test_credential_show_prints_to_a_terminal_only(cloud, tmp_path):
     assert code == 2 and out == "" and "stdout is not a terminal" in err        # a pipe: refused
     code, out, _ = hrctl(cloud, tmp_path, "credential", "show", "di.wu", "--force", may_print=1)
     assert code == 0 and "AccessKeySecret: " in out and "logon name:      di.wu@corp.onaliyun.com" in out
+    # the helpdesk's key, held to policies/credential-reader-policy.json, is enough for the command
+    reader = json.loads((ROOT / "policies" / "credential-reader-policy.json").read_text(encoding="utf-8"))
+    key_id, key_secret = cloud.control.add_caller(policy=reader)
+    helpdesk = {"ALIBABA_CLOUD_ACCESS_KEY_ID": key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": key_secret}
+    code, out, _ = hrctl(cloud, tmp_path, "credential", "show", "di.wu", "--force", env=helpdesk, may_print=1)
+    assert code == 0 and "AccessKeySecret: " in out
+    code, _, err = hrctl(cloud, tmp_path, "invoke", "onboarding", "--csv", write(tmp_path / "p.csv", (
+        "employeeId,logonName,displayName,mode,level\nE7,x.y,X Y,console,full\n")), env=helpdesk)
+    assert code == 1                                   # the helpdesk cannot create users: failed, one line each
     code, _, err = hrctl(cloud, tmp_path, "credential", "show", "nobody", "--force")
     assert code == 1 and "nobody: no RAM user managed by hr-ram-provisioner" in err
 
