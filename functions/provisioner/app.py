@@ -21,7 +21,7 @@ from .adapters.envelopes import Item
 from .adapters.validation import validate, validate_sweep_payload
 from .cloud.errors import CloudError, TransientError
 from .domain.results import Result, Status, failed, rejected
-from .platform import log, runtime
+from .platform import log, notify, runtime
 from .platform.runtime import Runtime
 
 Workflow = Callable[[dict[str, Any], Runtime], Result]
@@ -121,6 +121,9 @@ def handle(event: Any, function: Function, context: Any = None) -> Any:
             return decoded.answer
         if decoded.kind == "timer" and not decoded.items:
             invocation = getattr(context, "request_id", None) or uuid.uuid4().hex
-            return run_timer(decoded.timer_payload, function, decoded.tick, invocation)
+            report = run_timer(decoded.timer_payload, function, decoded.tick, invocation)
+            notify.sweep(settings, report)             # after the result is final; never raises
+            return report
         results = run_items(decoded.items, function, settings.batch_concurrency)
+        notify.outcomes(settings, results, function.event_type)   # final results only; never raises
         return decoded.trigger.answer(decoded, results)
