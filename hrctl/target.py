@@ -77,6 +77,7 @@ def open_target(endpoint: str | None = None, real: bool = False, log_level: str 
         os.environ.setdefault("WEBHOOK_SIGNING_KEY", "hrctl-local-" + uuid.uuid4().hex)
         if real:
             settings = _settings()
+            _check_credentials()
             yield Target("real", f"Alibaba Cloud ({settings.region}, RAM {settings.ram_endpoint})",
                          account_id=os.environ.get("ACCOUNT_ID", ""))
             return
@@ -101,6 +102,20 @@ def open_target(endpoint: str | None = None, real: bool = False, log_level: str 
         os.environ.clear()
         os.environ.update(saved)
         runtime.reset()
+
+
+def _check_credentials() -> None:
+    """--real: the credentials chain must yield a credential before any call is made; its own
+    log lines (tracebacks of every provider it tried) are not the operator's business."""
+    import logging
+    logging.getLogger("credentials").disabled = True   # the library adds its own stderr handler
+    from provisioner.cloud.clients import _credential_client
+    try:
+        _credential_client().get_credential()
+    except Exception as err:  # noqa: BLE001 - any failure of the chain means no usable credential
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise TargetError("--real: no Alibaba Cloud credentials (set ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, "
+                          f"a ~/.alibabacloud/credentials profile, or run with an instance role): {reason}") from None
 
 
 def _endpoint_target(endpoint: str) -> Target:

@@ -282,6 +282,14 @@ def test_operator_mistakes_exit_2_in_one_line(cloud, tmp_path):
         finally:
             os.close(write_end)
         assert code == 0 and err == ""
+    # --real without any credential: one line, exit 2, before any call (the chain's ECS metadata
+    # provider is switched off: no request leaves loopback)
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "HRCTL_"))}
+    bare.update(HOME=str(tmp_path), ALIBABA_CLOUD_ECS_METADATA_DISABLED="true")
+    done = subprocess.run([str(HRCTL), "users", "--real"], env=bare, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and done.stdout == "" and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("hrctl: --real: no Alibaba Cloud credentials")
     # the emulator's own port in use: one line, exit 2
     port = cloud.printed["endpoint"].rsplit(":", 1)[1]
     done = subprocess.run([sys.executable, "-m", "localcloud", "--port", port], capture_output=True, text=True,
