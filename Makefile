@@ -21,9 +21,10 @@ S_STAMP := $(S_TOOLS)/node_modules/.installed
 
 # The venv is installed from the development lock, every file hash-checked (pip, setuptools and
 # uv included). tests/test_locks.py fails when a lock is stale against requirements*.txt.
-$(VENV)/.installed: locks/dev.txt
+$(VENV)/.installed: locks/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --require-hashes -r locks/dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
 venv: $(VENV)/.installed

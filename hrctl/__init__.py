@@ -1,11 +1,12 @@
-"""Developer tools (never deployed): the local invoker and the demo."""
+"""The operator's tools (never deployed): the ``hrctl`` CLI, the local invoker and the demo."""
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
-if str(FUNCTIONS) not in sys.path:
-    sys.path.insert(0, str(FUNCTIONS))
+for _path in (FUNCTIONS, ROOT):          # the functions' package, and localcloud beside hrctl
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 
 def route_function_logs(write):

@@ -29,10 +29,15 @@ def main(argv=None):
     parser.add_argument("--hold-timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds a held call waits for release before it is let go (default {DEFAULT_TIMEOUT:g})")
     args = parser.parse_args(argv)
-    cloud = LocalCloud(access_key_id=args.access_key_id, access_key_secret=args.access_key_secret,
-                       region=args.region, account_id=args.account_id, account_alias=args.account_alias,
-                       host=args.host, port=args.port, hold_timeout=args.hold_timeout,
-                       state_file=args.state).start()
+    try:
+        cloud = LocalCloud(access_key_id=args.access_key_id, access_key_secret=args.access_key_secret,
+                           region=args.region, account_id=args.account_id, account_alias=args.account_alias,
+                           host=args.host, port=args.port, hold_timeout=args.hold_timeout,
+                           state_file=args.state).start()
+    except OSError as err:      # port in use, address not available, state file unreadable: one line
+        where = args.state if getattr(err, "filename", None) else f"{args.host}:{args.port}"
+        print(f"python -m localcloud: {where}: {err.strerror or err}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -30,7 +30,7 @@ from .adapters.envelopes import Item
 from .adapters.validation import validate, validate_sweep_payload
 from .cloud.errors import CloudError, TransientError
 from .domain.results import Result, Status, config_failed, failed, is_config_failure, rejected
-from .platform import log, runtime
+from .platform import log, notify, runtime
 from .platform.runtime import Runtime
 from .platform.settings import ConfigError, Settings
 
@@ -185,10 +185,13 @@ def handle(event: Any, function: Function, context: Any = None) -> Any:
             return decoded.answer
         if decoded.kind == "timer" and not decoded.items:
             invocation = getattr(context, "request_id", None) or uuid.uuid4().hex
-            return run_timer(decoded.timer_payload, function, decoded.tick, invocation)
+            report = run_timer(decoded.timer_payload, function, decoded.tick, invocation)
+            notify.sweep(settings, report)             # after the result is final; never raises
+            return report
         results = run_items(decoded.items, function, settings.batch_concurrency)
         config_errors = [r for r in results if isinstance(r, dict) and is_config_failure(r)]
         if config_errors:
             first = config_errors[0]["error"]
             _log_config_error(ConfigError(first["setting"], first["message"]), [r["eventId"] for r in config_errors])
+        notify.outcomes(settings, results, function.event_type)   # final results only; never raises
         return decoded.trigger.answer(decoded, results)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
+from ..domain.audit import AccessKeyView, SecretView, UserView
 from ..domain.ownership import Marker
 from .clients import listed
 
@@ -114,3 +116,41 @@ def policies(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
 
 def groups(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListGroupsForUser", UserName=user_name), "Groups", "Group")
+
+
+def _when(value: Any) -> datetime | None:
+    """An API timestamp (``2026-11-28T09:00:00Z``) as an aware datetime; None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser) -> UserView:
+    """One managed user's read model for the access review (``domain.audit``): policies, keys,
+    login profile, MFA, and what sits at its secret names. Metadata only, never a secret value."""
+    name = managed.user_name
+    profile = cloud.try_ram("GetLoginProfile", UserName=name)
+    mfa = cloud.try_ram("GetUserMFAInfo", UserName=name)
+    secrets = []
+    for secret_name in secret_names(store, name):
+        info = store.describe(secret_name)
+        if info is None:
+            continue
+        owned = info.owned_by(managed.marker.employee_id)
+        secrets.append(SecretView(name=secret_name, owned=owned, secret_type=info.secret_type,
+                                  current_version=store.current_version(secret_name) if owned else None,
+                                  planned_delete_time=info.planned_delete_time))
+    login = (profile or {}).get("LoginProfile") or {}
+    return UserView(
+        user_name=name, marker=managed.marker, display_name=str(managed.user.get("DisplayName") or ""),
+        created=_when(managed.user.get("CreateDate")),
+        policies=tuple(str(p.get("PolicyName")) for p in policies(cloud, name)),
+        access_keys=tuple(AccessKeyView(str(k.get("AccessKeyId")), str(k.get("Status")), _when(k.get("CreateDate")))
+                          for k in access_keys(cloud, name)),
+        console=profile is not None,
+        mfa_bind_required=bool(login.get("MFABindRequired")) if profile is not None else None,
+        mfa=bool(((mfa or {}).get("MFADevice") or {}).get("SerialNumber")),
+        secrets=tuple(secrets))

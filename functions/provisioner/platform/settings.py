@@ -49,7 +49,7 @@ class ConfigError(ValueError):
         return f"ConfigError.{self.setting}"
 
 
-def _is_loopback(endpoint):
+def is_loopback(endpoint):
     host = endpoint.rsplit("://", 1)[-1].split("/", 1)[0]
     if host.startswith("["):
         host = host[1:].split("]", 1)[0]
@@ -194,6 +194,30 @@ def _account_id(env) -> str:
     return ""
 
 
+_ROBOT_HOSTS = {"oapi.dingtalk.com": "dingtalk", "open.feishu.cn": "lark", "open.larksuite.com": "lark"}
+
+
+def _notify(env):
+    """NOTIFY_WEBHOOK_URL (a DingTalk or Lark custom robot; empty: no notifications) and its kind."""
+    from urllib.parse import urlsplit
+    url = env.get("NOTIFY_WEBHOOK_URL", "").strip()
+    kind = (env.get("NOTIFY_KIND") or "").strip().lower()
+    if not url:
+        return "", kind or "dingtalk"
+    split = urlsplit(url)
+    if not split.netloc or split.scheme not in ("https", "http"):
+        raise ConfigError("NOTIFY_WEBHOOK_URL",
+                          "NOTIFY_WEBHOOK_URL must be an https:// URL of a DingTalk or Lark custom robot")
+    if split.scheme == "http" and not is_loopback(split.netloc):
+        raise ConfigError("NOTIFY_WEBHOOK_URL",
+                          "NOTIFY_WEBHOOK_URL must use https (http is allowed only for loopback receivers)")
+    kind = kind or _ROBOT_HOSTS.get(split.hostname or "", "")
+    if kind not in ("dingtalk", "lark"):
+        raise ConfigError("NOTIFY_KIND",
+                          "NOTIFY_KIND must be dingtalk or lark (it cannot be told from NOTIFY_WEBHOOK_URL's host)")
+    return url, kind
+
+
 @dataclass(frozen=True)
 class Settings:
     region: str = "cn-hangzhou"
@@ -223,6 +247,10 @@ class Settings:
     account_id: str = ""
     max_event_age_days: int = 7
     max_clock_skew_seconds: int = 300
+    notify_webhook_url: str = ""
+    notify_webhook_secret: str = ""
+    notify_kind: str = "dingtalk"
+    notify_timeout_ms: int = 3_000
 
     @classmethod
     def from_env(cls, env=None):
@@ -234,7 +262,7 @@ class Settings:
         kms = _endpoint(env, "KMS_ENDPOINT", f"kms.{region}.aliyuncs.com")
         if protocol not in ("https", "http"):
             raise ConfigError("OPENAPI_PROTOCOL", f"OPENAPI_PROTOCOL must be https or http, got {protocol_raw[:64]!r}")
-        if protocol == "http" and not (_is_loopback(ram) and _is_loopback(kms)):
+        if protocol == "http" and not (is_loopback(ram) and is_loopback(kms)):
             raise ConfigError("OPENAPI_PROTOCOL", "OPENAPI_PROTOCOL=http is allowed only for loopback endpoints "
                               "(RAM_ENDPOINT/KMS_ENDPOINT); use https for real accounts")
         secret_type = _raw(env, "SECRET_TYPE") or "Generic"
@@ -260,7 +288,11 @@ class Settings:
             # SECRET_RECOVERY_DAYS; anything older than that must be refused by age alone
             raise ConfigError("MAX_EVENT_AGE_DAYS", f"MAX_EVENT_AGE_DAYS must be at most SECRET_RECOVERY_DAYS + "
                               f"OFFBOARD_GRACE_DAYS ({recovery + grace}), got {max_age}")
+        notify_url, notify_kind = _notify(env)
         return cls(
+            notify_webhook_url=notify_url, notify_kind=notify_kind,
+            notify_webhook_secret=env.get("NOTIFY_WEBHOOK_SECRET", ""),
+            notify_timeout_ms=_int(env, "NOTIFY_TIMEOUT_MS", 3_000, 100, 10_000),
             region=region, ram_endpoint=ram, kms_endpoint=kms, protocol=protocol,
             secret_prefix=prefix, secret_type=secret_type,
             kms_encryption_key_id=_identifier(env, "KMS_ENCRYPTION_KEY_ID", _KEY_ID_CHARS, 256),
