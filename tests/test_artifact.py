@@ -8,6 +8,7 @@ install path as the real build (``--platform manylinux2014_x86_64 --python-versi
 """
 import importlib.util
 import json
+from datetime import datetime, timedelta, timezone
 import platform
 import subprocess
 import sys
@@ -117,8 +118,11 @@ def test_zip_is_deterministic(built, tmp_path):
 def test_handlers_run_from_the_artifact(built, cloud, ram, capsys):
     zip_path, unpacked = built
     env = _child_env(cloud)
+    # the child reads the real clock: the examples happen now (older events are refused as stale)
+    now = datetime.now(timezone.utc)
     onboarding_event = json.loads((EXAMPLES / "direct.json").read_text(encoding="utf-8"))
     onboarding_event.pop("endDate", None)
+    onboarding_event["occurredAt"] = (now - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     on, on_output = _run(unpacked, "onboarding", [onboarding_event], env)
     assert not on["outside"], f"imported from outside the artifact and the stdlib: {on['outside']}"
     assert not [p for p in on["sys_path"] if "site-packages" in p]
@@ -128,6 +132,7 @@ def test_handlers_run_from_the_artifact(built, cloud, ram, capsys):
     assert {"ram:CreateUser", "kms:CreateSecret"} <= function_actions(cloud)
 
     leaver = json.loads((EXAMPLES / "offboarding-direct.json").read_text(encoding="utf-8"))
+    leaver["occurredAt"] = (now - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     sweep = {"triggerTime": "2026-11-29T01:00:00Z", "triggerName": "daily-sweep",
              "payload": json.dumps({"dryRun": False})}
     off, off_output = _run(unpacked, "offboarding", [leaver, sweep], env)
