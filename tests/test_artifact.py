@@ -8,11 +8,11 @@ install path as the real build (``--platform manylinux2014_x86_64 --python-versi
 """
 import importlib.util
 import json
-from datetime import datetime, timedelta, timezone
 import platform
 import subprocess
 import sys
 import zipfile
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
