@@ -102,6 +102,10 @@ BAD = [
     # main's ordering settings (issue 10), held to the same rules
     ("MAX_EVENT_AGE_DAYS", "0"), ("MAX_EVENT_AGE_DAYS", "61"), ("MAX_EVENT_AGE_DAYS", "7 "),
     ("MAX_CLOCK_SKEW_SECONDS", "-1"), ("MAX_CLOCK_SKEW_SECONDS", "300s"), ("MAX_CLOCK_SKEW_SECONDS", ""),
+    # issue 14's notification settings
+    ("NOTIFY_WEBHOOK_URL", "ftp://robot.example/send"), ("NOTIFY_WEBHOOK_URL", "http://robot.example/send"),
+    ("NOTIFY_WEBHOOK_URL", " https://oapi.dingtalk.com/robot/send"), ("NOTIFY_KIND", "slack"),
+    ("NOTIFY_TIMEOUT_MS", "0"), ("NOTIFY_TIMEOUT_MS", "3s"), ("NOTIFY_WEBHOOK_SECRET", " SEC0123456789 "),
 ]
 
 

@@ -33,8 +33,8 @@ _INSTANCE_ID_CHARS = frozenset(string.ascii_letters + string.digits + "-_")
 MAX_SECRET_PREFIX = 48
 MIN_WEBHOOK_KEY = 16
 EMPTY_MEANS_NONE = frozenset({"KMS_ENDPOINT", "KMS_ENCRYPTION_KEY_ID", "KMS_INSTANCE_ID", "WEBHOOK_SIGNING_KEY",
-                              "ACCOUNT_ID"})
-SECRET_SETTINGS = frozenset({"WEBHOOK_SIGNING_KEY"})
+                              "ACCOUNT_ID", "NOTIFY_WEBHOOK_URL", "NOTIFY_WEBHOOK_SECRET"})
+SECRET_SETTINGS = frozenset({"WEBHOOK_SIGNING_KEY", "NOTIFY_WEBHOOK_SECRET"})
 
 
 class ConfigError(ValueError):
@@ -200,8 +200,10 @@ _ROBOT_HOSTS = {"oapi.dingtalk.com": "dingtalk", "open.feishu.cn": "lark", "open
 def _notify(env):
     """NOTIFY_WEBHOOK_URL (a DingTalk or Lark custom robot; empty: no notifications) and its kind."""
     from urllib.parse import urlsplit
-    url = env.get("NOTIFY_WEBHOOK_URL", "").strip()
-    kind = (env.get("NOTIFY_KIND") or "").strip().lower()
+    url = _raw(env, "NOTIFY_WEBHOOK_URL") or ""
+    kind = (_raw(env, "NOTIFY_KIND") or "").lower()
+    if kind and kind not in ("dingtalk", "lark"):
+        raise ConfigError("NOTIFY_KIND", f"NOTIFY_KIND must be dingtalk or lark, got {kind[:64]!r}")
     if not url:
         return "", kind or "dingtalk"
     split = urlsplit(url)
@@ -291,7 +293,7 @@ class Settings:
         notify_url, notify_kind = _notify(env)
         return cls(
             notify_webhook_url=notify_url, notify_kind=notify_kind,
-            notify_webhook_secret=env.get("NOTIFY_WEBHOOK_SECRET", ""),
+            notify_webhook_secret=_raw(env, "NOTIFY_WEBHOOK_SECRET") or "",
             notify_timeout_ms=_int(env, "NOTIFY_TIMEOUT_MS", 3_000, 100, 10_000),
             region=region, ram_endpoint=ram, kms_endpoint=kms, protocol=protocol,
             secret_prefix=prefix, secret_type=secret_type,
