@@ -73,7 +73,7 @@ class SecretStore:
                 return version.get("VersionId")
         return None
 
-    def _payload(self, user_name: str, logon_principal: str, access_key: dict[str, Any] | None = None,
+    def _payload(self, user_name: str, logon_principal: str | None, access_key: dict[str, Any] | None = None,
                  password: str | None = None) -> dict[str, Any]:
         if access_key and self.settings.secret_type == RAM_CREDENTIALS:
             return {"AccessKeys": [{"AccessKeyId": access_key["AccessKeyId"],
@@ -85,7 +85,7 @@ class SecretStore:
             data["Password"] = password
         return data
 
-    def write(self, name: str, *, employee_id: str, user_name: str, logon_principal: str,
+    def write(self, name: str, *, employee_id: str, user_name: str, logon_principal: str | None,
               access_key: dict[str, Any] | None = None, password: str | None = None,
               exists: bool = False) -> str:
         """Create the secret, or add a new current version. Safe to repeat after a lost answer."""
