@@ -16,15 +16,20 @@ Each shape is a ``Trigger`` in ``TRIGGERS`` (first match wins): it recognises
 its envelope, decodes it, and shapes the answer for its caller. A new trigger
 is one class here; nothing else changes.
 """
+from __future__ import annotations
+
 import base64
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cloud.errors import TransientError
-from ..domain.results import http_status, is_config_failure
+from ..domain.results import Problem, Result, http_status, is_config_failure
 from . import jsonlimits
 from .webhook import SIGNATURE_HEADER, verify_signature
+
+if TYPE_CHECKING:
+    from ..platform.settings import Settings
 
 MAX_BATCH = 100
 EVENT_OVERHEAD_BYTES = 65_536     # an HTTP-trigger event's headers, path and request context
@@ -40,7 +45,7 @@ class Item:
 
 @dataclass
 class Decoded:
-    trigger: "Trigger"
+    trigger: Trigger
     items: list = field(default_factory=list)
     batch: bool = False            # the caller gets a list of results
     timer_payload: Any = None      # the timer's payload (parsed), when the timer delivered it
@@ -49,7 +54,7 @@ class Decoded:
     refusal: str = ""              # why, for the log
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         return self.trigger.name
 
 
@@ -58,13 +63,13 @@ class Trigger:
     item raised) into what the caller gets."""
     name = "direct"
 
-    def matches(self, obj):
+    def matches(self, obj: Any) -> bool:
         return True
 
-    def decode(self, obj, settings):
+    def decode(self, obj: Any, settings: Settings) -> Decoded:
         return Decoded(self, items=[Item(event=obj)])
 
-    def answer(self, decoded, results):
+    def answer(self, decoded: Decoded, results: list[Result | TransientError]) -> Any:
         transient = [r for r in results if isinstance(r, TransientError)]
         if transient:
             raise TransientError(
@@ -73,26 +78,26 @@ class Trigger:
         return results if decoded.batch else results[0]
 
 
-def _problem(path, message):
+def _problem(path: str, message: str) -> Problem:
     return {"path": path, "message": message}
 
 
-def _loads(raw, split_arrays=0):
+def _loads(raw: bytes | bytearray | str, split_arrays: int = 0) -> Any:
     """Raises ValueError (jsonlimits.JsonProblem, with a sentence) when ``raw`` cannot be read."""
     return jsonlimits.loads(raw, split_arrays=split_arrays)
 
 
-def _duplicates(obj, path, skip=None):
+def _duplicates(obj: Any, path: str, skip: Any = None) -> list[Problem]:
     """Problems for repeated names in an envelope (not below ``skip``, the event it carries)."""
-    base = [] if path == "$" else [int(path[2:-1])]
+    base: list[str | int] = [] if path == "$" else [int(path[2:-1])]
     return [_problem(p, jsonlimits.DUPLICATE_MESSAGE) for p in jsonlimits.duplicates(obj, base, skip)]
 
 
-def _is_cloudevent(obj):
+def _is_cloudevent(obj: Any) -> bool:
     return isinstance(obj, dict) and "specversion" in obj and "data" in obj
 
 
-def _from_cloudevent(ce, path):
+def _from_cloudevent(ce: dict[str, Any], path: str) -> Item:
     data = ce.get("data")
     repeated = _duplicates(ce, path, skip=data)
     if repeated:
@@ -105,7 +110,7 @@ def _from_cloudevent(ce, path):
     return Item(event=data, source="eventbridge")
 
 
-def _http(status, body, headers=None):
+def _http(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json", **(headers or {})},
             "body": json.dumps(body, ensure_ascii=False)}
 
@@ -114,13 +119,13 @@ class HttpTrigger(Trigger):
     """The signed HR webhook. Refusals (405, 400, 413, 401) are answered before any event is read."""
     name = "http"
 
-    def matches(self, obj):
+    def matches(self, obj: Any) -> bool:
         return isinstance(obj, dict) and "requestContext" in obj and "body" in obj and "headers" in obj
 
-    def refuse(self, status, message):
+    def refuse(self, status: int, message: str) -> Decoded:
         return Decoded(self, answer=_http(status, {"status": "refused", "message": message}), refusal=message)
 
-    def decode(self, obj, settings):
+    def decode(self, obj: Any, settings: Settings) -> Decoded:
         headers = {str(k).lower(): v for k, v in (obj.get("headers") or {}).items()}
         method = ((obj.get("requestContext") or {}).get("http") or {}).get("method", "POST").upper()
         if method != "POST":
@@ -147,7 +152,7 @@ class HttpTrigger(Trigger):
             return Decoded(self, items=[_from_cloudevent(payload, "$")])
         return Decoded(self, items=[Item(event=payload, source="http")])
 
-    def answer(self, decoded, results):
+    def answer(self, decoded: Decoded, results: list[Result | TransientError]) -> Any:
         result = results[0]
         if isinstance(result, Exception):
             return _http(503, {"status": "failed", "message": "temporarily unavailable, retry later"},
@@ -157,7 +162,7 @@ class HttpTrigger(Trigger):
         return _http(http_status(result), result)
 
 
-def config_error_http(result):
+def config_error_http(result: Result) -> dict[str, Any]:
     """A webhook sender is anonymous: it learns which setting is wrong, not what it says; 503 makes it
     retry until the setting is fixed."""
     body = {**result, "error": {k: v for k, v in result["error"].items() if k != "message"}}
@@ -168,10 +173,10 @@ class TimerTrigger(Trigger):
     """The offboarding sweep's schedule; ``payload`` is a JSON string (empty means {})."""
     name = "timer"
 
-    def matches(self, obj):
+    def matches(self, obj: Any) -> bool:
         return isinstance(obj, dict) and "triggerTime" in obj and "triggerName" in obj
 
-    def decode(self, obj, settings):
+    def decode(self, obj: Any, settings: Settings) -> Decoded:
         payload = obj.get("payload") or {}
         repeated = _duplicates(obj, "$")
         if repeated:
@@ -194,10 +199,10 @@ class BatchTrigger(Trigger):
     """A JSON array: direct events, or CloudEvents in EventBridge's event-streaming mode."""
     name = "batch"
 
-    def matches(self, obj):
+    def matches(self, obj: Any) -> bool:
         return isinstance(obj, list)
 
-    def decode(self, obj, settings):
+    def decode(self, obj: Any, settings: Settings) -> Decoded:
         if len(obj) > MAX_BATCH:
             return Decoded(self, batch=True, items=[Item(problems=[_problem(
                 "$", f"a batch holds at most {MAX_BATCH} events, got {len(obj)}")])])
@@ -213,10 +218,10 @@ class EventBridgeTrigger(Trigger):
     """One CloudEvents 1.0 event (``data`` as an object or a JSON string)."""
     name = "eventbridge"
 
-    def matches(self, obj):
+    def matches(self, obj: Any) -> bool:
         return _is_cloudevent(obj)
 
-    def decode(self, obj, settings):
+    def decode(self, obj: Any, settings: Settings) -> Decoded:
         return Decoded(self, items=[_from_cloudevent(obj, "$")])
 
 
@@ -231,12 +236,12 @@ HTTP = HttpTrigger()
 TRIGGERS = [HTTP, TimerTrigger(), BatchTrigger(), EVENTBRIDGE, Trigger()]
 
 
-def max_direct_bytes(settings):
+def max_direct_bytes(settings: Settings) -> int:
     """The largest event that is not a webhook (direct, batch, EventBridge): MAX_BODY_BYTES + 64 KiB."""
     return settings.max_body_bytes + EVENT_OVERHEAD_BYTES
 
 
-def max_event_bytes(settings):
+def max_event_bytes(settings: Settings) -> int:
     """The largest FC event read at all, whatever the trigger: an HTTP-trigger event carrying a body of
     MAX_BODY_BYTES as a JSON string (escaping can make each byte up to 6: ``\\u0000``), plus room for its
     headers. Reading that much costs only byte operations when it is a webhook (the body is one string);
@@ -244,11 +249,11 @@ def max_event_bytes(settings):
     return settings.max_body_bytes * 6 + EVENT_OVERHEAD_BYTES
 
 
-def _invalid(message):
+def _invalid(message: str) -> Decoded:
     return Decoded(INVALID, items=[Item(problems=[_problem("$", message)])])
 
 
-def decode(event, settings):
+def decode(event: Any, settings: Settings) -> Decoded:
     """Turn FC's ``event`` (bytes, str or already-parsed JSON) into a Decoded."""
     if isinstance(event, (bytes, bytearray, str)):
         if len(event) > max_event_bytes(settings):

@@ -9,15 +9,19 @@ are never run on it); the patterns have bounded repeats only and the e-mail and
 display-name rules are single passes (``fieldrules``); repeated object names are
 problems; at most ``MAX_PROBLEMS`` are listed, and unknown names are echoed cut.
 """
+from __future__ import annotations
+
 import heapq
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from ..domain.results import MAX_PROBLEMS, bounded
+from ..domain.results import MAX_PROBLEMS, Problem, bounded
 from . import fieldrules, jsonlimits
 
 _HERE = Path(__file__).resolve().parent
@@ -32,16 +36,18 @@ MAX_MESSAGE = 300         # characters of a message that is not ours (jsonschema
 SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
            "employee.offboarded": "offboarding-event.schema.json"}
 SWEEP_PAYLOAD_SCHEMA = "sweep-payload.schema.json"
+# a jsonschema keyword function: (validator, value, instance, schema) -> its errors
+_Keyword = Callable[[Any, Any, Any, dict[str, Any]], Iterator[Any]]
 
 
-def schema_path(name):
+def schema_path(name: str) -> Path:
     for folder in _SCHEMA_DIRS:
         if (folder / name).is_file():
             return folder / name
     raise FileNotFoundError(f"schema {name} not found in {[str(d) for d in _SCHEMA_DIRS]}")
 
 
-def parse_datetime(value):
+def parse_datetime(value: Any) -> datetime | None:
     """An RFC 3339 timestamp as an aware datetime (to the microsecond), or None when it is not one.
 
     python3.10's fromisoformat takes only 3 or 6 fraction digits and no "Z"; RFC 3339 allows any
@@ -59,11 +65,11 @@ def parse_datetime(value):
     return parsed.replace(microsecond=int(fraction.ljust(6, "0"))) if fraction else parsed
 
 
-def _is_datetime(value):
+def _is_datetime(value: Any) -> bool:
     return parse_datetime(value) is not None
 
 
-def _is_date(value):
+def _is_date(value: Any) -> bool:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         return False
     try:
@@ -73,19 +79,19 @@ def _is_date(value):
     return True
 
 
-def _ecma_anchored(pattern):
+def _ecma_anchored(pattern: str) -> str:
     """JSON Schema patterns are ECMA-262, where ``$`` is the end of the input; in Python ``$`` also
     matches before a final newline ("alice\\n" would pass ``^[a-z]+$``). ``\\Z`` is the ECMA ``$``."""
     return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
 
 
-def _over_max_length(instance, schema) -> bool:
+def _over_max_length(instance: Any, schema: dict[str, Any]) -> bool:
     """A string longer than its schema allows gets the maxLength problem only: no pattern or format
     runs on it, so no rule ever sees more than ``maxLength`` characters."""
     return isinstance(instance, str) and len(instance) > schema.get("maxLength", len(instance))
 
 
-def _strict_pattern(validator, pattern, instance, schema):
+def _strict_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
     from jsonschema.exceptions import ValidationError
     if _over_max_length(instance, schema):
         return
@@ -93,10 +99,10 @@ def _strict_pattern(validator, pattern, instance, schema):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _additional_properties(base):
+def _additional_properties(base: _Keyword) -> _Keyword:
     """``additionalProperties: false`` without jsonschema's message, which sorts and quotes every
     unknown name (tens of thousands in a hostile body); ``_message`` names them from the instance."""
-    def additional_properties(validator, allowed, instance, schema):
+    def additional_properties(validator: Any, allowed: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
         from jsonschema.exceptions import ValidationError
         if allowed is not False or not validator.is_type(instance, "object"):
             yield from base(validator, allowed, instance, schema)
@@ -107,15 +113,15 @@ def _additional_properties(base):
     return additional_properties
 
 
-def _bounded_format(base):
-    def format_(validator, fmt, instance, schema):
+def _bounded_format(base: _Keyword) -> _Keyword:
+    def format_(validator: Any, fmt: Any, instance: Any, schema: dict[str, Any]) -> Iterator[Any]:
         if not _over_max_length(instance, schema):
             yield from base(validator, fmt, instance, schema)
     return format_
 
 
 @cache
-def _validator(name):
+def _validator(name: str) -> Any:
     from jsonschema import Draft202012Validator, FormatChecker
     from jsonschema.validators import extend
     checker = FormatChecker(formats=())
@@ -133,16 +139,16 @@ def _validator(name):
     return strict(schema, format_checker=checker)
 
 
-def _path(parts, root="$"):
+def _path(parts: list[str | int], root: str = "$") -> str:
     return jsonlimits.path_of(parts, root)
 
 
-def _short(value):
+def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _message(error):
+def _message(error: Any) -> tuple[str, Any]:
     v, schema = error.validator, error.schema
     if v == "required":
         missing = re.search(r"'([^']+)' is a required property", error.message)
@@ -177,8 +183,8 @@ def _message(error):
     return (text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."), None
 
 
-def _problems(name, instance, root="$", extra=None):
-    problems = list(extra or [])
+def _problems(name: str, instance: Any, root: str = "$", extra: list[Problem] | None = None) -> list[Problem]:
+    problems: list[Problem] = list(extra or [])
     omitted = 0             # problems counted but not built (beyond what can be listed)
     for error in _validator(name).iter_errors(instance):
         if error.validator in ("if", "then"):
@@ -200,12 +206,12 @@ def _problems(name, instance, root="$", extra=None):
     return bounded(problems, omitted)
 
 
-def validate_sweep_payload(payload):
+def validate_sweep_payload(payload: Any) -> list[Problem]:
     """Problems of a timer payload (already parsed), with paths under ``$.payload``."""
     return _problems(SWEEP_PAYLOAD_SCHEMA, payload, "$.payload")
 
 
-def validate(event, event_type=None):
+def validate(event: Any, event_type: Any = None) -> list[Problem]:
     """Return a list of ``{"path", "message"}`` problems (empty when the event is valid)."""
     if not isinstance(event, dict):
         return [{"path": "$", "message": f"an event must be a JSON object, got {type(event).__name__}"}]

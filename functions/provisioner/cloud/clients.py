@@ -15,11 +15,11 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..platform import log
-from ..platform.settings import ConfigError
+from ..platform.settings import ConfigError, Settings
 from .errors import CloudError, TransientError, from_sdk_exception
 
 _SDK = {"ram": "alibabacloud_ram20150501", "kms": "alibabacloud_kms20160120"}
@@ -31,11 +31,11 @@ def listed(body: Mapping[str, Any] | None, outer: str, inner: str) -> list[dict[
     return list(((body or {}).get(outer) or {}).get(inner) or [])
 
 
-def _snake(action):
+def _snake(action: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", action).lower()
 
 
-def _credential_client():
+def _credential_client() -> Any:
     """The credentials FC gives the function, through alibabacloud_credentials.
 
     FC sets ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET/SECURITY_TOKEN (python3.12 has no
@@ -58,7 +58,7 @@ def _credential_client():
 CREDENTIAL_VARIABLES = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 
 
-def check_credentials(env=None) -> None:
+def check_credentials(env: Mapping[str, str] | None = None) -> None:
     """The execution role's credentials must be in the environment (FC puts them there when the
     function has a role). Without them the SDK's default chain would end at the ECS metadata server
     and every event would look like a network failure (retried, never explained): a ConfigError."""
@@ -83,7 +83,7 @@ _HTTP_STACK_LOGGERS = ("urllib3", "requests", "aiohttp", "charset_normalizer") +
 _redacting_filter = log.RedactingFilter()
 
 
-def _silence_sdk_http_debug():
+def _silence_sdk_http_debug() -> None:
     """The SDK modules set their loggers to DEBUG when imported: raise them above it afterwards. And
     whatever level anyone sets later (the root logger at DEBUG), every record of the HTTP stack's
     loggers is scrubbed of credentials before any handler sees it: a logger's filters run for the
@@ -105,15 +105,16 @@ def _silence_sdk_http_debug():
 class Cloud:
     """RAM and KMS for one function instance."""
 
-    def __init__(self, settings, sleep=time.sleep, rng=None):
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
         self.settings = settings
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._clients = {}
+        self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._credential = None
+        self._credential: Any = None
 
-    def _client(self, service):
+    def _client(self, service: str) -> Any:
         with self._lock:
             client = self._clients.get(service)
             if client is None:
@@ -130,13 +131,13 @@ class Cloud:
                 self._clients[service] = client
             return client
 
-    def ram(self, action, **params):
+    def ram(self, action: str, **params: Any) -> dict[str, Any]:
         return self.call("ram", action, params)
 
-    def kms(self, action, **params):
+    def kms(self, action: str, **params: Any) -> dict[str, Any]:
         return self.call("kms", action, params)
 
-    def call(self, service, action, params):
+    def call(self, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         client = self._client(service)
         models = importlib.import_module(f"{_SDK[service]}.models")
         request_class = getattr(models, f"{action}Request", None)
@@ -149,7 +150,7 @@ class Cloud:
         request = request_class().from_map({k: v for k, v in params.items() if v is not None})
         return self._with_retry(action, lambda: method(request, runtime))
 
-    def _with_retry(self, action, send):
+    def _with_retry(self, action: str, send: Callable[[], Any]) -> dict[str, Any]:
         s = self.settings
         started = time.monotonic()
         attempt = 0
@@ -160,7 +161,7 @@ class Cloud:
             except Exception as exc:  # noqa: BLE001 - every SDK failure is classified below
                 err = exc if isinstance(exc, CloudError) else from_sdk_exception(action, exc)
             else:
-                body = response.body.to_map() if response.body is not None else {}
+                body: dict[str, Any] = response.body.to_map() if response.body is not None else {}
                 log.info("api", action=action, requestId=body.get("RequestId"), outcome="ok", attempt=attempt)
                 return body
             log.info("api", action=action, requestId=err.request_id, outcome=err.code, attempt=attempt,
@@ -177,15 +178,15 @@ class Cloud:
                 raise TransientError(str(err)) from None
             self._sleep(delay)
 
-    def try_ram(self, action, **params):
+    def try_ram(self, action: str, **params: Any) -> dict[str, Any] | None:
         """Like ``ram`` but returns None where the API says the thing does not exist."""
         return self._try(self.ram, action, params)
 
-    def try_kms(self, action, **params):
+    def try_kms(self, action: str, **params: Any) -> dict[str, Any] | None:
         return self._try(self.kms, action, params)
 
     @staticmethod
-    def _try(call, action, params):
+    def _try(call: Callable[..., dict[str, Any]], action: str, params: dict[str, Any]) -> dict[str, Any] | None:
         try:
             return call(action, **params)
         except CloudError as err:

@@ -3,6 +3,7 @@
 Decisions are driven by lists of real error codes kept here and nowhere else
 (the terraform-provider-alicloud way), so a new code is a one-line change.
 """
+from __future__ import annotations
 
 TRANSIENT_CODES = frozenset({
     "Throttling", "Throttling.User", "Throttling.Api", "Throttling.AllocationQuota",
@@ -40,29 +41,30 @@ class CloudError(Exception):
     step: dict | None = None     # set by workflows.steps.execute: the planned step that failed
     done: int = 0                # and how many steps before it were done
 
-    def __init__(self, action, code, status=None, request_id=None):
+    def __init__(self, action: str, code: str | None, status: int | None = None,
+                 request_id: str | None = None) -> None:
         self.action, self.code, self.status, self.request_id = action, code, status, request_id
         detail = f"HTTP {status}" if status else "no response"
         super().__init__(f"{action} failed: {code} ({detail}, RequestId {request_id or '-'})")
 
     @property
-    def transient(self):
+    def transient(self) -> bool:
         return is_transient(self.code, self.status)
 
     @property
-    def throttled(self):
+    def throttled(self) -> bool:
         return (self.code or "").startswith("Throttling") or self.code == "Rejected.Throttling"
 
     @property
-    def not_found(self):
+    def not_found(self) -> bool:
         return self.code in NOT_FOUND_CODES
 
     @property
-    def already_exists(self):
+    def already_exists(self) -> bool:
         return self.code in ALREADY_EXISTS_CODES
 
     @property
-    def in_delete_window(self):
+    def in_delete_window(self) -> bool:
         return self.code in IN_DELETE_WINDOW_CODES
 
 
@@ -73,7 +75,7 @@ class TransientError(Exception):
     done: int = 0
 
 
-def is_transient(code, status):
+def is_transient(code: str | None, status: int | None) -> bool:
     if code in TRANSIENT_CODES or (code or "").startswith("Throttling"):
         return True
     if code == "ConnectionError":
@@ -81,7 +83,7 @@ def is_transient(code, status):
     return status is not None and status >= 500
 
 
-def from_sdk_exception(action, exc):
+def from_sdk_exception(action: str, exc: BaseException) -> CloudError:
     """Translate anything the SDK raised into a CloudError without keeping its message."""
     code = getattr(exc, "code", None)
     status = getattr(exc, "status_code", None) or getattr(exc, "statusCode", None)
@@ -106,5 +108,5 @@ NO_ANSWER_EXCEPTIONS = frozenset({"UnretryableException", "RetryError", "Request
                                   "RemoteDisconnected", "ProtocolError", "ClientConnectionError"})
 
 
-def _no_answer(exc):
+def _no_answer(exc: BaseException) -> bool:
     return isinstance(exc, OSError) or any(c.__name__ in NO_ANSWER_EXCEPTIONS for c in type(exc).__mro__)

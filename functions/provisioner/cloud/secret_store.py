@@ -6,14 +6,21 @@ id: every version written for a programmatic user is named after the
 AccessKeyId it contains (an identifier, not a secret), so "which key is in
 KMS" is answered by ListSecretVersionIds atomically with the write.
 """
+from __future__ import annotations
+
 import json
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
 from ..domain.credentials import password_version_id
 from .clients import listed
 from .errors import CloudError
+
+if TYPE_CHECKING:
+    from ..platform.settings import Settings
+    from .clients import Cloud
 
 GENERIC, RAM_CREDENTIALS = "Generic", "RAMCredentials"
 # KMS names a RAMCredentials secret made as "$Auto" acs/ram/user/<UserName>; offboarding looks there too.
@@ -29,26 +36,26 @@ class SecretInfo:
     rotation_enabled: bool = False      # KMS rotates it (RAMCredentials with AutomaticRotation)
 
     @property
-    def in_delete_window(self):
+    def in_delete_window(self) -> bool:
         return bool(self.planned_delete_time)
 
-    def owned_by(self, employee_id):
+    def owned_by(self, employee_id: str) -> bool:
         return ownership.secret_owned_by(self.tags, employee_id)
 
 
 class SecretStore:
-    def __init__(self, cloud, settings):
+    def __init__(self, cloud: Cloud, settings: Settings) -> None:
         self.cloud = cloud
         self.settings = settings
 
-    def name_for(self, logon_name):
+    def name_for(self, logon_name: str) -> str:
         return self.settings.secret_name(logon_name)
 
-    def ram_secret_name(self, logon_name):
+    def ram_secret_name(self, logon_name: str) -> str:
         """Where KMS keeps a RAMCredentials secret of ``logon_name`` (SECRET_TYPE=RAMCredentials, AccessKeys)."""
         return RAM_SECRET_PREFIX + logon_name
 
-    def describe(self, name):
+    def describe(self, name: str) -> SecretInfo | None:
         """Metadata (tags, deletion schedule), never the value; None if there is no such secret."""
         body = self.cloud.try_kms("DescribeSecret", SecretName=name, FetchTags="true")
         if body is None:
@@ -58,7 +65,7 @@ class SecretStore:
                           secret_type=body.get("SecretType") or GENERIC,
                           rotation_enabled=body.get("AutomaticRotation") == "Enabled")
 
-    def current_version(self, name):
+    def current_version(self, name: str) -> str | None:
         body = self.cloud.kms("ListSecretVersionIds", SecretName=name, IncludeDeprecated="false",
                               PageSize=100)
         for version in listed(body, "VersionIds", "VersionId"):
@@ -66,19 +73,21 @@ class SecretStore:
                 return version.get("VersionId")
         return None
 
-    def _payload(self, user_name, logon_principal, access_key=None, password=None):
+    def _payload(self, user_name: str, logon_principal: str | None, access_key: dict[str, Any] | None = None,
+                 password: str | None = None) -> dict[str, Any]:
         if access_key and self.settings.secret_type == RAM_CREDENTIALS:
             return {"AccessKeys": [{"AccessKeyId": access_key["AccessKeyId"],
                                     "AccessKeySecret": access_key["AccessKeySecret"]}]}
-        data = {"UserName": user_name, "LogonPrincipal": logon_principal}
+        data: dict[str, Any] = {"UserName": user_name, "LogonPrincipal": logon_principal}
         if access_key:
             data.update(AccessKeyId=access_key["AccessKeyId"], AccessKeySecret=access_key["AccessKeySecret"])
         if password:
             data["Password"] = password
         return data
 
-    def write(self, name, *, employee_id, user_name, logon_principal, access_key=None, password=None,
-              exists=False):
+    def write(self, name: str, *, employee_id: str, user_name: str, logon_principal: str | None,
+              access_key: dict[str, Any] | None = None, password: str | None = None,
+              exists: bool = False) -> str:
         """Create the secret, or add a new current version. Safe to repeat after a lost answer."""
         data = json.dumps(self._payload(user_name, logon_principal, access_key, password))
         version = access_key["AccessKeyId"] if access_key else password_version_id(uuid.uuid4().hex)

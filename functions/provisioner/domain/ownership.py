@@ -18,9 +18,12 @@ has ended in HR_TIMEZONE; both are dropped when the user is disabled.
 The user's secret carries tags ``managed-by`` / ``employee-id`` / ``ram-user``;
 a secret without them is not ours either.
 """
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
+from typing import Any
 
 MANAGED_BY = "hr-ram-provisioner"
 PREFIX = "hrrp:v1"
@@ -41,12 +44,12 @@ class Marker:
     leave_date: date | None = None        # a future leaver's lastWorkingDay
 
     @property
-    def disable_after(self):
+    def disable_after(self) -> date | None:
         """The day after which the sweep disables an active user (the earlier date wins)."""
         days = [d for d in (self.end_date, self.leave_date) if d is not None]
         return min(days) if days else None
 
-    def render(self):
+    def render(self) -> str:
         parts = [PREFIX, f"emp={self.employee_id}", f"st={self.state}"]
         if self.state == ACTIVE and self.end_date:
             parts.append(f"end={self.end_date.isoformat()}")
@@ -56,22 +59,22 @@ class Marker:
             parts.append("at=" + self.disabled_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         return ";".join(parts)
 
-    def scheduled(self, last_working_day):
+    def scheduled(self, last_working_day: date) -> Marker:
         return replace(self, state=ACTIVE, leave_date=last_working_day, disabled_at=None)
 
-    def disabled(self, when):
+    def disabled(self, when: datetime) -> Marker:
         return replace(self, state=DISABLED, disabled_at=when, end_date=None, leave_date=None)
 
-    def activated(self, end_date=None):
+    def activated(self, end_date: date | None = None) -> Marker:
         """Onboarding's view: restate the contract end, keep a scheduled leave."""
         return replace(self, state=ACTIVE, end_date=end_date, disabled_at=None)
 
 
-def parse(comments):
+def parse(comments: str | None) -> Marker | None:
     """Our marker, or None when the user is not ours (never raises on foreign text)."""
     if not comments or not comments.startswith(PREFIX + ";"):
         return None
-    fields = {}
+    fields: dict[str, str] = {}
     for part in comments.split(";")[1:]:
         if not _FIELD.match(part):
             return None
@@ -91,7 +94,7 @@ def parse(comments):
     return Marker(employee_id=employee, state=state, end_date=end, disabled_at=at, leave_date=leave)
 
 
-def owned_by(user, employee_id=None):
+def owned_by(user: dict[str, Any] | None, employee_id: str | None = None) -> Marker | None:
     """The marker of a GetUser/ListUsers ``User`` dict if it is ours (and, if given, this employee's)."""
     marker = parse((user or {}).get("Comments"))
     if marker is None or (employee_id is not None and marker.employee_id != employee_id):
@@ -99,13 +102,13 @@ def owned_by(user, employee_id=None):
     return marker
 
 
-def secret_tags(employee_id, user_name):
+def secret_tags(employee_id: str, user_name: str) -> list[dict[str, str]]:
     return [{"TagKey": TAG_MANAGED_BY, "TagValue": MANAGED_BY},
             {"TagKey": TAG_EMPLOYEE, "TagValue": employee_id},
             {"TagKey": TAG_USER, "TagValue": user_name}]
 
 
-def secret_owned_by(tags, employee_id):
+def secret_owned_by(tags: list[dict[str, Any]] | None, employee_id: str) -> bool:
     """True when a secret's tags (``[{"TagKey","TagValue"}]``) mark it as ours for this employee."""
     values = {t.get("TagKey"): t.get("TagValue") for t in tags or []}
     return values.get(TAG_MANAGED_BY) == MANAGED_BY and values.get(TAG_EMPLOYEE) == employee_id

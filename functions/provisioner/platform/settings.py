@@ -19,10 +19,14 @@ Every value is checked; nothing is silently corrected. The rules:
 A bad value raises ConfigError naming the variable (``ConfigError.<SETTING>`` is the result's error
 code); a secret's value is never echoed.
 """
+from __future__ import annotations
+
 import ipaddress
 import os
 import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 _TRUE, _FALSE = "true", "false"
 _REGION_CHARS = frozenset(string.ascii_lowercase + string.digits)
@@ -35,6 +39,9 @@ MIN_WEBHOOK_KEY = 16
 EMPTY_MEANS_NONE = frozenset({"KMS_ENDPOINT", "KMS_ENCRYPTION_KEY_ID", "KMS_INSTANCE_ID", "WEBHOOK_SIGNING_KEY",
                               "ACCOUNT_ID", "NOTIFY_WEBHOOK_URL", "NOTIFY_WEBHOOK_SECRET", "NOTIFY_KIND"})
 SECRET_SETTINGS = frozenset({"WEBHOOK_SIGNING_KEY", "NOTIFY_WEBHOOK_SECRET"})
+
+Env = Mapping[str, str]          # os.environ, or a dict in tests
+_Num = TypeVar("_Num", int, float)
 
 
 class ConfigError(ValueError):
@@ -49,7 +56,7 @@ class ConfigError(ValueError):
         return f"ConfigError.{self.setting}"
 
 
-def is_loopback(endpoint):
+def is_loopback(endpoint: str) -> bool:
     host = endpoint.rsplit("://", 1)[-1].split("/", 1)[0]
     if host.startswith("["):
         host = host[1:].split("]", 1)[0]
@@ -67,7 +74,7 @@ def _shown(name: str, raw: str) -> str:
     return "(value withheld)" if name in SECRET_SETTINGS else repr(raw[:64])
 
 
-def _raw(env, name: str) -> str | None:
+def _raw(env: Env, name: str) -> str | None:
     """The variable as set (None when unset); a space at either end or an empty value is an error."""
     return _checked(name, env.get(name))
 
@@ -84,7 +91,8 @@ def _checked(name: str, raw: str | None) -> str | None:
     return raw
 
 
-def _number(env, name, default, low, high, kind=int):
+def _number(env: Env, name: str, default: _Num, low: _Num, high: _Num,
+            kind: Callable[[str], _Num] = int) -> _Num:
     raw = _raw(env, name)
     if raw is None:
         return default
@@ -99,15 +107,15 @@ def _number(env, name, default, low, high, kind=int):
     return value
 
 
-def _int(env, name, default, low, high):
+def _int(env: Env, name: str, default: int, low: int, high: int) -> int:
     return _number(env, name, default, low, high, int)
 
 
-def _float(env, name, default, low, high):
+def _float(env: Env, name: str, default: float, low: float, high: float) -> float:
     return _number(env, name, default, low, high, float)
 
 
-def _bool(env, name: str, default: bool) -> bool:
+def _bool(env: Env, name: str, default: bool) -> bool:
     raw = _raw(env, name)
     if raw is None:
         return default
@@ -116,7 +124,7 @@ def _bool(env, name: str, default: bool) -> bool:
     return raw.lower() == _TRUE
 
 
-def _region(env) -> str:
+def _region(env: Env) -> str:
     candidates = (("REGION", env.get("REGION")), ("FC_REGION", env.get("FC_REGION")),
                   ("ALIBABA_CLOUD_REGION_ID", env.get("ALIBABA_CLOUD_REGION_ID")))
     for name, value in candidates:
@@ -131,7 +139,7 @@ def _region(env) -> str:
     return Settings.region
 
 
-def _endpoint(env, name: str, default: str) -> str:
+def _endpoint(env: Env, name: str, default: str) -> str:
     raw = _raw(env, name)
     if raw is None:
         return default
@@ -140,7 +148,7 @@ def _endpoint(env, name: str, default: str) -> str:
     return raw
 
 
-def _identifier(env, name: str, allowed: frozenset, longest: int) -> str:
+def _identifier(env: Env, name: str, allowed: frozenset, longest: int) -> str:
     raw = _raw(env, name)
     if raw is None:
         return ""
@@ -149,7 +157,7 @@ def _identifier(env, name: str, allowed: frozenset, longest: int) -> str:
     return raw
 
 
-def _secret_prefix(env) -> str:
+def _secret_prefix(env: Env) -> str:
     raw = env.get("SECRET_PREFIX")
     if raw is None:
         return Settings.secret_prefix
@@ -163,7 +171,7 @@ def _secret_prefix(env) -> str:
     return raw
 
 
-def _webhook_key(env) -> str:
+def _webhook_key(env: Env) -> str:
     raw = _raw(env, "WEBHOOK_SIGNING_KEY")
     if raw is None:
         return ""
@@ -176,14 +184,14 @@ def _webhook_key(env) -> str:
 SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json")
 
 
-def _schema_dir(env) -> None:
+def _schema_dir(env: Env) -> None:
     """SCHEMA_DIR, when set, must hold the schemas (else the ones beside the code would be used silently)."""
     raw = _raw(env, "SCHEMA_DIR")
     if raw is not None and not all(os.path.isfile(os.path.join(raw, name)) for name in SCHEMA_FILES):
         raise ConfigError("SCHEMA_DIR", f"SCHEMA_DIR does not hold {' and '.join(SCHEMA_FILES)}: {raw[:64]!r}")
 
 
-def _account_id(env) -> str:
+def _account_id(env: Env) -> str:
     for name, value in (("FC_ACCOUNT_ID", env.get("FC_ACCOUNT_ID")), ("ACCOUNT_ID", env.get("ACCOUNT_ID"))):
         raw = _checked(name, value)
         if raw is None:
@@ -197,7 +205,7 @@ def _account_id(env) -> str:
 _ROBOT_HOSTS = {"oapi.dingtalk.com": "dingtalk", "open.feishu.cn": "lark", "open.larksuite.com": "lark"}
 
 
-def _notify(env):
+def _notify(env: Env) -> tuple[str, str]:
     """NOTIFY_WEBHOOK_URL (a DingTalk or Lark custom robot; empty: no notifications) and its kind."""
     from urllib.parse import urlsplit
     url = _raw(env, "NOTIFY_WEBHOOK_URL") or ""
@@ -255,7 +263,7 @@ class Settings:
     notify_timeout_ms: int = 3_000
 
     @classmethod
-    def from_env(cls, env=None):
+    def from_env(cls, env: Env | None = None) -> Settings:
         env = os.environ if env is None else env
         region = _region(env)
         protocol_raw = _raw(env, "OPENAPI_PROTOCOL") or "https"
@@ -319,5 +327,5 @@ class Settings:
             max_clock_skew_seconds=_int(env, "MAX_CLOCK_SKEW_SECONDS", 300, 0, 86_400),
         )
 
-    def secret_name(self, logon_name):
+    def secret_name(self, logon_name: str) -> str:
         return f"{self.secret_prefix}{logon_name}"

@@ -163,7 +163,7 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
 
 
 def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: bool, force_new: bool,
-           legacy: bool):
+           legacy: bool) -> tuple[Result, Callable[[], bool]]:
     """Bring ``user_name`` to ``desired``; returns the answer and a re-check to run afterwards."""
     def answer(status: Status, **fields: Any) -> Result:
         return result(status, ev.event_id, user_name, **fields)

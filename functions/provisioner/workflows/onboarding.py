@@ -40,12 +40,13 @@ else of an existing user.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..cloud import directory
 from ..cloud.errors import RAM_SECRET_KEYS_CHANGED, RESTORED_CODES, CloudError, TransientError
-from ..cloud.secret_store import RAM_CREDENTIALS
+from ..cloud.secret_store import RAM_CREDENTIALS, SecretInfo
 from ..domain import ownership
 from ..domain.access import ARMS_POLICIES, policy_for
 from ..domain.credentials import PROGRAMMATIC, is_password_version, make_password
@@ -99,15 +100,15 @@ class Onboarding:
         self.principal: str | None = None
 
     # -- helpers -------------------------------------------------------------
-    def ram(self, action, **params):
+    def ram(self, action: str, **params: Any) -> dict[str, Any]:
         self.changed = True
         return self.cloud.ram(action, **params)
 
-    def kms(self, action, **params):
+    def kms(self, action: str, **params: Any) -> dict[str, Any]:
         self.changed = True
         return self.cloud.kms(action, **params)
 
-    def _ignore(self, predicate, action, **params):
+    def _ignore(self, predicate: Callable[[CloudError], bool], action: str, **params: Any) -> dict[str, Any] | None:
         """A mutating RAM call whose "already done" answer counts as success."""
         try:
             return self.ram(action, **params)
@@ -124,7 +125,7 @@ class Onboarding:
         return result(status, self.event["eventId"], self.user_name, **fields, **extra)
 
     # -- steps -----------------------------------------------------------------
-    def owned_marker(self, user):
+    def owned_marker(self, user: dict[str, Any]) -> ownership.Marker:
         marker = ownership.parse(user.get("Comments"))
         if marker is None:
             raise Conflict("a RAM user with this name exists and was not created by hr-ram-provisioner")
@@ -135,7 +136,7 @@ class Onboarding:
     def get_user(self) -> dict[str, Any] | None:
         return directory.get_user(self.cloud, self.user_name)
 
-    def create_user(self):
+    def create_user(self) -> bool:
         employee = self.event["employee"]
         comments = ownership.Marker(self.employee_id, end_date=self.end_date).render()
         try:
@@ -152,15 +153,15 @@ class Onboarding:
         self.reconcile_marker(self.owned_marker(user), user)
         return False
 
-    def reconcile_marker(self, marker, user):
+    def reconcile_marker(self, marker: ownership.Marker, user: dict[str, Any]) -> None:
         activated = marker.activated(self.end_date)
         wanted = (activated if self.keep_leave else replace(activated, leave_date=None)).render()
         if user.get("Comments") != wanted:
             self.ram("UpdateUser", UserName=self.user_name, NewComments=wanted)
             log.info("marker updated", step="marker", previousState=marker.state, endDate=self.end_date)
 
-    def reconcile_policies(self, fresh):
-        attached = set()
+    def reconcile_policies(self, fresh: bool) -> None:
+        attached: set[str | None] = set()
         if not fresh:
             attached = {p.get("PolicyName") for p in directory.policies(self.cloud, self.user_name)
                         if p.get("PolicyType") == "System"}
@@ -175,13 +176,13 @@ class Onboarding:
     def access_keys(self) -> list[dict[str, Any]]:
         return directory.access_keys(self.cloud, self.user_name)
 
-    def delete_keys(self, keys, keep=None):
+    def delete_keys(self, keys: list[dict[str, Any]], keep: str | None = None) -> None:
         for key in keys:
             if key.get("AccessKeyId") != keep:
                 self._ignore(lambda e: e.not_found, "DeleteAccessKey", UserName=self.user_name,
                              UserAccessKeyId=key["AccessKeyId"])
 
-    def secret_state(self, secret, fresh_credential):
+    def secret_state(self, secret: SecretInfo | None, fresh_credential: bool) -> str | None:
         """The secret's current version id (None when it has none we can use), restoring it if
         offboarding scheduled it for deletion."""
         if secret is None:
@@ -195,13 +196,13 @@ class Onboarding:
             log.info("secret restored", step="secret")
         return None if fresh_credential else self.store.current_version(self.secret_name)
 
-    def write_secret(self, secret_exists, **credential):
+    def write_secret(self, secret_exists: bool, **credential: Any) -> str:
         version = self.store.write(self.secret_name, employee_id=self.employee_id, user_name=self.user_name,
                                    logon_principal=self.principal, exists=secret_exists, **credential)
         self.changed = True
         return version
 
-    def programmatic(self, fresh, secret, rehire):
+    def programmatic(self, fresh: bool, secret: SecretInfo | None, rehire: bool) -> None:
         if not fresh and self.cloud.try_ram("GetLoginProfile", UserName=self.user_name):
             # the other kind goes first (mode switch console → programmatic): exactly one credential kind,
             # and a failure later never leaves a password that KMS no longer holds as current
@@ -215,7 +216,7 @@ class Onboarding:
             self.delete_keys(keys)                                # none of them is in KMS (or usable)
             self.mint_and_store(secret is not None)
 
-    def mint_and_store(self, secret_exists):
+    def mint_and_store(self, secret_exists: bool) -> None:
         try:
             body = self.ram("CreateAccessKey", UserName=self.user_name)
         except Exception as err:
@@ -248,14 +249,14 @@ class Onboarding:
                 self.delete_keys(others)
 
     @staticmethod
-    def after_failed_mint(err, cleaned):
+    def after_failed_mint(err: Exception, cleaned: bool) -> None:
         """A permanent error is answered ``failed`` and never redelivered: when an AccessKey may still
         be outside KMS, the event must not end there, so FC's async retry gets it instead."""
         if not cleaned and isinstance(err, CloudError):
             raise TransientError(f"{err}; AccessKeys outside KMS could not be removed, "
                                  "redelivery removes them") from None
 
-    def remove_unstored_keys(self, just_created=None):
+    def remove_unstored_keys(self, just_created: dict[str, Any] | None = None) -> bool:
         """After a failure around CreateAccessKey or the secret write: no key may stay outside KMS.
 
         Keeps the key that is the secret's current version (a write whose answer was lost did land);
@@ -280,7 +281,7 @@ class Onboarding:
             return False
         return True
 
-    def console(self, fresh, secret, rehire):
+    def console(self, fresh: bool, secret: SecretInfo | None, rehire: bool) -> None:
         if not fresh:
             # the other kind goes first (mode switch programmatic → console): no AccessKey may outlive
             # its place as the secret's current version
@@ -348,7 +349,7 @@ class Onboarding:
             fresh = self.create_user()
         else:
             fresh = False
-            self.reconcile_marker(marker, user)
+            self.reconcile_marker(cast(ownership.Marker, marker), user)   # user is not None: marker is set
         self.reconcile_policies(fresh)
         if self.mode == PROGRAMMATIC:
             self.programmatic(fresh, secret, rehire)
