@@ -6,8 +6,10 @@ event is one version whose id is its ``domain.ordering.Entry``; the value is the
 logon name (never a credential). KMS's PutSecretValue is write-once per version id (the same value
 again is an idempotent success, another value ``Rejected.ResourceExist``), so concurrent instances
 append without losing each other's entries, and the head (the greatest version id) only moves
-forward. KMS keeps 10 versions; an event older than the head is not appended, so only entries
-that were once the latest roll off.
+forward. Every event is appended, an older one too (the desired state is the fold of all of
+them in HR order). KMS keeps 10 versions and rolls off the oldest: an employee's eleventh event
+drops the first, which matters only if an event that old is delivered again (MAX_EVENT_AGE_DAYS
+bounds that).
 
 The ledger is scheduled for deletion with the user (``SECRET_RECOVERY_DAYS``): while it is in its
 delete window it still answers, so a stale event cannot resurrect a deleted leaver; after it is

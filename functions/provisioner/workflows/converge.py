@@ -68,7 +68,8 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         return rejected(event["eventId"], [{"path": "$.occurredAt", "message": problem}])
     ev = _Event(event, Entry.of(event, occurred), employee["logonName"], employee["employeeId"])
     ledger = Ledger(rt, ev.employee_id)
-    before = ledger.head()
+    recorded = ledger.entries()
+    before = recorded[-1] if recorded else None
     user_name, mismatch = ev.logon_name, None
     if before is not None and not before.for_user(ev.logon_name):
         other = ledger.logon_name_of(before)
@@ -103,8 +104,11 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         # neither FC's context nor a setting names the account: without an alias the logon name cannot
         # be formed (ConfigError), and that must be known before anything is written, the ledger included
         rt.logon_suffix()
-    if before is None or before < ev.entry:
-        ledger.append(ev.entry, user_name, ev.event_id, name_known=before is not None and before.for_user(user_name))
+    if ev.entry not in recorded and not _tombstone_outlived(rt, ledger, ev, before, user):
+        # every event is recorded, an older one too: the state is the fold of all of them in HR order
+        # (a joiner delivered after a later leaver still decides who the leave applies to)
+        known = any(e.for_user(user_name) for e in recorded)
+        ledger.append(ev.entry, user_name, ev.event_id, name_known=known)
     answer = _converge(rt, ledger, ev, user_name, history=before is not None)
     if mismatch is not None:
         answer["userName"] = user_name
@@ -112,6 +116,16 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         log.alert(logging.WARNING, "leaver found by employee id under another logon name",
                   log.LOGON_NAME_MISMATCH_ALERT, userName=user_name, logonNameInEvent=mismatch)
     return answer
+
+
+def _tombstone_outlived(rt: Runtime, ledger: Ledger, ev: _Event, before: Entry | None,
+                        user: dict[str, Any] | None) -> bool:
+    """An event older than a deleted user's last one changes nothing: it is not written into the
+    ledger in its recovery window (that would restore the tombstone and keep it for ever)."""
+    if before is None or user is not None or not ev.entry < before:
+        return False
+    info = rt.secrets.describe(ledger.name)
+    return info is not None and info.in_delete_window
 
 
 def _secret_conflict(rt: Runtime, ev: _Event, user_name: str) -> Result | None:
