@@ -26,7 +26,7 @@ check cannot leak and cannot disturb the call log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -73,6 +73,10 @@ def _over(day, now, tz):
     return day is not None and now.astimezone(ZoneInfo(tz)).date() > date.fromisoformat(day)
 
 
+# The instances run with this MAX_EVENT_AGE_DAYS (tests/instances.py): older events are refused.
+MAX_EVENT_AGE_DAYS = 30
+
+
 def expected_from_events(events, now, tz="UTC", user_name=None):
     """``{employeeId: Expect}`` from the HR events delivered (onboarding and offboarding events; timer
     events are ignored), folded in HR order (``occurredAt``; events must not tie):
@@ -86,8 +90,10 @@ def expected_from_events(events, now, tz="UTC", user_name=None):
       who is not active stays so (a leaver never gives access);
     - at ``now``: a leave or an endDate that is over means not active."""
     by_employee: dict[str, list] = {}
+    oldest = now - timedelta(days=MAX_EVENT_AGE_DAYS)
     for ev in events:
-        if isinstance(ev, dict) and ev.get("eventType") in ("employee.onboarded", "employee.offboarded"):
+        if isinstance(ev, dict) and ev.get("eventType") in ("employee.onboarded", "employee.offboarded") \
+                and occurred(ev) >= oldest:                     # an older one is refused as stale
             by_employee.setdefault(ev["employee"]["employeeId"], []).append(ev)
     out = {}
     for employee_id, evs in by_employee.items():

@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from tests import fc_instance, leakcheck
+from tests.concurrency_invariants import MAX_EVENT_AGE_DAYS
 from tests.conftest import role_policy
 
 HOLD_WAIT = 20.0               # seconds to wait for a held call / an answer before calling it a hang
@@ -334,7 +335,7 @@ class Instances:
         env.pop("ALIBABA_CLOUD_SECURITY_TOKEN", None)
         # the scenarios' events span November (concurrency_support.at) and run on 2026-12-01: within
         # the history the ledger keeps (MAX_EVENT_AGE_DAYS <= SECRET_RECOVERY_DAYS + OFFBOARD_GRACE_DAYS)
-        env["MAX_EVENT_AGE_DAYS"] = "30"
+        env["MAX_EVENT_AGE_DAYS"] = str(MAX_EVENT_AGE_DAYS)
         env.update(self.env)
         return env
 
