@@ -54,9 +54,10 @@ CONFIG_ALERT, TRANSIENT_ALERT, REFUSED_ALERT = "config-error", "transient-failur
 LOGON_NAME_MISMATCH_ALERT = "logon-name-mismatch"     # a leaver found by employee id under another name
 MASS_DELETION_BRAKE_ALERT = "mass-deletion-brake"     # the sweep stopped deleting (ERROR)
 SWEEP_TICK_OWNED_ALERT = "sweep-tick-owned"           # another run owns this tick's deletions
+NOTIFICATION_FAILED_ALERT = "notification-failed"     # a robot message was not delivered (never retried)
 ALERT_NAMES = frozenset({name for name, _ in ALERTS.values()} | {
     CONFIG_ALERT, TRANSIENT_ALERT, REFUSED_ALERT, LOGON_NAME_MISMATCH_ALERT, MASS_DELETION_BRAKE_ALERT,
-    SWEEP_TICK_OWNED_ALERT})
+    SWEEP_TICK_OWNED_ALERT, NOTIFICATION_FAILED_ALERT})
 
 
 def alert_for(status: str) -> str:

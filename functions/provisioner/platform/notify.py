@@ -23,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import time
 import urllib.error
 import urllib.parse
@@ -144,8 +145,8 @@ def send(settings: Settings, lines: list[str], context: str) -> bool:
         reason = f"{type(err).__name__}: {err}"[:200]
     except Exception as err:  # noqa: BLE001 - a notification must never fail provisioning
         reason = f"{type(err).__name__}"
-    log.warning("notification failed", alert="notification-failed", kind=settings.notify_kind, reason=reason,
-                lines=len(lines))
+    log.alert(logging.WARNING, "notification failed", log.NOTIFICATION_FAILED_ALERT, kind=settings.notify_kind,
+              reason=reason, lines=len(lines))
     return False
 
 

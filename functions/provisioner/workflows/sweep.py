@@ -133,10 +133,10 @@ class _Sweep:
         except CloudError as err:
             if not (err.code or "").startswith("DeleteConflict."):
                 raise
-            # Something was attached between the plan and DeleteUser: a rehire, or a person.
+            # Something was attached between the plan and DeleteUser: a rehire (a newer event), or a
+            # person (a failure for a human, and the next run plans again).
             if ledger.head() == head:
-                raise TransientError(f"{err}: the user changed while it was being deleted; the next run "
-                                     "plans again") from None
+                raise
             self.row("skipped", user_name, employee_id, reason="a newer event arrived while deleting")
         finally:
             if not self.dry_run and ledger.head() != head:
