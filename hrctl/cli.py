@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -258,6 +259,7 @@ def _dry_run(function: str, calls: list[tuple[list, str]], timer: bool) -> list[
     """What the handler would decide before any cloud call: its own decoding and validation."""
     from provisioner.adapters import envelopes
     from provisioner.adapters.validation import validate
+    from provisioner.domain.results import rejected
     from provisioner.platform.settings import ConfigError, Settings
     try:
         settings = Settings.from_env()
@@ -272,6 +274,8 @@ def _dry_run(function: str, calls: list[tuple[list, str]], timer: bool) -> list[
             continue
         for item in decoded.items:
             problems = item.problems or validate(item.event, event_type)
+            if problems:          # bounded exactly as the handler's answer is (results.rejected)
+                problems = rejected(None, problems)["errors"]
             event = item.event if isinstance(item.event, dict) else {}
             employee = event.get("employee") if isinstance(event.get("employee"), dict) else {}
             results.append({"eventId": event.get("eventId"), "userName": employee.get("logonName"),
@@ -339,7 +343,7 @@ def invoke(function, file, csv_path, envelope, payload, mode, level, dry_run, as
     calls = _requests(events, envelope) if not timer else [([], "timer")]
 
     if dry_run and not timer:
-        os.environ.setdefault("WEBHOOK_SIGNING_KEY", "hrctl-dry-run")
+        os.environ.setdefault("WEBHOOK_SIGNING_KEY", "hrctl-dry-run-" + uuid.uuid4().hex)
         results = _dry_run(function, calls, timer)
         return _finish(results, rows, rejected_rows, csv_path, as_json, dry_run=True)
     if dry_run:

@@ -268,7 +268,8 @@ def test_operator_mistakes_exit_2_in_one_line(cloud, tmp_path):
     code, _, err = hrctl(cloud, tmp_path, "invoke", "offboarding", "--envelope", "timer", "--payload", "notjson")
     assert code == 2 and err.strip() == "hrctl: --payload: not valid JSON (Expecting value)"
     code, _, err = hrctl(cloud, tmp_path, "users", env={"OFFBOARD_GRACE_DAYS": "soon"})
-    assert code == 2 and err.strip() == "hrctl: setting OFFBOARD_GRACE_DAYS must be an integer, got 'soon'"
+    assert code == 2 and err.strip() == (
+        "hrctl: setting OFFBOARD_GRACE_DAYS must be an integer (decimal digits), got 'soon'")
     code, _, err = hrctl(cloud, tmp_path, "invoke", "onboarding", write(tmp_path / "x.json", "not json"))
     assert code == 2 and "x.json: not valid JSON (line 1, column 1)" in err and len(err.splitlines()) == 1
     # | head: the reader went away before hrctl wrote; no traceback, and the exit is clean
