@@ -263,12 +263,7 @@ class Onboarding:
         when KMS cannot say, every key goes (redelivery then mints a fresh one). Never masks the
         original error. Returns False when keys outside KMS may be left."""
         try:
-            try:
-                current = self.store.current_version(self.secret_name)
-            except CloudError as err:
-                if not err.not_found:
-                    raise
-                current = None
+            current = self.current_or_none()
         except Exception:  # noqa: BLE001 - KMS cannot say which key it holds
             current = None
         try:
@@ -358,6 +353,15 @@ class Onboarding:
         status = Status.PROVISIONED if self.changed else Status.ALREADY_PROVISIONED
         return self.result(status, **({"rehired": True} if rehire else {}))
 
+    def current_or_none(self) -> str | None:
+        """The secret's current version id; None when there is no such secret."""
+        try:
+            return self.store.current_version(self.secret_name)
+        except CloudError as err:
+            if not err.not_found:
+                raise
+            return None
+
     def holds(self) -> bool:
         """Re-read after the writes: exactly the credential kind the head implies, held by KMS."""
         user = self.get_user()
@@ -366,12 +370,7 @@ class Onboarding:
             return False
         keys = self.access_keys()
         profile = self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
-        try:
-            current = self.store.current_version(self.secret_name)
-        except CloudError as err:
-            if not err.not_found:
-                raise
-            current = None
+        current = self.current_or_none()
         if self.mode == PROGRAMMATIC:
             return (profile is None and len(keys) == 1 and keys[0].get("Status") == "Active"
                     and keys[0].get("AccessKeyId") == current)
