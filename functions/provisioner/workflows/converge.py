@@ -32,7 +32,7 @@ from ..cloud.errors import TransientError
 from ..cloud.ledger import Ledger
 from ..domain import lifecycle, ownership
 from ..domain.lifecycle import Desired, Target, iso, utc_seconds
-from ..domain.ordering import JOINER, LEAVER, Entry, age_problem
+from ..domain.ordering import JOINER, LEAVER, Entry, age_problem, short_hash
 from ..domain.results import Result, Status, rejected, result
 from ..platform import clock, log
 from . import steps
@@ -104,6 +104,8 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         # neither FC's context nor a setting names the account: without an alias the logon name cannot
         # be formed (ConfigError), and that must be known before anything is written, the ledger included
         rt.logon_suffix()
+    if not recorded and user is not None:
+        recorded = _migrate(ledger, ev, user_name, user)
     if ev.entry not in recorded and not _tombstone_outlived(rt, ledger, ev, before, user):
         # every event is recorded, an older one too: the state is the fold of all of them in HR order
         # (a joiner delivered after a later leaver still decides who the leave applies to)
@@ -116,6 +118,18 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         log.alert(logging.WARNING, "leaver found by employee id under another logon name",
                   log.LOGON_NAME_MISMATCH_ALERT, userName=user_name, logonNameInEvent=mismatch)
     return answer
+
+
+def _migrate(ledger: Ledger, ev: _Event, user_name: str, user: dict[str, Any]) -> list[Entry]:
+    """A user disabled before the ledger existed: its first entry is that leave, at the time the
+    marker recorded (so an event older than it stays a stale one, and a later one is a rehire)."""
+    marker = ownership.owned_by(user, ev.employee_id)
+    if marker is None or marker.state != ownership.DISABLED or marker.disabled_at is None:
+        return []
+    entry = Entry(occurred_at=marker.disabled_at, sequence=0, kind=LEAVER, user_hash=short_hash(user_name),
+                  event_hash=short_hash("disabled before the ledger existed"))
+    ledger.append(entry, user_name, "migrated-from-the-marker")
+    return [entry]
 
 
 def _tombstone_outlived(rt: Runtime, ledger: Ledger, ev: _Event, before: Entry | None,
@@ -154,9 +168,8 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
             marker = ownership.owned_by(directory.get_user(rt.cloud, target_user), ev.employee_id)
             legacy_active = marker is not None and marker.state == ownership.ACTIVE
         desired = lifecycle.desired(folded, clock.now(), rt.settings.hr_timezone, initially_active=legacy_active)
-        legacy = not any(e.kind == LEAVER for e in entries)
         try:
-            answer, holds = _apply(rt, ev, desired, target_user, history, force_new, legacy)
+            answer, holds = _apply(rt, ev, desired, target_user, history, force_new)
         except Again:
             force_new = True
             continue
@@ -176,8 +189,8 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
                          "FC's retry converges it")
 
 
-def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: bool, force_new: bool,
-           legacy: bool) -> tuple[Result, Callable[[], bool]]:
+def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: bool,
+           force_new: bool) -> tuple[Result, Callable[[], bool]]:
     """Bring ``user_name`` to ``desired``; returns the answer and a re-check to run afterwards."""
     def answer(status: Status, **fields: Any) -> Result:
         return result(status, ev.event_id, user_name, **fields)
@@ -185,7 +198,6 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
     if desired.target == Target.ACTIVE:
         onboarding = Onboarding(ev.event, rt, desired.head, user_name)
         onboarding.force_new_credential = force_new
-        onboarding.legacy_guard = legacy
         onboarding.keep_leave = False             # the ledger says: no leave pending
         try:
             outcome = onboarding.run()
@@ -194,7 +206,7 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
             log.info("conflict", status=Status.CONFLICT.value, reason=str(why))
             return onboarding.result(Status.CONFLICT, reason=str(why)), lambda: True
     if desired.target == Target.SCHEDULED and desired.joiner is not None and desired.joiner.for_user(user_name):
-        return _schedule(rt, ev, desired, user_name, force_new, legacy)
+        return _schedule(rt, ev, desired, user_name, force_new)
     user = directory.get_user(rt.cloud, user_name)
     if user is None:
         if ev.entry.kind == JOINER and desired.reason:
@@ -215,7 +227,7 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
         return answer(Status.CONFLICT, detail=detail), lambda: True
     when = clock.now()
     if desired.target == Target.SCHEDULED and marker.state == ownership.ACTIVE:
-        return _schedule(rt, ev, desired, user_name, force_new, legacy)
+        return _schedule(rt, ev, desired, user_name, force_new)
     done = steps.execute(rt, plan_disable(rt, user_name, marker, when))
     disabled_at = marker.disabled_at if marker.state == ownership.DISABLED else utc_seconds(when)
 
@@ -231,8 +243,8 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
     return answer(Status.DISABLED, **fields), disabled_holds
 
 
-def _schedule(rt: Runtime, ev: _Event, desired: Desired, user_name: str, force_new: bool,
-              legacy: bool) -> tuple[Result, Callable[[], bool]]:
+def _schedule(rt: Runtime, ev: _Event, desired: Desired, user_name: str,
+              force_new: bool) -> tuple[Result, Callable[[], bool]]:
     """A leave in the future: the user is as the latest joiner before it says (a mover during the
     notice period still applies; a user not yet made is made), and the marker records the day."""
     last_day = desired.head.last_day
@@ -241,7 +253,6 @@ def _schedule(rt: Runtime, ev: _Event, desired: Desired, user_name: str, force_n
     if desired.joiner is not None and desired.joiner.for_user(user_name):
         onboarding = Onboarding(ev.event, rt, desired.joiner, user_name)
         onboarding.force_new_credential = force_new
-        onboarding.legacy_guard = legacy
         outcome = onboarding.run()
         if outcome["status"] in (Status.CONFLICT.value, Status.DISABLED.value):
             return outcome, lambda: True
