@@ -86,9 +86,6 @@ class Onboarding:
         self.mfa_required = console.get("mfaBindRequired", True)
         self.end_date = head.end_date
         self.force_new_credential = False
-        # The ledger holds no leaver (a user disabled before the ledger existed): a joiner must then
-        # have occurred after the disable time the marker recorded to re-enable the user.
-        self.legacy_guard = False
         # A scheduled leave in the marker stays (a mover keeps it) unless the ledger says this
         # joiner is a rehire or cancels nothing: converge sets it from domain.lifecycle.desired.
         self.keep_leave = True
@@ -333,12 +330,6 @@ class Onboarding:
         if secret is not None and not secret.owned_by(self.employee_id):
             raise Conflict("a secret with this name exists and is not hr-ram-provisioner's for this employee")
         rehire = marker is not None and marker.state == ownership.DISABLED
-        if rehire and self.legacy_guard and marker is not None and marker.disabled_at is not None \
-                and self.head.occurred_at <= marker.disabled_at:
-            log.warning("stale event for a disabled user; nothing changed", status=Status.DISABLED.value,
-                        disabledAt=marker.disabled_at.isoformat())
-            return self.result(Status.DISABLED, reason="the event occurred before the user was offboarded; "
-                                                       "a rehire needs an onboarding event that occurred later")
         self.principal = f"{self.user_name}@{self.rt.logon_suffix()}"
         if user is None:
             fresh = self.create_user()
