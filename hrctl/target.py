@@ -8,11 +8,12 @@ setting is a one-line usage error naming it.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from provisioner.platform.settings import is_loopback
 
 
 class TargetError(Exception):
@@ -28,15 +29,6 @@ class Target:
     control: object = None          # a ControlClient (a localcloud behind --endpoint)
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def parse_endpoint(endpoint: str) -> str:
     """``http://127.0.0.1:8080`` or ``127.0.0.1:8080`` -> ``127.0.0.1:8080`` (loopback, plain HTTP)."""
     raw = endpoint if "://" in endpoint else "http://" + endpoint
@@ -49,7 +41,7 @@ def parse_endpoint(endpoint: str) -> str:
         raise TargetError(f"--endpoint {endpoint}: the port is not a number") from None
     if not host or port is None:
         raise TargetError(f"--endpoint {endpoint}: give host:port, e.g. 127.0.0.1:8080")
-    if not _loopback(host):
+    if not is_loopback(host):
         raise TargetError(f"--endpoint {endpoint}: plain HTTP is allowed to a loopback address only")
     return f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
 
