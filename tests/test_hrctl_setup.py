@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from provisioner.domain import password_policy
+from provisioner.domain.access import ARMS_POLICIES, DEFAULT_GROUPS
 
 from hrctl import setup as bootstrap
 from hrctl.cli import main
-from provisioner.domain import password_policy
-from provisioner.domain.access import ARMS_POLICIES, DEFAULT_GROUPS
 from tests.conftest import role_policy
 
 POLICIES = Path(__file__).resolve().parent.parent / "policies"
