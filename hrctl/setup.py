@@ -175,10 +175,21 @@ def _attached(body: dict[str, Any]) -> set[tuple[str, str]]:
     return {(p["PolicyType"], p["PolicyName"]) for p in (body.get("Policies") or {}).get("Policy") or []}
 
 
+def _normal(value: Any) -> Any:
+    """A policy document's meaning, not its spelling: RAM may hand a document back reformatted,
+    and in a policy ``"Action": "x"`` is ``"Action": ["x"]`` and list order does not matter."""
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = sorted({json.dumps(_normal(v), sort_keys=True) for v in value})
+        return json.loads(items[0]) if len(items) == 1 else [json.loads(i) for i in items]
+    return value
+
+
 def _same(document: str | None, wanted: dict[str, Any]) -> bool:
-    """Documents compared as JSON (formatting and key order do not matter)."""
+    """Documents compared by meaning (formatting, key and list order, one-item lists do not matter)."""
     try:
-        return document is not None and json.loads(document) == wanted
+        return document is not None and _normal(json.loads(document)) == _normal(wanted)
     except ValueError:
         return False
 

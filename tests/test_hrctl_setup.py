@@ -167,6 +167,18 @@ def test_a_changed_policy_document_becomes_the_new_default_version(account, caps
     assert account.calls.mutating(mark, ok_only=False) == []
 
 
+def test_documents_are_compared_by_meaning_not_spelling():
+    spelled = {"Statement": [{"Principal": {"Service": "fc.aliyuncs.com"}, "Effect": "Allow",
+                              "Action": ["sts:AssumeRole"]}], "Version": "1"}
+    assert bootstrap._same(json.dumps(spelled, indent=4), bootstrap.FC_TRUST_POLICY)
+    two = {**FUNCTION_POLICY, "Statement": list(reversed(FUNCTION_POLICY["Statement"]))}
+    assert bootstrap._same(json.dumps(two), FUNCTION_POLICY)
+    assert not bootstrap._same(json.dumps(with_action("ram:GetGroup")), FUNCTION_POLICY)
+    other = {**spelled, "Statement": [{**spelled["Statement"][0], "Principal": {"Service": "ecs.aliyuncs.com"}}]}
+    assert not bootstrap._same(json.dumps(other), bootstrap.FC_TRUST_POLICY)
+    assert not bootstrap._same("{not json", bootstrap.FC_TRUST_POLICY) and not bootstrap._same(None, {})
+
+
 # -- the password policy ------------------------------------------------------------------------------------
 def test_password_policy_report_then_apply_keeps_stricter_values(account, capsys):
     account.ram.set_password_policy(minimum_password_length=20, require_lowercase_characters=True,
