@@ -294,3 +294,39 @@ def test_the_functions_key_cannot_run_setup(account, capsys, monkeypatch):
     assert "NoPermission" in capsys.readouterr().err
     assert [c.code for c in account.calls.since(mark)] == ["NoPermission"]
     assert account.ram.groups() == {}
+
+
+# -- as an operator runs it: a separate process against a standalone localcloud, across a restart ----
+def test_setup_as_an_operator_runs_it_twice_across_a_restart_of_the_cloud(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.localcloud.test_standalone import Standalone
+    root = POLICIES.parent
+    state = tmp_path / "state.json"
+
+    def run(server, *args):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ALIBABA_CLOUD_", "RAM_", "KMS_", "OPENAPI_", "HR_", "HRCTL_"))}
+        env.update({"ALIBABA_CLOUD_ACCESS_KEY_ID": server.printed["accessKeyId"],
+                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": server.printed["accessKeySecret"],
+                    "HRCTL_ENDPOINT": "http://" + server.printed["endpoint"]})
+        done = subprocess.run([sys.executable, "-m", "hrctl", "setup", "--json", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=180)
+        assert "Traceback" not in done.stderr and server.printed["accessKeySecret"] not in done.stdout + done.stderr
+        return done.returncode, json.loads(done.stdout)
+
+    server = Standalone(state)
+    try:
+        code, body = run(server, "--apply-password-policy")
+        assert code == 0 and actions(body) == [*FIRST_RUN, "SetPasswordPolicy"] and body["stepsDone"] == 8
+        assert server.stop() == 0
+        server = Standalone(state)                      # the roles, policies and groups are in the state file
+        mark = server.control.calls.mark()
+        code, body = run(server, "--apply-password-policy")
+        assert code == 0 and body["plan"] == [] and body["findings"] == []
+        assert server.control.calls.since(mark)
+        assert server.control.calls.mutating(mark, ok_only=False) == []
+    finally:
+        server.stop()
