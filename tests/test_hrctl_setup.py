@@ -328,5 +328,10 @@ def test_setup_as_an_operator_runs_it_twice_across_a_restart_of_the_cloud(tmp_pa
         assert code == 0 and body["plan"] == [] and body["findings"] == []
         assert server.control.calls.since(mark)
         assert server.control.calls.mutating(mark, ok_only=False) == []
+        account = server.control.ram_account()                       # the control API's view of it
+        assert account["GroupPolicies"] == {RO: ["System:AliyunARMSReadOnlyAccess"],
+                                            FULL: ["System:AliyunARMSFullAccess"]}
+        assert [(r["RoleName"], r["Policies"]) for r in account["Roles"]] == [(ROLE, [f"Custom:{ROLE}"])]
+        assert account["PasswordPolicy"]["MinimumPasswordLength"] == 14
     finally:
         server.stop()
