@@ -6,6 +6,8 @@
     hrctl user NAME [--json]        one user in full, with the access review's findings
     hrctl report --html FILE [--csv FILE]    the access review: one self-contained page
     hrctl credential show NAME      the credential from KMS, to a terminal only
+    hrctl setup [--dry-run] [--apply-password-policy] [--detach-extra] [--json]
+                                    the account's one-time bootstrap (groups, roles, policies), as an admin
 
 Every command takes one target: a fresh in-process localcloud (default), ``--endpoint URL``
 (a running ``python -m localcloud --state FILE``; the AccessKey from ALIBABA_CLOUD_ACCESS_KEY_ID
@@ -33,6 +35,7 @@ from rich.text import Text
 
 from . import route_function_logs
 from .envelopes import ENVELOPES, wrap
+from .setup import DEFAULT_GROUPS, FUNCTION_ROLE
 from .target import Target, TargetError, open_target
 
 OK, BAD, USAGE = 0, 1, 2
@@ -543,6 +546,90 @@ def report(html_path, csv_path, target_spec):
         stderr().print(Text(f"access review of {account}: {summary['users']} user(s), {summary['findings']} "
                             f"finding(s) on {summary['withFindings']} user(s) -> {', '.join(p for p, _ in outputs)}"))
     return OK
+
+
+# -- setup -----------------------------------------------------------------------------------------
+@cli.command()
+@click.option("--read-only-group", default=DEFAULT_GROUPS["read-only"], show_default=True, metavar="NAME",
+              help="the RAM group holding AliyunARMSReadOnlyAccess (the functions' GROUP_READ_ONLY)")
+@click.option("--full-group", default=DEFAULT_GROUPS["full"], show_default=True, metavar="NAME",
+              help="the RAM group holding AliyunARMSFullAccess (the functions' GROUP_FULL)")
+@click.option("--role-name", default=FUNCTION_ROLE, show_default=True, metavar="NAME",
+              envvar="HR_PROVISIONER_ROLE_NAME",
+              help="the functions' execution role (s.yaml's; env HR_PROVISIONER_ROLE_NAME)")
+@click.option("--policies-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="where the role policy files are (default: the repository's policies/)")
+@click.option("--apply-password-policy", is_flag=True,
+              help="set the account's password policy to CIS 1.7-1.14 (stricter values already set are kept)")
+@click.option("--detach-extra", is_flag=True, help="detach policies found on setup's groups and roles that are "
+              "not setup's own (default: report them)")
+@click.option("--dry-run", is_flag=True, help="read and print the plan; change nothing")
+@click.option("--json", "as_json", is_flag=True, help="the plan, what was done and the findings as JSON")
+@target_options
+def setup(read_only_group, full_group, role_name, policies_dir, apply_password_policy, detach_extra, dry_run,
+          as_json, target_spec):
+    """One-time bootstrap of the account, as an administrator: the two ARMS groups, the execution
+    role(s) with their trust and Custom policies, and the password policy against CIS 1.7-1.14.
+    Idempotent: a second run changes nothing. Exit 1 while findings remain."""
+    from . import setup as bootstrap
+    try:
+        opts = bootstrap.options(read_only_group, full_group, role_name, policies_dir, apply_password_policy,
+                                 detach_extra)
+    except bootstrap.SetupError as err:
+        raise UsageFailure(str(err)) from None
+    with _Session(target_spec) as target:
+        from provisioner.cloud.errors import CloudError, TransientError
+        from provisioner.platform import runtime
+        rt = runtime.get()
+        try:
+            plan = bootstrap.plan(rt.cloud, opts)
+        except (CloudError, TransientError) as err:
+            raise NotFound(f"cannot read the account: {err}") from None
+        done, failure = 0, None
+        if not dry_run:
+            try:
+                done = bootstrap.execute(rt, plan)
+            except (CloudError, TransientError) as err:
+                done, failure = getattr(err, "done", 0), err
+        _setup_report(plan, done, failure, dry_run, as_json, target.description)
+    return BAD if plan.findings or failure is not None else OK
+
+
+def _setup_report(plan, done, failure, dry_run, as_json, where) -> None:
+    described = [p.describe() for p in plan.steps]
+    if as_json:
+        body = {"dryRun": dry_run, "plan": described, "stepsDone": done, "findings": plan.findings,
+                "passwordPolicy": plan.password}
+        if failure is not None:
+            body["failure"] = {"step": getattr(failure, "step", None), "error": str(failure)}
+        out(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"setup plan ({'dry-run: nothing changed' if dry_run else where})", pad_edge=False)
+    for name in ("#", "action", "on", "why", "status"):
+        table.add_column(name, overflow="fold")
+    for i, (step, shown) in enumerate(zip(plan.steps, described, strict=True), 1):
+        target = ", ".join(f"{k}={v}" for k, v in shown.items() if k not in ("action", "why", "Description",
+                                                                                "Comments"))
+        status = "planned" if dry_run else ("done" if i <= done else ("FAILED" if i == done + 1 and failure
+                                                                         else "not run"))
+        table.add_row(Text(str(i)), Text(step.step.action), Text(target), Text(shown["why"]), Text(status),
+                      style="red" if status == "FAILED" else None)
+    if plan.steps:
+        show(table)
+    else:
+        show(Text("setup: nothing to do (groups, roles and policies are as setup makes them)"))
+    policy = Table(title="password policy against CIS Alibaba Cloud 1.7-1.14", pad_edge=False)
+    for name in ("CIS", "field", "expected", "actual", ""):
+        policy.add_column(name, overflow="fold")
+    for row in plan.password:
+        policy.add_row(*[Text(str(c)) for c in (row["cis"], row["field"], row["expected"], json.dumps(row["actual"]),
+                                                "ok" if row["compliant"] else "FAILS")],
+                       style=None if row["compliant"] else "yellow")
+    show(policy)
+    for finding in plan.findings:
+        show(Text(f"finding: {finding['message']}"))
+    if failure is not None:
+        stderr().print(Text(f"setup stopped: {failure}; {done} step(s) done; run it again to finish"))
 
 
 # -- credential ------------------------------------------------------------------------------------

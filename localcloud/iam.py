@@ -48,9 +48,11 @@ def resources(service, action, params, account):
     arns = []
     if params.get("UserName"):
         arns.append(f"acs:ram:*:{acct}:user/{params['UserName']}")
-    if params.get("PolicyName") and action in ("AttachPolicyToUser", "DetachPolicyFromUser"):
+    if params.get("PolicyName"):      # every policy action; CreatePolicyVersion & co. name Custom ones only
         owner = "system" if params.get("PolicyType") == "System" else acct
         arns.append(f"acs:ram:*:{owner}:policy/{params['PolicyName']}")
+    if params.get("RoleName"):
+        arns.append(f"acs:ram:*:{acct}:role/{params['RoleName']}")
     if params.get("GroupName"):
         arns.append(f"acs:ram:*:{acct}:group/{params['GroupName']}")
     serial = params.get("SerialNumber") or ""

@@ -69,7 +69,12 @@ def ram_account(backend):
                                    for k, v in vars(backend.password_policy).items()},
                 "Quotas": dict(backend.quotas), "Groups": list(backend.groups().values()),
                 "VirtualMFADevices": list(backend.mfa_devices().values()),
-                "CustomPolicies": sorted(n for t, n in backend.policies if t == "Custom")}
+                "CustomPolicies": sorted(n for t, n in backend.policies if t == "Custom"),
+                # hrctl setup's state (issue 13): what each group and role holds
+                "GroupPolicies": {g: [f"{t}:{n}" for t, n in held] for g, held in backend.group_policies.items()},
+                "Roles": [{"RoleName": r.role_name, "Arn": r.arn,
+                           "AssumeRolePolicyDocument": r.assume_role_policy_document,
+                           "Policies": [f"{t}:{n}" for t, n in r.policies]} for r in backend.roles.values()]}
 
 
 # -- KMS ------------------------------------------------------------------------------------

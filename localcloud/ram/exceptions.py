@@ -145,3 +145,50 @@ def mfa_delete_conflict(serial):
 
 def limit(kind, detail):
     return _err(f"LimitExceeded.{kind}", detail, 409)
+
+
+# -- roles, custom policies and versions, groups' and roles' policies (hrctl setup) -------------
+# The RAM 2015-05-01 metadata lists no error codes for these actions; the codes follow the RAM
+# error centre's naming (``<Kind>.<Entity>[.<Sub>]``); the ones not seen there are marked guesses.
+def malformed_policy_document(name):
+    return _err(f"InvalidParameter.{name}.Format",            # guess
+                f'The parameter - "{name}" is not a valid policy document.', 400)
+
+
+def no_role(name):
+    return _err("EntityNotExist.Role", f"The role does not exist: {name}", 404)
+
+
+def role_exists(name):
+    return _err("EntityAlreadyExists.Role", f"The role does already EXIST: {name}", 409)
+
+
+def policy_exists(name):
+    return _err("EntityAlreadyExists.Policy", f"The policy does already EXIST: {name}", 409)
+
+
+def no_policy_version(name, version_id):
+    return _err("EntityNotExist.Policy.Version",               # guess
+                f"The policy version does not exist: {name} {version_id}", 404)
+
+
+def policy_version_delete_conflict(version_id):
+    return _err("DeleteConflict.Policy.Version",
+                f"The default version of the policy CAN NOT be deleted: {version_id}", 409)
+
+
+def attached_policy_exists(kind, name):
+    """``kind``: Group | Role."""
+    return _err(f"EntityAlreadyExists.{kind}.Policy",
+                f"The {kind.lower()} has already been attached this policy: {name}", 409)
+
+
+def no_attached_policy(kind, name):
+    return _err(f"EntityNotExist.{kind}.Policy", f"The indicate policy of the {kind.lower()} does not exist: {name}",
+                404)
+
+
+def group_delete_conflict(kind):
+    """``kind``: User (the group has members) | Policy (it holds policies)."""
+    what = {"User": "has any user", "Policy": "has any attached policy"}[kind]
+    return _err(f"DeleteConflict.Group.{kind}", f"The group CAN NOT {what} while deleting the group.", 409)

@@ -1,7 +1,7 @@
 """RAM 2015-05-01 state and semantics.
 
 moto-style: the state is dataclasses (``User``, ``AccessKey``, ``LoginProfile``,
-``Group``, ``MfaDevice``, ``Policy``, ``PasswordPolicy``) holding Python values
+``Group``, ``MfaDevice``, ``Policy``, ``PolicyVersion``, ``Role``, ``PasswordPolicy``) holding Python values
 (times are epoch seconds from the cloud's clock); ``responses.py`` shapes the
 wire JSON and ``exceptions.py`` holds the error codes.
 
@@ -32,10 +32,27 @@ Decisions and known deviations from the real service (quoted by the README):
   5 groups per user (``LimitExceeded.User.Group``), 20 system + 5 custom policies
   per user (``LimitExceeded.User.Policy``), 100 virtual MFA devices
   (``LimitExceeded.VirtualMFADevice``).
-- Policies: a fixed system catalogue (``SYSTEM_POLICIES``). There is no
-  CreatePolicy action; tests may add custom policies with
-  ``backend.add_custom_policy``. Unknown policy -> ``EntityNotExist.Policy``;
-  PolicyType other than System/Custom -> ``InvalidParameter.PolicyType``.
+- Policies: a fixed System catalogue (``SYSTEM_POLICIES``, each with one
+  placeholder document ``v1``: the real texts are not modelled) plus Custom
+  policies (CreatePolicy, or ``backend.add_custom_policy`` in tests). Unknown
+  policy -> ``EntityNotExist.Policy``; PolicyType other than System/Custom ->
+  ``InvalidParameter.PolicyType``.
+- Roles and custom policies (issue 13, ``hrctl setup``): RoleName 1-64 of
+  letters, digits, ``.``, ``-``; a role's Arn is ``acs:ram::<account>:role/<name
+  in lower case>``; MaxSessionDuration 3600-43200 (``.Range``, guess). Policy
+  and trust documents must be JSON objects with a ``Statement`` list
+  (``InvalidParameter.<Param>.Format``, guess; statements are not validated
+  further); PolicyDocument 1-6144 characters. A Custom policy keeps at most 5
+  versions: a sixth is ``LimitExceeded.Policy.Version`` unless RotateStrategy
+  is ``DeleteOldestNonDefaultVersionWhenLimitExceeded`` (the oldest non-default
+  one goes); version ids ``v<n>`` are never reused; the default version cannot
+  be deleted (``DeleteConflict.Policy.Version``); a missing one is
+  ``EntityNotExist.Policy.Version`` (guess). ListPolicyVersions lists newest
+  first; ListPolicies orders by type then name, ListGroups / ListRoles /
+  ListUsersForGroup by name, all with ListUsers' opaque markers. DeleteGroup
+  refuses while the group has members (``DeleteConflict.Group.User``) or
+  policies (``DeleteConflict.Group.Policy``). No quotas on groups' or roles'
+  policies, roles or custom policies; no DeletePolicy / DeleteRole.
 - Passwords are checked against the password policy only (length and the four
   character-class flags) -> ``InvalidParameter.Password.TooWeak``. Reuse
   prevention, expiry, login attempts and HardExpiry are stored and returned but
@@ -58,12 +75,13 @@ Decisions and known deviations from the real service (quoted by the README):
   ``InvalidParameter.Status`` (guess).
 - ``minted_credentials()`` returns every AccessKeySecret ever created, every
   password ever set and every MFA seed ever issued, deleted or not.
-- Not modelled: custom policy documents and versions, roles, user tags, group
-  policies, LastLoginDate (never returned), XML responses. Policies attached to
+- Not modelled: user tags, STS (roles are never assumed), LastLoginDate
+  (never returned), XML responses. Policies attached to
   RAM users here govern nothing: AccessKeys this backend mints are not gateway
   credentials (callers' policies are the gateway's, ``localcloud/iam.py``).
 """
 import base64
+import json
 import re
 import secrets
 import string
@@ -84,6 +102,12 @@ AUTH_CODE_RE = re.compile(r"^[0-9]{6}\Z")
 SYMBOLS = set(string.punctuation)
 ACCESS_KEY_STATUSES = ("Active", "Inactive")
 POLICY_TYPES = ("System", "Custom")
+ROLE_NAME_RE = re.compile(r"^[A-Za-z0-9.-]+\Z")
+MAX_POLICY_VERSIONS = 5
+POLICY_DOCUMENT_MAX = 6144
+ROLE_SESSION_RANGE = (3600, 43200)
+ROTATE_STRATEGIES = ("None", "DeleteOldestNonDefaultVersionWhenLimitExceeded")
+SYSTEM_POLICY_TIME = 1420070400.0      # 2015-01-01T00:00:00Z: the catalogue predates every account here
 
 # A blank 1x1 PNG: the real QRCodePNG is a base64 PNG of the otpauth:// QR code.
 BLANK_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
@@ -197,11 +221,41 @@ class MfaDevice(_ApiNames):
 
 
 @dataclass
+class PolicyVersion:
+    version_id: str
+    document: str
+    created: float
+
+
+@dataclass
 class Policy:
     policy_name: str
     policy_type: str
     description: str = ""
     default_version: str = "v1"
+    created: float = 0.0
+    updated: float = 0.0
+    versions: dict = field(default_factory=dict)     # VersionId -> PolicyVersion, oldest first
+    next_version: int = 2                            # version ids are never reused
+
+
+@dataclass
+class Role(_ApiNames):
+    role_name: str
+    role_id: str
+    arn: str
+    created: float
+    updated: float
+    assume_role_policy_document: str
+    description: str = ""
+    max_session_duration: int = 3600
+    policies: dict = field(default_factory=dict)     # (PolicyType, PolicyName) -> attach time
+
+    def _api(self):
+        return {"RoleName": self.role_name, "RoleId": self.role_id, "Arn": self.arn,
+                "Description": self.description, "AssumeRolePolicyDocument": self.assume_role_policy_document,
+                "MaxSessionDuration": self.max_session_duration, "CreateDate": iso(self.created),
+                "UpdateDate": iso(self.updated)}
 
 
 @dataclass
@@ -263,7 +317,9 @@ class RamBackend:
         self.users = {}            # UserName -> User
         self.groups_by_name = {}   # GroupName -> Group
         self.mfa_by_serial = {}    # SerialNumber -> MfaDevice
-        self.policies = {("System", name): Policy(name, "System", text) for name, text in SYSTEM_POLICIES.items()}
+        self.policies = {("System", name): _system_policy(name, text) for name, text in SYSTEM_POLICIES.items()}
+        self.group_policies = {}   # GroupName -> {(PolicyType, PolicyName): attach time}
+        self.roles = {}            # RoleName -> Role
         self._key_owner = {}       # AccessKeyId -> User (ids are unique across the account)
         self._ids = set()
         self._minted = []
@@ -466,9 +522,12 @@ class RamBackend:
 
     # -- policies ----------------------------------------------------------------
     def add_custom_policy(self, policy_name, description=""):
-        """Test helper: a Custom policy (there is no CreatePolicy action here)."""
+        """Test helper: a Custom policy with a placeholder document (CreatePolicy is the API's way)."""
         with self.lock:
-            self.policies[("Custom", policy_name)] = Policy(policy_name, "Custom", description)
+            now = self._now()
+            self.policies[("Custom", policy_name)] = Policy(
+                policy_name, "Custom", description, created=now, updated=now,
+                versions={"v1": PolicyVersion("v1", _placeholder_document(policy_name), now)})
 
     def attach_policy_to_user(self, policy_type, policy_name, user_name):
         with self.lock:
@@ -628,6 +687,264 @@ class RamBackend:
             self.password_policy = policy
             return replace(policy)
 
+    # -- groups' and roles' policies, roles, custom policies and versions (hrctl setup) ------------
+    # Added for issue 13 (``hrctl setup``); kept apart from the user actions above. Choices where
+    # the reference is silent are listed in the module docstring ("Roles and custom policies").
+    def _paged(self, items, key, marker, max_items, kind):
+        """``(page, truncated, next_marker)`` over ``items`` sorted by ``key``; the marker names the
+        last item returned (as ListUsers), so deletions between pages skip or repeat nothing."""
+        after = ""
+        if marker is not None:
+            try:
+                after = base64.urlsafe_b64decode(marker.encode("ascii")).decode("utf-8")
+            except (ValueError, UnicodeError):
+                raise err.invalid_marker() from None
+            if not after.startswith(kind + ":"):
+                raise err.invalid_marker()
+            after = after[len(kind) + 1:]
+        ordered = sorted((i for i in items if key(i) > after), key=key)
+        page = ordered[:max_items]
+        truncated = len(ordered) > max_items
+        next_marker = base64.urlsafe_b64encode(f"{kind}:{key(page[-1])}".encode()).decode() if truncated else ""
+        return page, truncated, next_marker
+
+    def _attachments(self, key):
+        """How many users, groups and roles hold the policy ``key`` (AttachmentCount)."""
+        return (sum(1 for u in self.users.values() if key in u.policies)
+                + sum(1 for held in self.group_policies.values() if key in held)
+                + sum(1 for r in self.roles.values() if key in r.policies))
+
+    def _custom_policy(self, policy_name):
+        check_name(policy_name, "PolicyName", max_len=128, pattern=POLICY_NAME_RE)
+        policy = self.policies.get(("Custom", policy_name))
+        if policy is None:
+            raise err.no_policy("Custom", policy_name)
+        return policy
+
+    def _role(self, role_name):
+        role = self.roles.get(role_name)
+        if role is None:
+            raise err.no_role(role_name)
+        return role
+
+    # groups ------------------------------------------------------------------------------
+    def get_group(self, group_name):
+        with self.lock:
+            return replace(self._group(group_name))
+
+    def list_groups(self, marker=None, max_items=100):
+        with self.lock:
+            groups = [replace(g) for g in self.groups_by_name.values()]
+        return self._paged(groups, lambda g: g.group_name, marker, max_items, "g")
+
+    def list_users_for_group(self, group_name, marker=None, max_items=100):
+        """``([(User, join time)], truncated, next_marker)`` by UserName."""
+        with self.lock:
+            self._group(group_name)
+            members = [(replace(u), u.groups[group_name]) for u in self.users.values() if group_name in u.groups]
+        return self._paged(members, lambda m: m[0].user_name, marker, max_items, "u")
+
+    def delete_group(self, group_name):
+        with self.lock:
+            self._group(group_name)
+            if any(group_name in u.groups for u in self.users.values()):
+                raise err.group_delete_conflict("User")
+            if self.group_policies.get(group_name):
+                raise err.group_delete_conflict("Policy")
+            del self.groups_by_name[group_name]
+            self.group_policies.pop(group_name, None)
+
+    def attach_policy_to_group(self, policy_type, policy_name, group_name):
+        with self.lock:
+            policy = self._policy(policy_type, policy_name)
+            self._group(group_name)
+            held = self.group_policies.setdefault(group_name, {})
+            if (policy_type, policy_name) in held:
+                raise err.attached_policy_exists("Group", policy_name)
+            held[(policy.policy_type, policy.policy_name)] = self._now()
+
+    def detach_policy_from_group(self, policy_type, policy_name, group_name):
+        with self.lock:
+            self._policy(policy_type, policy_name)
+            self._group(group_name)
+            if self.group_policies.get(group_name, {}).pop((policy_type, policy_name), None) is None:
+                raise err.no_attached_policy("Group", policy_name)
+
+    def list_policies_for_group(self, group_name):
+        """``[(Policy, attach time)]`` in attachment order."""
+        with self.lock:
+            self._group(group_name)
+            return [(replace(self.policies[key]), attached)
+                    for key, attached in self.group_policies.get(group_name, {}).items()]
+
+    # roles --------------------------------------------------------------------------------
+    def create_role(self, role_name, assume_role_policy_document, description=None, max_session_duration=None):
+        check_name(role_name, "RoleName", pattern=ROLE_NAME_RE)
+        check_length(description, "Description", max_len=1024)
+        _check_document(assume_role_policy_document, "AssumeRolePolicyDocument")
+        duration = _session_duration(max_session_duration, "MaxSessionDuration")
+        with self.lock:
+            if role_name in self.roles:
+                raise err.role_exists(role_name)
+            now = self._now()
+            role = Role(role_name=role_name, role_id=self._new_id(),
+                        arn=f"acs:ram::{self.account.account_id}:role/{role_name.lower()}", created=now,
+                        updated=now, assume_role_policy_document=assume_role_policy_document,
+                        description=description or "", max_session_duration=duration)
+            self.roles[role_name] = role
+            return replace(role)
+
+    def get_role(self, role_name):
+        with self.lock:
+            return replace(self._role(role_name))
+
+    def list_roles(self, marker=None, max_items=100):
+        with self.lock:
+            roles = [replace(r) for r in self.roles.values()]
+        return self._paged(roles, lambda r: r.role_name, marker, max_items, "r")
+
+    def update_role(self, role_name, new_assume_role_policy_document=None, new_description=None,
+                    new_max_session_duration=None):
+        if new_assume_role_policy_document is not None:
+            _check_document(new_assume_role_policy_document, "NewAssumeRolePolicyDocument")
+        check_length(new_description, "NewDescription", max_len=1024)
+        duration = (_session_duration(new_max_session_duration, "NewMaxSessionDuration")
+                    if new_max_session_duration is not None else None)
+        with self.lock:
+            role = self._role(role_name)
+            if new_assume_role_policy_document is not None:
+                role.assume_role_policy_document = new_assume_role_policy_document
+            if new_description is not None:
+                role.description = new_description
+            if duration is not None:
+                role.max_session_duration = duration
+            role.updated = self._now()
+            return replace(role)
+
+    def attach_policy_to_role(self, policy_type, policy_name, role_name):
+        with self.lock:
+            policy = self._policy(policy_type, policy_name)
+            role = self._role(role_name)
+            if (policy_type, policy_name) in role.policies:
+                raise err.attached_policy_exists("Role", policy_name)
+            role.policies[(policy.policy_type, policy.policy_name)] = self._now()
+
+    def detach_policy_from_role(self, policy_type, policy_name, role_name):
+        with self.lock:
+            self._policy(policy_type, policy_name)
+            if self._role(role_name).policies.pop((policy_type, policy_name), None) is None:
+                raise err.no_attached_policy("Role", policy_name)
+
+    def list_policies_for_role(self, role_name):
+        """``[(Policy, attach time)]`` in attachment order."""
+        with self.lock:
+            return [(replace(self.policies[key]), attached) for key, attached in self._role(role_name).policies.items()]
+
+    # custom policies and versions ----------------------------------------------------------
+    def create_policy(self, policy_name, policy_document, description=None):
+        check_name(policy_name, "PolicyName", max_len=128, pattern=POLICY_NAME_RE)
+        check_length(description, "Description", max_len=1024)
+        _check_document(policy_document, "PolicyDocument", max_len=POLICY_DOCUMENT_MAX)
+        with self.lock:
+            if ("Custom", policy_name) in self.policies:
+                raise err.policy_exists(policy_name)
+            now = self._now()
+            policy = Policy(policy_name, "Custom", description or "", default_version="v1", created=now,
+                            updated=now, versions={"v1": PolicyVersion("v1", policy_document, now)})
+            self.policies[("Custom", policy_name)] = policy
+            return replace(policy)
+
+    def get_policy(self, policy_type, policy_name):
+        """``(Policy, its default PolicyVersion, AttachmentCount)``."""
+        with self.lock:
+            policy = self._policy(policy_type, policy_name)
+            return (replace(policy, versions=dict(policy.versions)), replace(policy.versions[policy.default_version]),
+                    self._attachments((policy.policy_type, policy.policy_name)))
+
+    def list_policies(self, policy_type=None, marker=None, max_items=100):
+        """``([(Policy, AttachmentCount)], truncated, next_marker)`` by type then name."""
+        if policy_type is not None and policy_type not in POLICY_TYPES:
+            raise err.policy_type()
+        with self.lock:
+            found = [(replace(p), self._attachments(key)) for key, p in self.policies.items()
+                     if policy_type is None or p.policy_type == policy_type]
+        return self._paged(found, lambda item: f"{item[0].policy_type}:{item[0].policy_name}", marker, max_items, "p")
+
+    def create_policy_version(self, policy_name, policy_document, set_as_default=False, rotate_strategy=None):
+        _check_document(policy_document, "PolicyDocument", max_len=POLICY_DOCUMENT_MAX)
+        if rotate_strategy not in (None, *ROTATE_STRATEGIES):
+            raise err.invalid_value("RotateStrategy", " | ".join(ROTATE_STRATEGIES))
+        with self.lock:
+            policy = self._custom_policy(policy_name)
+            if len(policy.versions) >= MAX_POLICY_VERSIONS:
+                oldest = next((v for v in policy.versions if v != policy.default_version), None)
+                if rotate_strategy != "DeleteOldestNonDefaultVersionWhenLimitExceeded" or oldest is None:
+                    raise err.limit("Policy.Version", "The count of versions of the policy beyond the current "
+                                                      "limits.")
+                del policy.versions[oldest]
+            now = self._now()
+            version = PolicyVersion(f"v{policy.next_version}", policy_document, now)
+            policy.next_version += 1
+            policy.versions[version.version_id] = version
+            if set_as_default:
+                policy.default_version = version.version_id
+            policy.updated = now
+            return replace(version), bool(set_as_default)
+
+    def get_policy_version(self, policy_type, policy_name, version_id):
+        """``(PolicyVersion, is default)``."""
+        with self.lock:
+            policy = self._policy(policy_type, policy_name)
+            version = policy.versions.get(version_id)
+            if version is None:
+                raise err.no_policy_version(policy_name, version_id)
+            return replace(version), version_id == policy.default_version
+
+    def list_policy_versions(self, policy_type, policy_name):
+        """``[(PolicyVersion, is default)]``, newest first."""
+        with self.lock:
+            policy = self._policy(policy_type, policy_name)
+            return [(replace(v), v.version_id == policy.default_version) for v in reversed(policy.versions.values())]
+
+    def delete_policy_version(self, policy_name, version_id):
+        with self.lock:
+            policy = self._custom_policy(policy_name)
+            if version_id not in policy.versions:
+                raise err.no_policy_version(policy_name, version_id)
+            if version_id == policy.default_version:
+                raise err.policy_version_delete_conflict(version_id)
+            del policy.versions[version_id]
+
+    def set_default_policy_version(self, policy_name, version_id):
+        with self.lock:
+            policy = self._custom_policy(policy_name)
+            if version_id not in policy.versions:
+                raise err.no_policy_version(policy_name, version_id)
+            policy.default_version = version_id
+            policy.updated = self._now()
+
+    # inspection and persistence of the above -------------------------------------------------
+    def group_policy_names(self, group_name):
+        """The policies attached to a group, as ``[(PolicyType, PolicyName)]`` (tests)."""
+        with self.lock:
+            return list(self.group_policies.get(group_name, {}))
+
+    def _snapshot_setup_state(self):
+        return {"group_policies": [[g, t, n, at] for g, held in self.group_policies.items()
+                                   for (t, n), at in held.items()],
+                "roles": [dict(plain(r), policies=[[t, n, at] for (t, n), at in r.policies.items()])
+                          for r in self.roles.values()]}
+
+    def _restore_setup_state(self, data):
+        self.group_policies = {}
+        for group, ptype, name, at in data.get("group_policies", []):
+            self.group_policies.setdefault(group, {})[(ptype, name)] = at
+        self.roles = {}
+        for raw in data.get("roles", []):
+            role = Role(**{k: v for k, v in raw.items() if k != "policies"})
+            role.policies = {(t, n): at for t, n, at in raw["policies"]}
+            self.roles[role.role_name] = role
+
     # -- inspection (tests, control API) -------------------------------------------
     def minted_credentials(self):
         """Every AccessKeySecret created, password set and MFA seed issued (leak checks)."""
@@ -704,7 +1021,9 @@ class RamBackend:
                     "password_policy": plain(self.password_policy), "users": users,
                     "groups": [plain(g) for g in self.groups_by_name.values()],
                     "mfa_devices": [plain(d) for d in self.mfa_by_serial.values()],
-                    "custom_policies": [plain(p) for p in self.policies.values() if p.policy_type == "Custom"],
+                    "custom_policies": [dict(plain(p), versions=[plain(v) for v in p.versions.values()])
+                                        for p in self.policies.values() if p.policy_type == "Custom"],
+                    **self._snapshot_setup_state(),
                     "ids": sorted(self._ids), "minted": list(self._minted)}
 
     def restore(self, data):
@@ -727,7 +1046,8 @@ class RamBackend:
             self.groups_by_name = {g["group_name"]: Group(**g) for g in data.get("groups", [])}
             self.mfa_by_serial = {d["serial_number"]: MfaDevice(**d) for d in data.get("mfa_devices", [])}
             for policy in data.get("custom_policies", []):
-                self.policies[("Custom", policy["policy_name"])] = Policy(**policy)
+                self.policies[("Custom", policy["policy_name"])] = _restored_policy(policy)
+            self._restore_setup_state(data)
             self._ids = set(data.get("ids", []))
             self._minted = list(data.get("minted", []))
 
@@ -741,3 +1061,47 @@ def _known(cls, raw):
 def _camel(name):
     """``minimum_password_length`` -> ``MinimumPasswordLength`` (the API's parameter names)."""
     return "".join(part.capitalize() for part in name.split("_"))
+
+
+# -- roles and custom policies (hrctl setup): module helpers ------------------------------------
+def _placeholder_document(policy_name):
+    """A System policy's document here: the real catalogue's text is not modelled, only its shape."""
+    service = policy_name.removeprefix("Aliyun").split("FullAccess")[0].split("ReadOnlyAccess")[0].lower() or "*"
+    action = f"{service}:*" if "ReadOnly" not in policy_name else f"{service}:Get*"
+    return json.dumps({"Version": "1", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+
+
+def _system_policy(name, description):
+    return Policy(name, "System", description, created=SYSTEM_POLICY_TIME, updated=SYSTEM_POLICY_TIME,
+                  versions={"v1": PolicyVersion("v1", _placeholder_document(name), SYSTEM_POLICY_TIME)})
+
+
+def _restored_policy(raw):
+    versions = raw.get("versions")
+    policy = Policy(**{k: v for k, v in raw.items() if k != "versions"})
+    if versions is None:        # a state file from before policy versions were modelled
+        versions = [{"version_id": policy.default_version, "document": _placeholder_document(policy.policy_name),
+                     "created": policy.created}]
+    policy.versions = {v["version_id"]: PolicyVersion(**v) for v in versions}
+    return policy
+
+
+def _check_document(document, param, max_len=None):
+    """A policy document: JSON text of an object with a ``Statement`` list (and within ``max_len``)."""
+    if max_len is not None and not 1 <= len(document) <= max_len:
+        raise err.too_long(param)
+    try:
+        parsed = json.loads(document)
+    except ValueError:
+        raise err.malformed_policy_document(param) from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("Statement"), list):
+        raise err.malformed_policy_document(param)
+
+
+def _session_duration(value, param):
+    if value is None:
+        return 3600
+    low, high = ROLE_SESSION_RANGE
+    if not low <= value <= high:
+        raise err.out_of_range(param, low, high)
+    return value

@@ -204,6 +204,179 @@ def set_password_policy(backend, p):
     return {"PasswordPolicy": _password_policy(backend.set_password_policy(**values))}
 
 
+# -- groups' and roles' policies, roles, custom policies and versions (hrctl setup) ---------------
+def _attached(pairs):
+    return {"Policies": {"Policy": [
+        {"PolicyName": policy.policy_name, "PolicyType": policy.policy_type, "Description": policy.description,
+         "DefaultVersion": policy.default_version, "AttachDate": iso(attached)} for policy, attached in pairs]}}
+
+
+def _page(body, truncated, marker):
+    body["IsTruncated"] = truncated
+    if truncated:
+        body["Marker"] = marker
+    return body
+
+
+def _group(group):
+    return {"GroupName": group.group_name, "GroupId": group.group_id, "Comments": group.comments,
+            "CreateDate": iso(group.created), "UpdateDate": iso(group.created)}
+
+
+def get_group(backend, p):
+    return {"Group": _group(backend.get_group(p.required("GroupName")))}
+
+
+def list_groups(backend, p):
+    groups, truncated, marker = backend.list_groups(p.get("Marker"), p.get_int("MaxItems", 100, low=1, high=1000))
+    return _page({"Groups": {"Group": [_group(g) for g in groups]}}, truncated, marker)
+
+
+def list_users_for_group(backend, p):
+    members, truncated, marker = backend.list_users_for_group(
+        p.required("GroupName"), p.get("Marker"), p.get_int("MaxItems", 100, low=1, high=1000))
+    return _page({"Users": {"User": [{"UserName": u.user_name, "DisplayName": u.display_name, "JoinDate": iso(at)}
+                                     for u, at in members]}}, truncated, marker)
+
+
+def delete_group(backend, p):
+    backend.delete_group(p.required("GroupName"))
+    return {}
+
+
+def attach_policy_to_group(backend, p):
+    backend.attach_policy_to_group(p.required("PolicyType"), p.required("PolicyName"), p.required("GroupName"))
+    return {}
+
+
+def detach_policy_from_group(backend, p):
+    backend.detach_policy_from_group(p.required("PolicyType"), p.required("PolicyName"), p.required("GroupName"))
+    return {}
+
+
+def list_policies_for_group(backend, p):
+    return _attached(backend.list_policies_for_group(p.required("GroupName")))
+
+
+def _role(role, with_update=True, with_document=True):
+    body = {"RoleName": role.role_name, "RoleId": role.role_id, "Arn": role.arn, "Description": role.description,
+            "MaxSessionDuration": role.max_session_duration, "CreateDate": iso(role.created)}
+    if with_document:
+        body["AssumeRolePolicyDocument"] = role.assume_role_policy_document
+    if with_update:
+        body["UpdateDate"] = iso(role.updated)
+    return body
+
+
+def create_role(backend, p):
+    role = backend.create_role(p.required("RoleName"), p.required("AssumeRolePolicyDocument"),
+                               description=p.get("Description"), max_session_duration=p.get_int("MaxSessionDuration"))
+    return {"Role": _role(role, with_update=False)}
+
+
+def get_role(backend, p):
+    return {"Role": _role(backend.get_role(p.required("RoleName")))}
+
+
+def list_roles(backend, p):
+    roles, truncated, marker = backend.list_roles(p.get("Marker"), p.get_int("MaxItems", 100, low=1, high=1000))
+    return _page({"Roles": {"Role": [_role(r, with_document=False) for r in roles]}}, truncated, marker)
+
+
+def update_role(backend, p):
+    role = backend.update_role(p.required("RoleName"),
+                               new_assume_role_policy_document=p.get("NewAssumeRolePolicyDocument"),
+                               new_description=p.get("NewDescription"),
+                               new_max_session_duration=p.get_int("NewMaxSessionDuration"))
+    return {"Role": _role(role)}
+
+
+def attach_policy_to_role(backend, p):
+    backend.attach_policy_to_role(p.required("PolicyType"), p.required("PolicyName"), p.required("RoleName"))
+    return {}
+
+
+def detach_policy_from_role(backend, p):
+    backend.detach_policy_from_role(p.required("PolicyType"), p.required("PolicyName"), p.required("RoleName"))
+    return {}
+
+
+def list_policies_for_role(backend, p):
+    return _attached(backend.list_policies_for_role(p.required("RoleName")))
+
+
+def _version(version, is_default):
+    return {"VersionId": version.version_id, "IsDefaultVersion": is_default, "PolicyDocument": version.document,
+            "CreateDate": iso(version.created)}
+
+
+def create_policy(backend, p):
+    policy = backend.create_policy(p.required("PolicyName"), p.required("PolicyDocument"), p.get("Description"))
+    return {"Policy": {"PolicyName": policy.policy_name, "PolicyType": policy.policy_type,
+                       "Description": policy.description, "DefaultVersion": policy.default_version,
+                       "CreateDate": iso(policy.created)}}
+
+
+def get_policy(backend, p):
+    policy, default, attachments = backend.get_policy(p.required("PolicyType"), p.required("PolicyName"))
+    return {"Policy": {"PolicyName": policy.policy_name, "PolicyType": policy.policy_type,
+                       "Description": policy.description, "DefaultVersion": policy.default_version,
+                       "AttachmentCount": attachments, "CreateDate": iso(policy.created),
+                       "UpdateDate": iso(policy.updated)},
+            "DefaultPolicyVersion": _version(default, True)}
+
+
+def list_policies(backend, p):
+    found, truncated, marker = backend.list_policies(p.get("PolicyType"), p.get("Marker"),
+                                                     p.get_int("MaxItems", 100, low=1, high=1000))
+    return _page({"Policies": {"Policy": [
+        {"PolicyName": policy.policy_name, "PolicyType": policy.policy_type, "Description": policy.description,
+         "DefaultVersion": policy.default_version, "AttachmentCount": attachments,
+         "CreateDate": iso(policy.created), "UpdateDate": iso(policy.updated)} for policy, attachments in found]}},
+        truncated, marker)
+
+
+def create_policy_version(backend, p):
+    version, is_default = backend.create_policy_version(
+        p.required("PolicyName"), p.required("PolicyDocument"), set_as_default=p.get_bool("SetAsDefault", False),
+        rotate_strategy=p.get("RotateStrategy"))
+    return {"PolicyVersion": _version(version, is_default)}
+
+
+def get_policy_version(backend, p):
+    return {"PolicyVersion": _version(*backend.get_policy_version(p.required("PolicyType"), p.required("PolicyName"),
+                                                                  p.required("VersionId")))}
+
+
+def list_policy_versions(backend, p):
+    return {"PolicyVersions": {"PolicyVersion": [
+        _version(v, d) for v, d in backend.list_policy_versions(p.required("PolicyType"), p.required("PolicyName"))]}}
+
+
+def delete_policy_version(backend, p):
+    backend.delete_policy_version(p.required("PolicyName"), p.required("VersionId"))
+    return {}
+
+
+def set_default_policy_version(backend, p):
+    backend.set_default_policy_version(p.required("PolicyName"), p.required("VersionId"))
+    return {}
+
+
+SETUP_ACTIONS = {
+    "GetGroup": get_group, "ListGroups": list_groups, "ListUsersForGroup": list_users_for_group,
+    "DeleteGroup": delete_group, "AttachPolicyToGroup": attach_policy_to_group,
+    "DetachPolicyFromGroup": detach_policy_from_group, "ListPoliciesForGroup": list_policies_for_group,
+    "CreateRole": create_role, "GetRole": get_role, "ListRoles": list_roles, "UpdateRole": update_role,
+    "AttachPolicyToRole": attach_policy_to_role, "DetachPolicyFromRole": detach_policy_from_role,
+    "ListPoliciesForRole": list_policies_for_role,
+    "CreatePolicy": create_policy, "GetPolicy": get_policy, "ListPolicies": list_policies,
+    "CreatePolicyVersion": create_policy_version, "GetPolicyVersion": get_policy_version,
+    "ListPolicyVersions": list_policy_versions, "DeletePolicyVersion": delete_policy_version,
+    "SetDefaultPolicyVersion": set_default_policy_version,
+}
+
+
 ACTIONS = {
     "CreateUser": create_user, "GetUser": get_user, "UpdateUser": update_user, "DeleteUser": delete_user,
     "ListUsers": list_users,
@@ -221,5 +394,6 @@ ACTIONS = {
     "GetAccountAlias": get_account_alias, "SetAccountAlias": set_account_alias,
     "GetPasswordPolicy": get_password_policy, "SetPasswordPolicy": set_password_policy,
 }
+ACTIONS.update(SETUP_ACTIONS)
 
 SERVICE = Service(name="ram", version="2015-05-01", backend_factory=RamBackend, actions=ACTIONS)

@@ -610,4 +610,8 @@ def test_every_action_registered():
                 "AddUserToGroup RemoveUserFromGroup ListGroupsForUser CreateVirtualMFADevice BindMFADevice "
                 "GetUserMFAInfo UnbindMFADevice DeleteVirtualMFADevice GetAccountAlias SetAccountAlias "
                 "GetPasswordPolicy SetPasswordPolicy").split()
+    expected += ("GetGroup ListGroups ListUsersForGroup DeleteGroup AttachPolicyToGroup DetachPolicyFromGroup "
+                 "ListPoliciesForGroup CreateRole GetRole ListRoles UpdateRole AttachPolicyToRole DetachPolicyFromRole "
+                 "ListPoliciesForRole CreatePolicy GetPolicy ListPolicies CreatePolicyVersion GetPolicyVersion "
+                 "ListPolicyVersions DeletePolicyVersion SetDefaultPolicyVersion").split()
     assert sorted(ACTIONS) == sorted(expected)
