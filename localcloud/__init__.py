@@ -19,8 +19,8 @@ from .holds import DEFAULT_TIMEOUT as DEFAULT_HOLD_TIMEOUT
 from .holds import Holds
 from .server import Server
 from .signing import Authenticator
-from .userkeys import UserKeys
 from .state import StateFile
+from .userkeys import UserKeys
 
 __all__ = ["LocalCloud", "Account", "Clock"]
 
