@@ -60,7 +60,8 @@ def test_rule_console_unused_for_90_days():
     """CIS 1.5: no console logon for 90 days (never logged on: since the login profile was made)."""
     idle = console(mfa=True, last_login=NOW - timedelta(days=90))
     (finding,) = audit.findings(idle, NOW)
-    assert (finding["alert"], finding["cis"], finding["fix"]) == (audit.CONSOLE_UNUSED, "1.5", audit.FIX_DISABLE_CONSOLE)
+    assert (finding["alert"], finding["cis"], finding["fix"]) == (
+        audit.CONSOLE_UNUSED, "1.5", audit.FIX_DISABLE_CONSOLE)
     assert codes(console(mfa=True, last_login=NOW - timedelta(days=89))) == []
     never = console(mfa=True, last_login=None, console_created=NOW - timedelta(days=120))
     assert codes(never) == [audit.CONSOLE_UNUSED] and "no console logon" in audit.findings(never, NOW)[0]["message"]

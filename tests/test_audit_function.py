@@ -10,7 +10,7 @@ from alibabacloud_kms20160120 import models as km
 from alibabacloud_ram20150501 import models as rm
 from alibabacloud_ram20150501.client import Client as RamClient
 
-from tests.conftest import ROLE_POLICY, as_bytes, inspector_config, set_clock
+from tests.conftest import ROLE_POLICY, as_bytes, set_clock
 from tests.onboarding_support import event, invoke
 
 POLICIES = ROLE_POLICY.parent

@@ -177,7 +177,8 @@ def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
 
 
 # -- the audit function (functions/audit.py): its own, read-only role -------------------------------
-AUDIT_POLICY, AUDIT_FIX_POLICY = ROOT / "policies" / "audit-role-policy.json", ROOT / "policies" / "audit-fix-role-policy.json"
+AUDIT_POLICY = ROOT / "policies" / "audit-role-policy.json"
+AUDIT_FIX_POLICY = ROOT / "policies" / "audit-fix-role-policy.json"
 OUR_GROUPS = {"acs:ram:*:*:group/hr-arms-read-only", "acs:ram:*:*:group/hr-arms-full"}
 
 

@@ -221,8 +221,8 @@ def key_unused(view: UserView, now: datetime, policy: AuditPolicy) -> list[Findi
         idle = _days(now, key.last_used or key.created)
         if idle is not None and idle >= policy.unused_days:
             what = "never used" if key.last_used is None else "unused"
-            found.append(_finding(KEY_UNUSED, None, MEDIUM,
-                                  f"AccessKey {key.access_key_id} {what} for {idle} days (at most {policy.unused_days})"))
+            found.append(_finding(KEY_UNUSED, None, MEDIUM, f"AccessKey {key.access_key_id} {what} for {idle} days "
+                                                            f"(at most {policy.unused_days})"))
     return found
 
 

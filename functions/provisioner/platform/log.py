@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ..domain.audit import RULE_IDS as AUDIT_ALERTS    # the audit's finding codes (pure rules, no import back)
+from ..domain.audit import RULE_IDS as AUDIT_ALERTS  # the audit's finding codes (pure rules, no import back)
 
 _keys: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "log_keys", default={})  # noqa: B039 - never mutated: writers set a new dict
