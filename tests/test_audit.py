@@ -99,6 +99,8 @@ def test_rule_more_than_one_active_key_outside_a_rotation():
     stuck = replace(rotating, created=NOW - timedelta(hours=25))
     assert audit.MULTIPLE_ACTIVE_KEYS not in codes(programmatic(access_keys=(old, rotating)))
     assert audit.MULTIPLE_ACTIVE_KEYS in codes(programmatic(access_keys=(old, stuck)))
+    day_old = replace(rotating, created=NOW - timedelta(hours=audit.ROTATION_WINDOW_HOURS))
+    assert audit.MULTIPLE_ACTIVE_KEYS in codes(programmatic(access_keys=(old, day_old)))     # the overlap is over
     assert audit.MULTIPLE_ACTIVE_KEYS not in codes(programmatic(access_keys=(old, replace(stuck, status="Inactive"))))
 
 
@@ -113,6 +115,9 @@ def test_rule_drift_policies_and_groups_beyond_ours_never_fixed():
     assert audit.findings(in_ours, NOW, GROUP_MODE) == []
     admins = programmatic(policies=(), groups=("hr-arms-read-only", "admins"))
     assert [f["alert"] for f in audit.findings(admins, NOW, GROUP_MODE)] == [audit.FOREIGN_GROUP]
+    both = programmatic(policies=(), groups=("hr-arms-read-only", "hr-arms-full"))
+    assert [f["alert"] for f in audit.findings(both, NOW, GROUP_MODE)] == [audit.FOREIGN_GROUP]
+    assert audit.level(both, GROUP_MODE) == "mixed" and audit.level(in_ours, GROUP_MODE) == "read-only"
 
 
 def test_rule_direct_arms_attachment_in_group_mode():

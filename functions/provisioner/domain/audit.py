@@ -125,9 +125,11 @@ class AuditPolicy:
         return set(self.groups.values()) if self.group_mode else set()
 
 
-def level(view: UserView) -> str | None:
-    """``read-only`` / ``full`` from the ARMS policy attached (None: neither; ``mixed``: both)."""
-    levels = [lvl for lvl, policy in ARMS_POLICIES.items() if policy in view.policies]
+def level(view: UserView, policy: AuditPolicy | None = None) -> str | None:
+    """``read-only`` / ``full`` from the ARMS policy attached or, in group mode, our group the user
+    is in (None: neither; ``mixed``: both levels)."""
+    groups = policy.groups if policy is not None and policy.group_mode else {}
+    levels = [lvl for lvl, name in ARMS_POLICIES.items() if name in view.policies or groups.get(lvl) in view.groups]
     if len(levels) > 1:
         return "mixed"
     return levels[0] if levels else None
@@ -264,6 +266,9 @@ def drift(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
     for group in view.groups:
         if group not in ours:
             found.append(_finding(FOREIGN_GROUP, None, HIGH, f"the user is in group {group}, which is not ours"))
+    if len(ours & set(view.groups)) > 1:
+        found.append(_finding(FOREIGN_GROUP, None, HIGH, f"the user is in both ARMS groups "
+                              f"({', '.join(sorted(ours & set(view.groups)))}): one level is ours, the other drift"))
     return found
 
 
@@ -360,7 +365,7 @@ def row(view: UserView, now: datetime, tz_name: str, grace_days: int,
     age = key_age_days(view, now)
     return {
         "userName": view.user_name, "displayName": view.display_name, "employeeId": marker.employee_id,
-        "state": marker.state, "level": level(view), "credential": credential_kind(view),
+        "state": marker.state, "level": level(view, policy), "credential": credential_kind(view),
         "keyAgeDays": age, "keyAge": key_age_bucket(age),
         "mfa": view.mfa, "console": view.console,
         "leaveDate": _iso_day(marker.leave_date), "contractEnd": _iso_day(marker.end_date),
