@@ -399,22 +399,35 @@ def _finish(results, rows, rejected_rows, csv_path, as_json, dry_run):
 
 # -- users / user / report ------------------------------------------------------------------------
 def _collect(progress_console: Console | None = None) -> list[dict]:
-    """Every managed user as the access review sees it (audit.row), read through the directory."""
+    """Every managed user as the access review sees it (audit.row), read as the daily audit reads it
+    (workflows.audit.read_user: the same facts, the same rules, the same settings)."""
     from provisioner.cloud import directory
     from provisioner.domain import audit
     from provisioner.platform import clock, runtime
+    from provisioner.workflows import audit as audit_run
     rt = runtime.get()
     listing = directory.list_users(rt.cloud)
+    index = directory.all_secrets(rt.secrets)
+    policy = audit_run.policy(rt.settings)
     rows = []
     progress = Progress(TextColumn("reading users"), BarColumn(), MofNCompleteColumn(),
                         console=progress_console or stderr(), disable=len(listing.managed) < 20)
     with progress:
         task = progress.add_task("users", total=len(listing.managed))
         for managed in sorted(listing.managed, key=lambda m: m.user_name):
-            view = directory.user_view(rt.cloud, rt.secrets, managed)
-            rows.append(audit.row(view, clock.now(), rt.settings.hr_timezone, rt.settings.offboard_grace_days))
+            view = audit_run.read_user(rt, managed, index)
+            rows.append(audit.row(view, clock.now(), rt.settings.hr_timezone, rt.settings.offboard_grace_days,
+                                  policy))
             progress.advance(task)
     return rows
+
+
+def _account_findings() -> list[dict]:
+    """The account's own finding (the password policy against CIS 1.7-1.14), as the audit reports it."""
+    from provisioner.domain import audit
+    from provisioner.platform import runtime
+    body = runtime.get().cloud.ram("GetPasswordPolicy")
+    return audit.password_policy_findings(body.get("PasswordPolicy") or {})
 
 
 def _when(row: dict) -> str:
@@ -473,6 +486,7 @@ def user(name, as_json, target_spec):
         from provisioner.cloud import directory
         from provisioner.domain import audit, ownership
         from provisioner.platform import clock, runtime
+        from provisioner.workflows import audit as audit_run
         rt = runtime.get()
         try:
             found = directory.get_user(rt.cloud, name)
@@ -481,12 +495,13 @@ def user(name, as_json, target_spec):
             marker = ownership.owned_by(found)
             if marker is None:
                 raise NotFound(f"{name}: not managed by hr-ram-provisioner (no ownership marker); not shown")
-            view = directory.user_view(rt.cloud, rt.secrets, directory.ManagedUser(name, marker, found))
+            view = audit_run.read_user(rt, directory.ManagedUser(name, marker, found))
         except NotFound:
             raise
         except Exception as err:  # noqa: BLE001
             _read_failure(err)
-        r = audit.row(view, clock.now(), rt.settings.hr_timezone, rt.settings.offboard_grace_days)
+        r = audit.row(view, clock.now(), rt.settings.hr_timezone, rt.settings.offboard_grace_days,
+                      audit_run.policy(rt.settings))
         if as_json:
             out(json.dumps(r, ensure_ascii=False, indent=2))
             return OK
@@ -531,11 +546,12 @@ def report(html_path, csv_path, target_spec):
         try:
             rows = _collect()
             account = account_line(runtime.get(), target)
+            account_findings = _account_findings()
         except Exception as err:  # noqa: BLE001
             _read_failure(err)
         summary = audit.summary(rows)
         generated = clock.now()
-        outputs = [(html_path, render_html(rows, summary, account, generated))]
+        outputs = [(html_path, render_html(rows, summary, account, generated, account_findings))]
         if csv_path:
             outputs.append((csv_path, render_csv(rows)))
         for path, text in outputs:

@@ -78,7 +78,26 @@ def _next(row: dict) -> str:
     return f"{escape(row['nextAction'])} <span class=\"muted\">{when}</span>"
 
 
-def render_html(rows: list[dict], summary: dict, account: str, generated: datetime) -> str:
+# What each rule checks (the page's legend), in the rules' order; README "The access review" says the same.
+RULE_TEXT = (
+    (audit.CONSOLE_WITHOUT_MFA, "CIS 1.4", "a console user without an MFA device after MFA_GRACE_DAYS"),
+    (audit.CONSOLE_UNUSED, "CIS 1.5", "no console logon for 90 days (the audit can disable it)"),
+    (audit.KEY_UNUSED, "AK governance", "an active AccessKey unused for 90 days (never used: since created)"),
+    (audit.KEY_TOO_OLD, "CIS 1.6", "an active AccessKey older than KEY_MAX_AGE_DAYS (90): rotation due"),
+    (audit.MULTIPLE_ACTIVE_KEYS, "AK governance", "more than one active AccessKey outside a rotation"),
+    (audit.FOREIGN_POLICY, "drift", "a policy other than AliyunARMSReadOnlyAccess / AliyunARMSFullAccess"),
+    (audit.FOREIGN_GROUP, "drift", "a group other than ours"),
+    (audit.DIRECT_ARMS_ATTACHMENT, "CIS 1.16", "an ARMS policy attached directly in group mode"),
+    (audit.SECRET_MISSING, "handover", "no secret of ours holds the credential"),
+    (audit.SECRET_FOREIGN, "handover", "a secret at the user's name is not tagged as this employee's"),
+    (audit.KEY_NOT_IN_KMS, "invariant", "the active AccessKey is not the one KMS holds"),
+    (audit.DISABLED_WITH_CREDENTIAL, "invariant", "a disabled user still has a credential"),
+    (audit.PASSWORD_POLICY, "CIS 1.7-1.14", "the account's password policy (one finding for the account)"),
+)
+
+
+def render_html(rows: list[dict], summary: dict, account: str, generated: datetime,
+                account_findings: list[dict] | None = None) -> str:
     when = generated.strftime("%Y-%m-%d %H:%M UTC")
     cards = [(summary["users"], "managed users", False),
              (summary["byState"].get("active", 0), "active", False),
@@ -103,6 +122,8 @@ def render_html(rows: list[dict], summary: dict, account: str, generated: dateti
         f"<figure><figcaption>Users by ARMS level</figcaption>{bar_chart(levels)}</figure>",
         f"<figure><figcaption>Oldest active AccessKey</figcaption>{bar_chart(summary['byKeyAge'])}</figure>",
         "</section>",
+        "<h2>Account</h2>",
+        f"<div>{_findings_cell(account_findings or [])}</div>",
         "<h2>Users</h2>",
         "<table><thead><tr><th>user</th><th>employee</th><th>state</th><th>level</th><th>credential</th>"
         "<th>key age</th><th>MFA</th><th>leave / contract end</th><th>next action</th><th>secret</th>"
@@ -124,15 +145,9 @@ def render_html(rows: list[dict], summary: dict, account: str, generated: dateti
     if not rows:
         html.append('<tr><td colspan="11" class="muted">no managed users</td></tr>')
     html += ["</tbody></table>",
-             "<h2>What is checked</h2><ul>"
-             f"<li><b>{audit.CONSOLE_WITHOUT_MFA}</b>: a console user without an MFA device</li>"
-             f"<li><b>{audit.KEY_TOO_OLD}</b>: an active AccessKey older than {audit.KEY_MAX_AGE_DAYS} days</li>"
-             f"<li><b>{audit.FOREIGN_POLICY}</b>: a policy other than AliyunARMSReadOnlyAccess / "
-             "AliyunARMSFullAccess</li>"
-             f"<li><b>{audit.SECRET_MISSING}</b> / <b>{audit.SECRET_FOREIGN}</b>: no secret of ours holds the "
-             "credential, or a secret at the user's name is not tagged as this employee's</li>"
-             f"<li><b>{audit.KEY_NOT_IN_KMS}</b>, <b>{audit.DISABLED_WITH_CREDENTIAL}</b>: the invariants "
-             "(every AccessKey is the one KMS holds; a disabled user has no credential)</li></ul>",
+             "<h2>What is checked</h2><ul>" + "".join(
+                 f"<li><b>{escape(code)}</b> ({escape(ref)}): {escape(text)}</li>" for code, ref, text in RULE_TEXT)
+             + "</ul>",
              "</main><footer>No credential appears in this report: identifiers, dates and findings only. "
              "Next actions follow the sweep's rules (HR_TIMEZONE, OFFBOARD_GRACE_DAYS).</footer></body></html>"]
     return "\n".join(html) + "\n"

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from . import views
-from .clock import Clock
+from .clock import Clock, parse_time
 from .controlapi import CONTROL_PREFIX, ControlAPI
 from .core import Gateway
 from .holds import DEFAULT_TIMEOUT as DEFAULT_HOLD_TIMEOUT
@@ -20,6 +20,7 @@ from .holds import Holds
 from .server import Server
 from .signing import Authenticator
 from .state import StateFile
+from .userkeys import UserKeys
 
 __all__ = ["LocalCloud", "Account", "Clock"]
 
@@ -72,6 +73,8 @@ class LocalCloud:
         self.authenticator = Authenticator({self.access_key_id: self.access_key_secret}, tokens)
         self.gateway = Gateway(_services(), self.authenticator, self.account, clock=clock,
                                holds=Holds(default_timeout=hold_timeout))
+        self.user_keys = UserKeys(lambda: self.gateway.backends["ram"])
+        self.authenticator.user_keys = self.gateway.authorizer.user_keys = self.user_keys
         self._fingerprint_key = secrets.token_hex(32)
         self._host, self._port = host, port
         self._server = None
@@ -212,6 +215,33 @@ class LocalCloud:
                  "securityToken": key in self.authenticator.security_tokens,
                  "restricted": key in policies, "statements": policies.get(key, [])}
                 for key in sorted(self.authenticator.credentials)]
+
+    # -- usage: last logon, key last use, MFA (issue 13; the control API serves the same) ----
+    @staticmethod
+    def _epoch(when):
+        return None if when is None else parse_time(when).timestamp()
+
+    def set_last_login(self, user_name, when):
+        """A user's LastLoginDate (a datetime, RFC 3339 text or epoch seconds; None: never)."""
+        self.ram.set_last_login(user_name, self._epoch(when))
+        self._changed()
+
+    def set_key_last_used(self, access_key_id, when):
+        """An AccessKey's last use, as GetAccessKeyLastUsed reports it (None: never used)."""
+        self.ram.set_key_last_used(access_key_id, self._epoch(when))
+        self._changed()
+
+    def bind_mfa(self, user_name):
+        """Bind a new virtual MFA device to the user, as the user does at logon; its serial number."""
+        serial = self.ram.bind_mfa_for_test(user_name)
+        self._changed()
+        return serial
+
+    def unbind_mfa(self, user_name):
+        """Unbind and delete the user's MFA device; its serial number."""
+        serial = self.ram.unbind_mfa_for_test(user_name)
+        self._changed()
+        return serial
 
     # -- state views (no credentials; the control API serves the same) ---------
     def fingerprint(self, value):

@@ -175,6 +175,27 @@ class ControlClient:
     def save_state(self):
         return self._post("/state/save")
 
+    # -- usage: last logon, key last use, MFA (issue 13) --------------------------------------------
+    @staticmethod
+    def _when(when):
+        return None if when is None else when.isoformat() if hasattr(when, "isoformat") else when
+
+    def set_last_login(self, user_name, when):
+        """The user's LastLoginDate (datetime, RFC 3339 text or epoch seconds; None: never logged on)."""
+        return self._post("/ram/last-login", {"userName": user_name, "when": self._when(when)})
+
+    def set_key_last_used(self, access_key_id, when):
+        """An AccessKey's last use as GetAccessKeyLastUsed reports it (None: never used)."""
+        return self._post("/ram/key-last-used", {"accessKeyId": access_key_id, "when": self._when(when)})
+
+    def bind_mfa(self, user_name):
+        """Bind a new virtual MFA device to the user; its serial number."""
+        return self._post("/ram/mfa", {"userName": user_name, "bound": True})["serialNumber"]
+
+    def unbind_mfa(self, user_name):
+        """Unbind and delete the user's MFA device; its serial number."""
+        return self._post("/ram/mfa", {"userName": user_name, "bound": False})["serialNumber"]
+
     def minted_credentials(self):
         """Every credential the cloud minted or stored: the ONE endpoint that returns credentials
         (leak checks search outputs for them). Never print what it returns."""

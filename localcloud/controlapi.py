@@ -19,7 +19,8 @@ import re
 from urllib.parse import parse_qsl
 
 from .clock import describe as describe_clock
-from .clock import parse_time
+from .clock import iso, parse_time
+from .exceptions import ApiError
 
 CONTROL_PREFIX = "/_localcloud"
 MAX_WAIT_SECONDS = 120.0
@@ -101,6 +102,8 @@ class ControlAPI:
             ("GET", "/state/ram/account", self.ram_account),
             ("GET", "/state/kms/secrets", self.kms_secrets), ("GET", "/state/kms/secret", self.kms_secret),
             ("POST", "/ram/quotas", self.ram_quotas), ("POST", "/ram/custom-policies", self.ram_custom_policy),
+            ("POST", "/ram/last-login", self.ram_last_login), ("POST", "/ram/key-last-used", self.ram_key_last_used),
+            ("POST", "/ram/mfa", self.ram_mfa),
             ("GET", "/calls", self.calls), ("GET", "/calls/mark", self.calls_mark),
             ("GET", "/callers", self.callers), ("POST", "/callers", self.caller_add),
             ("DELETE", "/callers/policies", self.caller_policies_detach_all),
@@ -314,6 +317,43 @@ class ControlAPI:
         self.cloud.ram.add_custom_policy(_field(body, "name", str), _field(body, "description", str, ""))
         self.cloud._changed()
         return {"added": body["name"]}
+
+    # -- usage: last logon, key last use, MFA (issue 13) -------------------------------------------
+    @staticmethod
+    def _when(body):
+        if "when" not in body:
+            raise _bad('give "when": RFC 3339 (e.g. 2027-01-01T00:00:00Z), epoch seconds, or null (never)')
+        when = body["when"]
+        if when is None:
+            return None
+        if isinstance(when, bool):
+            raise _bad("when must be a time or null")
+        try:
+            return parse_time(when)
+        except (TypeError, ValueError) as error:
+            raise _bad(f"cannot read the time: {error}") from None
+
+    @staticmethod
+    def _ram_call(fn, *args):
+        try:
+            return fn(*args)
+        except ApiError as error:
+            raise ControlError(error.status, error.code, error.message) from None
+
+    def ram_last_login(self, path, query, body):
+        name, when = _field(body, "userName", str), self._when(body)
+        self._ram_call(self.cloud.set_last_login, name, when)
+        return {"userName": name, "lastLoginDate": iso(when.timestamp()) if when else None}
+
+    def ram_key_last_used(self, path, query, body):
+        key, when = _field(body, "accessKeyId", str), self._when(body)
+        self._ram_call(self.cloud.set_key_last_used, key, when)
+        return {"accessKeyId": key, "lastUsedDate": iso(when.timestamp()) if when else None}
+
+    def ram_mfa(self, path, query, body):
+        name, bound = _field(body, "userName", str), _field(body, "bound", bool)
+        serial = self._ram_call(self.cloud.bind_mfa if bound else self.cloud.unbind_mfa, name)
+        return {"userName": name, "bound": bound, "serialNumber": serial}
 
     # -- call log ---------------------------------------------------------------------------------
     def calls(self, path, query, body):

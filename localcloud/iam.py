@@ -9,7 +9,8 @@ and every resource the request touches. Actions and resources match with
 ``*``/``?`` wildcards, actions case-insensitively. Statements with a
 ``Condition`` are not evaluated (an Allow with a Condition never matches; a
 Deny with one always does): the conservative reading. Keys without an
-attached policy are unrestricted (the account's root key).
+attached policy are unrestricted (the account's root key); a RAM-minted AccessKey without one
+is held to its user's attached policies (``localcloud/userkeys.py``).
 """
 import fnmatch
 import json
@@ -67,6 +68,7 @@ class Authorizer:
     def __init__(self):
         self._policies = {}
         self._lock = threading.Lock()
+        self.user_keys = None      # localcloud/userkeys.UserKeys: what a RAM-minted key may do
 
     def attach(self, access_key_id, document):
         """Restrict ``access_key_id`` to ``document`` (a RAM policy dict or JSON string)."""
@@ -96,6 +98,8 @@ class Authorizer:
     def check(self, access_key_id, service, action, params, account):
         with self._lock:
             statements = self._policies.get(access_key_id)
+        if statements is None and self.user_keys is not None:
+            statements = self.user_keys.statements(access_key_id)
         if statements is None:
             return
         full_action = f"{service}:{action}"

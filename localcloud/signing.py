@@ -49,9 +49,12 @@ class Authenticator:
         self.security_tokens = dict(security_tokens or {})  # AccessKeyId -> token
         self._nonces = {}
         self._lock = threading.Lock()
+        self.user_keys = None      # localcloud/userkeys.UserKeys: RAM-minted keys sign requests too
 
     def _secret_for(self, access_key_id):
         secret = self.credentials.get(access_key_id)
+        if secret is None and self.user_keys is not None:
+            secret = self.user_keys.secret(access_key_id)
         if secret is None:
             raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
         return secret
@@ -88,6 +91,12 @@ class Authenticator:
 
     def authenticate(self, method, path, query, headers, body):
         """Return the caller's AccessKeyId or raise the gateway's error."""
+        access_key_id = self._authenticate(method, path, query, headers, body)
+        if self.user_keys is not None and access_key_id not in self.credentials:
+            self.user_keys.used(access_key_id)      # a RAM-minted key: its last use is now
+        return access_key_id
+
+    def _authenticate(self, method, path, query, headers, body):
         auth = headers.get("authorization")
         if auth:
             return self._v3(method, path, query, headers, body, auth)

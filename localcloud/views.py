@@ -43,7 +43,9 @@ def ram_user(backend, user_name, fp):
         view = user.view()
         view.update({
             "AccessKeys": [{"AccessKeyId": k.access_key_id, "Status": k.status, "CreateDate": iso(k.created),
+                            "LastUsedDate": iso(k.last_used) if k.last_used is not None else None,
                             "SecretFingerprint": fp(k.secret)} for k in user.access_keys.values()],
+            "LastLoginDate": iso(user.last_login) if user.last_login is not None else None,
             "LoginProfile": None if profile is None else {
                 "PasswordResetRequired": profile.password_reset_required,
                 "MFABindRequired": profile.mfa_bind_required, "CreateDate": iso(profile.created),

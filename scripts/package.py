@@ -6,7 +6,8 @@
 Layout of the artifact root (FC's code directory; handlers ``onboarding.handler``
 and ``offboarding.handler``):
 
-    onboarding.py, offboarding.py, provisioner/   from functions/
+    onboarding.py, offboarding.py, audit.py,      from functions/
+      provisioner/
     schemas/                                       the HR event contract, loaded at run time
     <runtime dependencies>                         locks/runtime-pythonX.Y.txt, vendored
 

@@ -105,7 +105,58 @@ def _action_constants(node):
     return [value] if value is not None else []
 
 
-def actions_called(root=FUNCTIONS):
+def _imports(tree):
+    """Import nodes of a module, at any depth, except those under ``if TYPE_CHECKING:``."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _module_file(root, dotted):
+    base = root.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def module_closure(entries, root=FUNCTIONS):
+    """The files under ``root`` an FC function's handler module(s) can import: the entry files, and
+    every module of ours they import at any depth (imports inside functions too; TYPE_CHECKING-only
+    ones not), with the packages on the way. Which code one function's role must cover."""
+    todo = [root / e for e in entries]
+    seen = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        rel = path.relative_to(root).with_suffix("")
+        package = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in _imports(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = package[:len(package) - node.level + 1] if node.level else []
+                module = ".".join(base + ([node.module] if node.module else []))
+                targets = [module] + [f"{module}.{alias.name}" if module else alias.name for alias in node.names]
+            for dotted in targets:
+                parts = dotted.split(".")
+                for i in range(1, len(parts) + 1):        # the packages on the way run too
+                    found = _module_file(root, ".".join(parts[:i]))
+                    if found is not None:
+                        todo.append(found)
+    return seen
+
+
+def actions_called(root=FUNCTIONS, files=None):
     """``({"ram:CreateUser", ...}, unresolved)`` from the source, following wrappers.
 
     A wrapper is any function passing one of its parameters as the action to ``ram``/``kms``/
@@ -113,7 +164,8 @@ def actions_called(root=FUNCTIONS):
     return self.ram(action, **p)`` makes ``_ignore(pred, "DeleteAccessKey")`` a DeleteAccessKey
     call. An action argument that is neither a literal nor a pass-through parameter is reported
     as unresolved (the policy could not be checked against it)."""
-    trees = [(p, ast.parse(p.read_text(encoding="utf-8"), filename=str(p))) for p in _python_files(root)]
+    paths = _python_files(root) if files is None else sorted(files)
+    trees = [(p, ast.parse(p.read_text(encoding="utf-8"), filename=str(p))) for p in paths]
     callers = dict(BASE_CALLERS)
     changed = True
     while changed:   # fixpoint: wrappers of wrappers

@@ -86,8 +86,9 @@ def _child_env(cloud):
 def test_zip_layout(built):
     zip_path, unpacked = built
     names = set(zipfile.ZipFile(zip_path).namelist())
-    assert {"onboarding.py", "offboarding.py", "provisioner/__init__.py",
-            "schemas/onboarding-event.schema.json", "schemas/offboarding-event.schema.json"} <= names
+    assert {"onboarding.py", "offboarding.py", "audit.py", "provisioner/__init__.py",
+            "schemas/onboarding-event.schema.json", "schemas/offboarding-event.schema.json",
+            "schemas/audit-payload.schema.json"} <= names
     for package in ("alibabacloud_ram20150501/", "alibabacloud_kms20160120/", "alibabacloud_credentials/",
                     "alibabacloud_tea_openapi/", "jsonschema/"):
         assert any(n.startswith(package) for n in names), package

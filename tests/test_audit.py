@@ -1,4 +1,5 @@
 """The access review's rules (domain/audit.py): pure functions of a user's read model and an instant."""
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 from provisioner.domain import audit, lifecycle
@@ -32,29 +33,122 @@ def test_a_clean_programmatic_user_has_no_finding():
     assert audit.level(programmatic()) == "read-only" and audit.credential_kind(programmatic()) == "programmatic"
 
 
-def test_console_user_without_mfa_is_flagged_and_with_mfa_is_not():
-    console = programmatic(access_keys=(), console=True, mfa_bind_required=False, secrets=(ours("pw-1"),))
-    assert codes(console) == [audit.CONSOLE_WITHOUT_MFA]
-    assert audit.findings(console, NOW)[0]["severity"] == audit.HIGH
-    pending = programmatic(access_keys=(), console=True, mfa_bind_required=True, secrets=(ours("pw-1"),))
-    assert audit.findings(pending, NOW)[0]["severity"] == audit.MEDIUM      # bound at next logon
-    assert codes(programmatic(access_keys=(), console=True, mfa=True, secrets=(ours("pw-1"),))) == []
+GROUPS = {"read-only": "hr-arms-read-only", "full": "hr-arms-full"}
+GROUP_MODE = audit.AuditPolicy(group_mode=True, groups=GROUPS)
 
 
-def test_key_older_than_90_days():
-    assert codes(programmatic(access_keys=(key(days=90),))) == []
-    assert codes(programmatic(access_keys=(key(days=91),))) == [audit.KEY_TOO_OLD]
+def console(**kw):
+    base = dict(access_keys=(), console=True, console_created=NOW - timedelta(days=30),
+                last_login=NOW - timedelta(days=1), secrets=(ours("pw-1"),))
+    return programmatic(**{**base, **kw})
+
+
+def test_rule_console_without_mfa_after_the_grace_days():
+    """CIS 1.4: a console user without MFA, once MFA_GRACE_DAYS have passed since its console access."""
+    assert codes(console()) == [audit.CONSOLE_WITHOUT_MFA]
+    (finding,) = audit.findings(console(), NOW)
+    assert (finding["cis"], finding["severity"]) == ("1.4", audit.HIGH)
+    assert codes(console(mfa=True)) == []
+    fresh = console(console_created=NOW - timedelta(days=6))
+    assert codes(fresh) == []                                          # inside the default 7-day grace
+    assert codes(console(console_created=NOW - timedelta(days=7))) == [audit.CONSOLE_WITHOUT_MFA]
+    assert audit.findings(fresh, NOW, audit.AuditPolicy(mfa_grace_days=0))[0]["alert"] == audit.CONSOLE_WITHOUT_MFA
+    assert codes(programmatic()) == []                                 # no console: nothing to protect
+
+
+def test_rule_console_unused_for_90_days():
+    """CIS 1.5: no console logon for 90 days (never logged on: since the login profile was made)."""
+    idle = console(mfa=True, last_login=NOW - timedelta(days=90))
+    (finding,) = audit.findings(idle, NOW)
+    assert (finding["alert"], finding["cis"], finding["fix"]) == (
+        audit.CONSOLE_UNUSED, "1.5", audit.FIX_DISABLE_CONSOLE)
+    assert codes(console(mfa=True, last_login=NOW - timedelta(days=89))) == []
+    never = console(mfa=True, last_login=None, console_created=NOW - timedelta(days=120))
+    assert codes(never) == [audit.CONSOLE_UNUSED] and "no console logon" in audit.findings(never, NOW)[0]["message"]
+    assert codes(console(mfa=True, last_login=None, console_created=NOW - timedelta(days=10))) == []
+
+
+def test_rule_access_key_unused_for_90_days():
+    """AccessKey governance: an Active key unused for 90 days; never used counts from its creation."""
+    used = AccessKeyView("LTAIkey1", "Active", NOW - timedelta(days=200), last_used=NOW - timedelta(days=91))
+    assert audit.KEY_UNUSED in codes(programmatic(access_keys=(used,)))
+    recent = replace(used, last_used=NOW - timedelta(days=3))
+    assert audit.KEY_UNUSED not in codes(programmatic(access_keys=(recent,)))
+    assert codes(programmatic(access_keys=(key(days=89),))) == []                     # never used, 89 days
+    never = programmatic(access_keys=(key(days=90),))
+    assert codes(never) == [audit.KEY_UNUSED] and "never used" in audit.findings(never, NOW)[0]["message"]
     assert codes(programmatic(access_keys=(key(days=400, status="Inactive"),))) == []   # not a usable key
-    assert audit.key_age_days(programmatic(access_keys=(key(days=91),)), NOW) == 91
+
+
+def test_rule_key_rotation_due_after_key_max_age_days():
+    """CIS 1.6: an Active key older than KEY_MAX_AGE_DAYS (90) is due for rotation."""
+    def aged(days):
+        return programmatic(access_keys=(AccessKeyView("LTAIkey1", "Active", NOW - timedelta(days=days),
+                                                       last_used=NOW),))
+    assert codes(aged(90)) == []
+    assert codes(aged(91)) == [audit.KEY_TOO_OLD] and audit.findings(aged(91), NOW)[0]["cis"] == "1.6"
+    assert codes(aged(31)) == [] and audit.findings(aged(31), NOW, audit.AuditPolicy(key_max_age_days=30))
+    assert audit.key_age_days(aged(91), NOW) == 91
     assert audit.key_age_bucket(91) == "> 90 days" and audit.key_age_bucket(90) == "30-90 days"
     assert audit.key_age_bucket(29) == "< 30 days" and audit.key_age_bucket(None) == audit.NO_KEY
 
 
-def test_any_policy_but_the_two_arms_ones_is_flagged():
+def test_rule_more_than_one_active_key_outside_a_rotation():
+    old = AccessKeyView("LTAIkey1", "Active", NOW - timedelta(days=10), last_used=NOW)
+    rotating = AccessKeyView("LTAIkey2", "Active", NOW - timedelta(hours=2), last_used=NOW)
+    stuck = replace(rotating, created=NOW - timedelta(hours=25))
+    assert audit.MULTIPLE_ACTIVE_KEYS not in codes(programmatic(access_keys=(old, rotating)))
+    assert audit.MULTIPLE_ACTIVE_KEYS in codes(programmatic(access_keys=(old, stuck)))
+    day_old = replace(rotating, created=NOW - timedelta(hours=audit.ROTATION_WINDOW_HOURS))
+    assert audit.MULTIPLE_ACTIVE_KEYS in codes(programmatic(access_keys=(old, day_old)))     # the overlap is over
+    assert audit.MULTIPLE_ACTIVE_KEYS not in codes(programmatic(access_keys=(old, replace(stuck, status="Inactive"))))
+
+
+def test_rule_drift_policies_and_groups_beyond_ours_never_fixed():
     view = programmatic(policies=("AliyunARMSReadOnlyAccess", "AdministratorAccess"))
     assert codes(view) == [audit.FOREIGN_POLICY]
     assert "AdministratorAccess" in audit.findings(view, NOW)[0]["message"]
+    assert "fix" not in audit.findings(view, NOW)[0]
     assert audit.level(programmatic(policies=("AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"))) == "mixed"
+    in_ours = programmatic(policies=(), groups=("hr-arms-read-only",))
+    assert codes(in_ours) == [audit.FOREIGN_GROUP]                     # user mode: no group is ours
+    assert audit.findings(in_ours, NOW, GROUP_MODE) == []
+    admins = programmatic(policies=(), groups=("hr-arms-read-only", "admins"))
+    assert [f["alert"] for f in audit.findings(admins, NOW, GROUP_MODE)] == [audit.FOREIGN_GROUP]
+    both = programmatic(policies=(), groups=("hr-arms-read-only", "hr-arms-full"))
+    assert [f["alert"] for f in audit.findings(both, NOW, GROUP_MODE)] == [audit.FOREIGN_GROUP]
+    assert audit.level(both, GROUP_MODE) == "mixed" and audit.level(in_ours, GROUP_MODE) == "read-only"
+
+
+def test_rule_direct_arms_attachment_in_group_mode():
+    """CIS 1.16: in group mode an ARMS policy attached to the user directly; fixed by moving it to its group."""
+    direct = programmatic(policies=("AliyunARMSFullAccess",))
+    assert codes(direct) == []                                          # user mode: that is how we grant
+    (finding,) = audit.findings(direct, NOW, GROUP_MODE)
+    assert (finding["alert"], finding["cis"], finding["fix"], finding["level"]) == (
+        audit.DIRECT_ARMS_ATTACHMENT, "1.16", audit.FIX_MOVE_TO_GROUP, "full")
+    assert "hr-arms-full" in finding["message"]
+
+
+def test_rule_password_policy_against_cis_1_7_to_1_14():
+    strong = {"RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True, "RequireSymbols": True,
+              "RequireNumbers": True, "MinimumPasswordLength": 14, "PasswordReusePrevention": 5,
+              "MaxPasswordAge": 90, "MaxLoginAttemps": 5, "HardExpiry": False}
+    assert audit.password_policy_findings(strong) == []
+    (finding,) = audit.password_policy_findings({**strong, "MinimumPasswordLength": 8, "MaxPasswordAge": 0,
+                                                 "RequireSymbols": False})
+    assert (finding["alert"], finding["cis"], finding["items"]) == (audit.PASSWORD_POLICY, "1.7-1.14",
+                                                                    ["1.9", "1.11", "1.13"])
+    localcloud_default = {"RequireUppercaseCharacters": True, "RequireLowercaseCharacters": True,
+                          "RequireSymbols": False, "RequireNumbers": True, "MinimumPasswordLength": 8,
+                          "PasswordReusePrevention": 0, "MaxPasswordAge": 0, "MaxLoginAttemps": 5}
+    assert audit.password_policy_findings(localcloud_default)[0]["items"] == ["1.9", "1.11", "1.12", "1.13"]
+
+
+def test_every_rule_id_is_an_alert_name_and_has_a_readme_row():
+    from provisioner.platform import log
+    assert audit.RULE_IDS <= log.ALERT_NAMES
+    assert set(audit.FIXES) <= audit.RULE_IDS
 
 
 def test_missing_foreign_and_mismatched_secrets():
@@ -87,7 +181,8 @@ def test_next_action_follows_the_sweep_rules_in_the_hr_time_zone():
 
 def test_row_and_summary_never_hold_more_than_identifiers():
     rows = [audit.row(programmatic(), NOW, "UTC", 30),
-            audit.row(programmatic(user_name="v", access_keys=(key(days=120),)), NOW, "UTC", 30),
+            audit.row(programmatic(user_name="v", access_keys=(replace(key(days=120), last_used=NOW),)),
+                      NOW, "UTC", 30),
             audit.row(programmatic(user_name="w", marker=Marker("E3", state="disabled", disabled_at=NOW),
                                    access_keys=(), secrets=()), NOW, "UTC", 30)]
     assert rows[1]["findings"][0]["alert"] == audit.KEY_TOO_OLD and rows[1]["keyAge"] == "> 90 days"

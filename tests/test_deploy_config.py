@@ -24,7 +24,8 @@ from tests.reference import FC3_SCHEMA
 FC_PROVIDED_PREFIXES = ("ALIBABA_CLOUD_", "FC_")
 # Read by the code for development only, deliberately absent from the deployment.
 NOT_DEPLOYED = {"SCHEMA_DIR": "overrides where JSON Schemas are loaded from (tests/tools)"}
-EXPECTED_FUNCTIONS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler"}
+EXPECTED_FUNCTIONS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler",
+                      "audit": "audit.handler"}
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,7 @@ def test_safe_defaults(spec):
         assert settings.protocol == "https"
         assert env["WEBHOOK_SIGNING_KEY"] == ""     # no baked-in key: unsigned webhooks are refused
         assert settings.offboard_dry_run            # the sweep only reports until switched on
+        assert not settings.audit_fixes             # the audit only reports until switched on
         assert all(isinstance(v, str) for v in env.values())
         assert not [k for k in env if k.startswith(("FC_", "ALIBABA_CLOUD_"))], "reserved names"
 
@@ -115,6 +117,11 @@ def test_triggers(spec):
     assert cron.startswith("CRON_TZ=") and len(cron.split()) == 7, cron   # zone + 6 fields, daily
     assert cron.split()[4:] == ["*", "*", "*"]
     json.loads(timers[0]["triggerConfig"]["payload"])                  # FC passes it as a string
+    audit = spec["resources"]["audit"]["props"]
+    (daily,) = audit["triggers"]
+    assert daily["triggerType"] == "timer" and daily["triggerConfig"]["cronExpression"].split()[4:] == ["*", "*", "*"]
+    assert json.loads(daily["triggerConfig"]["payload"]) == {}
+    assert audit["role"] != spec["resources"]["onboarding"]["props"]["role"]     # its own, read-only role
 
 
 def test_async_and_logs(spec):

@@ -122,7 +122,7 @@ def test_lifecycle_through_hrctl_across_restarts(cloud, tmp_path):
         "active", "full", "console")
     assert (users["di.wu"]["credential"], users["di.wu"]["keyAgeDays"], users["di.wu"]["secretName"]) == (
         "programmatic", 0, "ram-user/di.wu")
-    assert [f["alert"] for f in users["ann.lee"]["findings"]] == ["console-without-mfa"]
+    assert users["ann.lee"]["findings"] == []                      # MFA: still inside MFA_GRACE_DAYS (7)
     assert users["di.wu"]["findings"] == [] and users["di.wu"]["nextAction"] is None
     code, table, _ = hrctl(cloud, tmp_path, "users")
     assert code == 0 and "3 managed user(s)" in table and "di.wu" in table
@@ -201,7 +201,8 @@ def test_access_review_report_renders_in_chromium(cloud, tmp_path):
     for external in ("<script", "src=", "href=", "url(", "@import", "<link"):
         assert external not in page                                              # self-contained
     assert "corp (1234567890123456)" in page and page.count("<svg") == 3
-    for finding in ("console-without-mfa", "key-older-than-90-days", "foreign-policy"):
+    for finding in ("console-without-mfa", "console-unused", "key-rotation-due", "key-unused", "foreign-policy",
+                    "password-policy-weak"):
         assert f">{finding}</span>" in page
     rows = csv_path.read_text(encoding="utf-8").splitlines()
     assert rows[0].startswith("userName,displayName,employeeId,state,level") and len(rows) == 5

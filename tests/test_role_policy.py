@@ -15,9 +15,15 @@ from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
 from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
-from tests.deploy_helpers import ROOT, actions_called
+from tests.deploy_helpers import FUNCTIONS, ROOT, actions_called, module_closure
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
+# Each FC function's role policy document(s), and the handler modules whose code it must cover.
+FUNCTION_POLICIES = {
+    "function-role-policy.json": ("onboarding.py", "offboarding.py"),
+    "audit-role-policy.json": ("audit.py",),             # + audit-fix-role-policy.json when AUDIT_FIXES=true
+}
+MAIN_FUNCTIONS = FUNCTION_POLICIES["function-role-policy.json"]
 ARMS_POLICIES = {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
 # Performed by Function Compute with the role, not by our code: writing the function's logs
 # (logConfig) and delivering failed async events to the queue (asyncInvokeConfig.onFailure).
@@ -116,7 +122,7 @@ def test_platform_grants_match_s_yaml(s_engine):
 
 
 def test_every_action_the_code_calls_is_granted_and_nothing_else():
-    called, unresolved = actions_called()
+    called, unresolved = actions_called(files=module_closure(MAIN_FUNCTIONS))
     assert not unresolved, f"action names the scan cannot see (use literals): {unresolved}"
     granted = set(grants())
     missing = {a: where for a, where in called.items() if a not in granted}
@@ -161,10 +167,57 @@ def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
         seen.setdefault(action, "tests/test_role_policy.py (lifecycle)")
     granted = set(grants())
     assert not {a: t for a, t in seen.items() if a not in granted}, "called at run time, not granted"
-    static, _ = actions_called()
+    static, _ = actions_called(files=module_closure(MAIN_FUNCTIONS))
     assert not {a: t for a, t in seen.items() if a not in static}, "called at run time, invisible to the scan"
     assert {"ram:CreateUser", "ram:AttachPolicyToUser", "kms:CreateSecret", "ram:DeleteUser"} <= set(seen)
     with capsys.disabled():
         not_seen = sorted(set(static) - set(seen))
         print(f"\nrole policy: {len(granted)} actions granted, {len(seen)} seen at run time"
               f"{', not exercised: ' + ', '.join(not_seen) if not_seen else ''}")
+
+
+# -- the audit function (functions/audit.py): its own, read-only role -------------------------------
+AUDIT_POLICY = ROOT / "policies" / "audit-role-policy.json"
+AUDIT_FIX_POLICY = ROOT / "policies" / "audit-fix-role-policy.json"
+OUR_GROUPS = {"acs:ram:*:*:group/hr-arms-read-only", "acs:ram:*:*:group/hr-arms-full"}
+
+
+def _doc(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_every_function_has_its_policy_documents():
+    for name, entries in FUNCTION_POLICIES.items():
+        assert (ROOT / "policies" / name).is_file()
+        assert all((FUNCTIONS / entry).is_file() for entry in entries)
+
+
+def test_the_audit_role_only_reads_and_the_fix_role_only_fixes():
+    for doc in (_doc(AUDIT_POLICY), _doc(AUDIT_FIX_POLICY)):
+        assert doc["Version"] == "1" and all(s["Effect"] == "Allow" for s in doc["Statement"])
+    reads = grants(_doc(AUDIT_POLICY))
+    assert all(re.fullmatch(r"(ram|kms):(Get|List|Describe)\w+", a) for a in reads), sorted(reads)
+    assert "kms:GetSecretValue" not in reads                                   # metadata, never a value
+    for action, resources in reads.items():
+        if "*" in resources:
+            assert action in STAR_RESOURCE_OK and resources == ["*"], action
+    fixes = grants(_doc(AUDIT_FIX_POLICY))
+    assert set(fixes) == {"ram:DeleteLoginProfile", "ram:AddUserToGroup", "ram:DetachPolicyFromUser"}
+    assert set(fixes["ram:AddUserToGroup"]) == {"acs:ram:*:*:user/*"} | OUR_GROUPS
+    assert {r.rsplit("/", 1)[1] for r in fixes["ram:DetachPolicyFromUser"] if ":policy/" in r} == ARMS_POLICIES
+    assert not [a for a in fixes if "*" in a or (a != "ram:AddUserToGroup" and any(re.fullmatch(p, a)
+                                                                                  for p in ESCALATION))]
+
+
+def test_the_audit_code_calls_only_what_its_roles_grant_and_uses_every_grant():
+    """Module granularity: what only the audit's modules call must be granted by its two documents;
+    every grant must be called somewhere in its code. Shared modules (app, cloud/, platform/) are
+    proven at run time: tests/test_audit_function.py runs the audit with a key held to these roles."""
+    audit_files = module_closure(FUNCTION_POLICIES["audit-role-policy.json"])
+    own = audit_files - module_closure(MAIN_FUNCTIONS)
+    called_own, unresolved = actions_called(files=own)
+    assert not unresolved
+    granted = set(grants(_doc(AUDIT_POLICY))) | set(grants(_doc(AUDIT_FIX_POLICY)))
+    assert not {a: w for a, w in called_own.items() if a not in granted}, "called by the audit, not granted"
+    called_all, _ = actions_called(files=audit_files)
+    assert not sorted(granted - set(called_all)), "granted to the audit, never called"

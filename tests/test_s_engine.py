@@ -18,7 +18,9 @@ from jsonschema import Draft7Validator
 from tests import s_engine as se
 from tests.reference import FC3_SCHEMA
 
-EXPECTED_HANDLERS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler"}
+EXPECTED_HANDLERS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler",
+                     "audit": "audit.handler"}
+ROLES = {"audit": "hr-ram-provisioner-audit"}     # the others run under hr-ram-provisioner-fn
 # FC runtime -> the CPython tag its native extensions must carry
 RUNTIME_ABI = {"python3.10": "cp310", "python3.12": "cp312"}
 MANYLINUX2014_GLIBC = (2, 17)   # FC's platform: manylinux2014_x86_64
@@ -136,7 +138,8 @@ def test_account_id_comes_from_the_access(s_engine):
     account = s_engine.engine.accesses["default"]["AccountID"]
     for name, record in s_engine.records("deploy").items():
         props = record["props"]
-        assert props["role"] == f"acs:ram::{account}:role/hr-ram-provisioner-fn", props["role"]
+        role = ROLES.get(name, "hr-ram-provisioner-fn")
+        assert props["role"] == f"acs:ram::{account}:role/{role}", props["role"]
         assert props["environmentVariables"]["ACCOUNT_ID"] == account
         assert f":{account}:" in props["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"]
         for trigger in props["triggers"]:

@@ -106,6 +106,9 @@ BAD = [
     ("NOTIFY_WEBHOOK_URL", "ftp://robot.example/send"), ("NOTIFY_WEBHOOK_URL", "http://robot.example/send"),
     ("NOTIFY_WEBHOOK_URL", " https://oapi.dingtalk.com/robot/send"), ("NOTIFY_KIND", "slack"),
     ("NOTIFY_TIMEOUT_MS", "0"), ("NOTIFY_TIMEOUT_MS", "3s"), ("NOTIFY_WEBHOOK_SECRET", " SEC0123456789 "),
+    # issue 13's audit settings
+    ("AUDIT_FIXES", "yes"), ("AUDIT_FIXES", "1"), ("AUDIT_FIXES", ""), ("AUDIT_FIXES", "true "),
+    ("MFA_GRACE_DAYS", "-1"), ("MFA_GRACE_DAYS", "366"), ("MFA_GRACE_DAYS", "7d"),
 ]
 
 

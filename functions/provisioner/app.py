@@ -27,7 +27,7 @@ from typing import Any
 
 from .adapters import envelopes
 from .adapters.envelopes import Item
-from .adapters.validation import validate, validate_sweep_payload
+from .adapters.validation import SWEEP_PAYLOAD_SCHEMA, validate, validate_sweep_payload
 from .cloud.errors import CloudError, TransientError
 from .domain.results import Result, Status, config_failed, failed, is_config_failure, rejected
 from .platform import log, notify, runtime
@@ -47,6 +47,7 @@ class Function:
     event_type: str
     workflow: Workflow
     timer: TimerWorkflow | None = None
+    timer_schema: str = SWEEP_PAYLOAD_SCHEMA     # what its timer payload may hold (schemas/)
 
 
 def _event_id(event: object) -> str | None:
@@ -132,7 +133,7 @@ def run_timer(payload: dict[str, Any], function: Function, tick: str, invocation
         answer = rejected(None, [{"path": "$", "message": "this function has no timer trigger"}])
         log_result(answer)
         return answer
-    problems = validate_sweep_payload(payload)
+    problems = validate_sweep_payload(payload, function.timer_schema)
     if problems:
         answer = rejected(None, problems)
         log_result(answer)

@@ -75,10 +75,19 @@ Decisions and known deviations from the real service (quoted by the README):
   ``InvalidParameter.Status`` (guess).
 - ``minted_credentials()`` returns every AccessKeySecret ever created, every
   password ever set and every MFA seed ever issued, deleted or not.
-- Not modelled: user tags, STS (roles are never assumed), LastLoginDate
-  (never returned), XML responses. Policies attached to
-  RAM users here govern nothing: AccessKeys this backend mints are not gateway
-  credentials (callers' policies are the gateway's, ``localcloud/iam.py``).
+- Not modelled: user tags, STS (roles are never assumed), XML responses.
+- Usage (issue 13, the daily audit): ``LastLoginDate`` is returned by GetUser
+  only once set (there is no console logon here: tests set it, ``set_last_login``
+  or the control API); ListUsers never returns it (its schema has no such field).
+  An AccessKey's last use is recorded whenever the gateway authenticates a call
+  signed with it (``localcloud/userkeys.py``: RAM-minted keys are gateway
+  credentials); ``GetAccessKeyLastUsed`` answers ``AccessKeyLastUsed.LastUsedDate``,
+  or ``AccessKeyLastUsed: {}`` for a key never used (our reading: the reference
+  shows no example of a never-used key). Its error codes are those of the other
+  AccessKey actions (``EntityNotExist.User``, ``EntityNotExist.User.AccessKey``).
+  A RAM-minted key may do what its user's attached system policies allow
+  (``localcloud/userkeys.py``); an Inactive key is refused
+  (``InvalidAccessKeyId.Inactive``).
 """
 import base64
 import json
@@ -158,6 +167,7 @@ class AccessKey(_ApiNames):
     secret: str
     created: float
     status: str = "Active"
+    last_used: float = None       # when the gateway last authenticated a call signed with it
 
     def _api(self):
         return {"AccessKeyId": self.access_key_id, "AccessKeySecret": self.secret, "Status": self.status,
@@ -186,6 +196,7 @@ class User(_ApiNames):
     login_profile: LoginProfile = None
     policies: dict = field(default_factory=dict)       # (PolicyType, PolicyName) -> attach time
     groups: dict = field(default_factory=dict)         # GroupName -> join time
+    last_login: float = None                           # LastLoginDate (set by tests: no console here)
 
     def view(self):
         """The user's fields under their API names (GetUser's), for inspection."""
@@ -1004,6 +1015,69 @@ class RamBackend:
         with self.lock:
             return {s: {"SerialNumber": d.serial_number, "Name": d.name, "UserId": d.user_id,
                         "CreateDate": iso(d.created)} for s, d in self.mfa_by_serial.items()}
+
+    # -- usage: last logon, key last use, MFA binding for tests (issue 13) --------------
+    def get_access_key_last_used(self, user_name, key_id):
+        """The key's last use (epoch seconds) or None when it was never used."""
+        with self.lock:
+            return self._key(user_name, key_id)[1].last_used
+
+    def record_key_use(self, key_id):
+        """The gateway authenticated a call signed with ``key_id``: it was used now."""
+        with self.lock:
+            user = self._key_owner.get(key_id)
+            if user is not None and key_id in user.access_keys:
+                user.access_keys[key_id].last_used = self._now()
+
+    def gateway_key(self, key_id):
+        """``(secret, status, user_name)`` of a RAM-minted AccessKey, or None (not one of ours)."""
+        with self.lock:
+            user = self._key_owner.get(key_id)
+            key = user.access_keys.get(key_id) if user is not None else None
+            return None if key is None else (key.secret, key.status, user.user_name)
+
+    def policy_names_of(self, user_name):
+        """Policy names attached to the user: what decides what a RAM-minted key may do
+        (``localcloud/userkeys.py``). Group policies join here once groups carry policies."""
+        with self.lock:
+            user = self.users.get(user_name)
+            return [name for _, name in user.policies] if user is not None else []
+
+    def set_last_login(self, user_name, when):
+        """Test control: the user's LastLoginDate (epoch seconds; None: never logged on)."""
+        with self.lock:
+            self._user(user_name).last_login = when
+
+    def set_key_last_used(self, key_id, when):
+        """Test control: an AccessKey's last use (epoch seconds; None: never used)."""
+        with self.lock:
+            user = self._key_owner.get(key_id)
+            if user is None or key_id not in user.access_keys:
+                raise err.no_access_key(key_id)
+            user.access_keys[key_id].last_used = when
+
+    def bind_mfa_for_test(self, user_name):
+        """Test control: create a virtual MFA device and bind it to the user (as the user would at
+        logon); return its serial number. Refused like BindMFADevice if one is already bound."""
+        with self.lock:
+            user = self._user(user_name)
+            if self._bound_device_of(user) is not None:
+                raise err.user_mfa_exists(user_name)
+            base = re.sub(r"[^A-Za-z0-9.-]", "-", user_name)[:56] or "mfa"
+            name, n = base, 1
+            while self._serial(name) in self.mfa_by_serial:
+                n += 1
+                name = f"{base}-{n}"
+            device = self.create_virtual_mfa_device(name)
+            self.bind_mfa_device(device.serial_number, user_name, "000000", "000000")
+            return device.serial_number
+
+    def unbind_mfa_for_test(self, user_name):
+        """Test control: unbind the user's MFA device and delete it; return its serial number."""
+        with self.lock:
+            device = self.unbind_mfa_device(user_name)
+            self.delete_virtual_mfa_device(device.serial_number)
+            return device.serial_number
 
     # -- persistence (--state) -------------------------------------------------------
     def snapshot(self):

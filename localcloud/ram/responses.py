@@ -30,7 +30,11 @@ def create_user(backend, p):
 
 
 def get_user(backend, p):
-    return {"User": _user(backend.get_user(p.required("UserName")))}
+    user = backend.get_user(p.required("UserName"))
+    body = _user(user)
+    if user.last_login is not None:          # only GetUser's schema has it; only once set (tests)
+        body["LastLoginDate"] = iso(user.last_login)
+    return {"User": body}
 
 
 def update_user(backend, p):
@@ -106,6 +110,11 @@ def delete_access_key(backend, p):
 
 def list_access_keys(backend, p):
     return {"AccessKeys": {"AccessKey": [_access_key(k) for k in backend.list_access_keys(p.required("UserName"))]}}
+
+
+def get_access_key_last_used(backend, p):
+    used = backend.get_access_key_last_used(p.required("UserName"), p.required("UserAccessKeyId"))
+    return {"AccessKeyLastUsed": {"LastUsedDate": iso(used)} if used is not None else {}}
 
 
 # -- policies ---------------------------------------------------------------------------
@@ -384,6 +393,7 @@ ACTIONS = {
     "UpdateLoginProfile": update_login_profile, "DeleteLoginProfile": delete_login_profile,
     "CreateAccessKey": create_access_key, "UpdateAccessKey": update_access_key,
     "DeleteAccessKey": delete_access_key, "ListAccessKeys": list_access_keys,
+    "GetAccessKeyLastUsed": get_access_key_last_used,
     "AttachPolicyToUser": attach_policy_to_user, "DetachPolicyFromUser": detach_policy_from_user,
     "ListPoliciesForUser": list_policies_for_user,
     "CreateGroup": create_group, "AddUserToGroup": add_user_to_group,

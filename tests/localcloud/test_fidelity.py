@@ -48,7 +48,6 @@ GATEWAY_CODE_PREFIXES = ("InvalidAccessKeyId", "InvalidSecurityToken", "InvalidT
 # Documented response fields localcloud never returns, and why. Keep it short and true:
 # test_not_returned_list_is_honest fails when an entry is returned after all.
 NOT_RETURNED = {
-    ("ram", "GetUser"): {"User.LastLoginDate": "there is no console logon to record"},
     ("ram", "GetPolicy"): {"Policy.PolicyDocument": "deprecated by the reference; the document is in "
                                                     "DefaultPolicyVersion"},
     ("kms", "GetSecretValue"): {"LastRotationDate": "no rotation ever happens"},
@@ -229,6 +228,7 @@ def _(cloud, ram, kms):
 def _(cloud, ram, kms):
     new_user(ram)
     ram.update_user(rm.UpdateUserRequest(user_name="alice.wang", new_comments="updated"))
+    cloud.set_last_login("alice.wang", "2026-11-20T08:00:00Z")      # no console here: a test sets it
     return ram.get_user(rm.GetUserRequest(user_name="alice.wang"))
 
 
@@ -323,6 +323,22 @@ def _(cloud, ram, kms):
     listed = ram.list_access_keys(rm.ListAccessKeysRequest(user_name="alice.wang"))
     assert len(listed.body.access_keys.access_key) == 2
     return listed
+
+
+@scenario("ram", "GetAccessKeyLastUsed")
+def _(cloud, ram, kms):
+    new_user(ram)
+    attach(ram, "AliyunRAMReadOnlyAccess")
+    key = new_key(ram)
+    never = ram.get_access_key_last_used(rm.GetAccessKeyLastUsedRequest(user_name="alice.wang",
+                                                                        user_access_key_id=key.access_key_id))
+    from alibabacloud_ram20150501.client import Client as RamClient
+    own = RamClient(cloud.client_config(access_key_id=key.access_key_id, access_key_secret=key.access_key_secret))
+    own.get_user(rm.GetUserRequest(user_name="alice.wang"))           # signed with the key: a use
+    used = ram.get_access_key_last_used(rm.GetAccessKeyLastUsedRequest(user_name="alice.wang",
+                                                                       user_access_key_id=key.access_key_id))
+    assert used.body.access_key_last_used.last_used_date
+    return [never, used]
 
 
 @scenario("ram", "AttachPolicyToUser")

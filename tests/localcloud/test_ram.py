@@ -606,7 +606,8 @@ def test_every_action_registered():
     from localcloud.ram.responses import ACTIONS
     expected = ("CreateUser GetUser UpdateUser DeleteUser ListUsers CreateLoginProfile GetLoginProfile "
                 "UpdateLoginProfile DeleteLoginProfile CreateAccessKey UpdateAccessKey DeleteAccessKey "
-                "ListAccessKeys AttachPolicyToUser DetachPolicyFromUser ListPoliciesForUser CreateGroup "
+                "ListAccessKeys GetAccessKeyLastUsed AttachPolicyToUser DetachPolicyFromUser ListPoliciesForUser "
+                "CreateGroup "
                 "AddUserToGroup RemoveUserFromGroup ListGroupsForUser CreateVirtualMFADevice BindMFADevice "
                 "GetUserMFAInfo UnbindMFADevice DeleteVirtualMFADevice GetAccountAlias SetAccountAlias "
                 "GetPasswordPolicy SetPasswordPolicy").split()

@@ -6,7 +6,7 @@ tools all list through here, so "who do we manage" has one answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -118,7 +118,7 @@ def groups(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListGroupsForUser", UserName=user_name), "Groups", "Group")
 
 
-def _when(value: Any) -> datetime | None:
+def api_time(value: Any) -> datetime | None:
     """An API timestamp (``2026-11-28T09:00:00Z``) as an aware datetime; None if absent or unreadable."""
     if not value:
         return None
@@ -128,15 +128,38 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser) -> UserView:
-    """One managed user's read model for the access review (``domain.audit``): policies, keys,
-    login profile, MFA, and what sits at its secret names. Metadata only, never a secret value."""
+def all_secrets(store: SecretStore) -> dict[str, SecretInfo]:
+    """Metadata (tags, type, deletion schedule) of EVERY secret, by name, in ``ceil(n/100)`` pages:
+    what a scan of many users looks its users' secret names up in, instead of a DescribeSecret
+    per name (a foreign secret at a user's name is untagged, so the tag filter would miss it)."""
+    from .secret_store import GENERIC, SecretInfo
+    found: dict[str, SecretInfo] = {}
+    page = 1
+    while True:
+        body = store.cloud.kms("ListSecrets", FetchTags="true", PageNumber=page, PageSize=SECRET_PAGE_SIZE)
+        items = listed(body, "SecretList", "Secret")
+        for item in items:
+            name = str(item.get("SecretName"))
+            found[name] = SecretInfo(name=name, tags=listed(item, "Tags", "Tag"),
+                                     planned_delete_time=item.get("PlannedDeleteTime") or "",
+                                     secret_type=item.get("SecretType") or GENERIC)
+        if not items or page * SECRET_PAGE_SIZE >= int(body.get("TotalCount") or 0):
+            return found
+        page += 1
+
+
+def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser,
+              secrets_index: Mapping[str, SecretInfo] | None = None) -> UserView:
+    """One managed user's read model for the access review (``domain.audit``): policies, groups,
+    keys, login profile, MFA, and what sits at its secret names (looked up in ``secrets_index``
+    when given: ``all_secrets``; else one DescribeSecret per name). Metadata only, never a secret
+    value. The usage reads (last logon, key last use) are the audit's: ``workflows.audit``."""
     name = managed.user_name
     profile = cloud.try_ram("GetLoginProfile", UserName=name)
     mfa = cloud.try_ram("GetUserMFAInfo", UserName=name)
     secrets = []
     for secret_name in secret_names(store, name):
-        info = store.describe(secret_name)
+        info = secrets_index.get(secret_name) if secrets_index is not None else store.describe(secret_name)
         if info is None:
             continue
         owned = info.owned_by(managed.marker.employee_id)
@@ -146,11 +169,13 @@ def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser) -> UserVie
     login = (profile or {}).get("LoginProfile") or {}
     return UserView(
         user_name=name, marker=managed.marker, display_name=str(managed.user.get("DisplayName") or ""),
-        created=_when(managed.user.get("CreateDate")),
+        created=api_time(managed.user.get("CreateDate")),
         policies=tuple(str(p.get("PolicyName")) for p in policies(cloud, name)),
-        access_keys=tuple(AccessKeyView(str(k.get("AccessKeyId")), str(k.get("Status")), _when(k.get("CreateDate")))
+        groups=tuple(str(g.get("GroupName")) for g in groups(cloud, name)),
+        access_keys=tuple(AccessKeyView(str(k.get("AccessKeyId")), str(k.get("Status")), api_time(k.get("CreateDate")))
                           for k in access_keys(cloud, name)),
         console=profile is not None,
+        console_created=api_time(login.get("CreateDate")),
         mfa_bind_required=bool(login.get("MFABindRequired")) if profile is not None else None,
         mfa=bool(((mfa or {}).get("MFADevice") or {}).get("SerialNumber")),
         secrets=tuple(secrets))

@@ -1,14 +1,29 @@
-"""The access review: what we find wrong with a managed user, as pure functions of its read model.
+"""The access review and the daily audit: what we find wrong with a managed user, as pure rules.
 
-No cloud call and no clock here: ``cloud.directory.user_view`` reads one user (metadata only,
-never a secret value) into a ``UserView``; the caller passes the instant. The operator's report
-(``hrctl report``, ``hrctl users``) and the scheduled audit read the same rules, so an auditor
-and an alert never disagree. A finding is a dict with an ``alert`` field (its code), a
-``severity`` and a ``message``; never a credential (identifiers only).
+No cloud call and no clock here: ``cloud.directory.user_view`` (and the audit's usage reads in
+``workflows.audit``) read one user (metadata only, never a secret value) into a ``UserView``;
+the caller passes the instant and the ``AuditPolicy`` (the settings the rules read). The
+operator's report (``hrctl report``, ``hrctl users``, ``hrctl user``) and the scheduled audit
+(``functions/audit.py``) run the same rules, so an auditor and an alert never disagree.
+
+A finding is a dict: ``alert`` (the rule id, also the alert name of its log line), ``cis`` (the
+CIS Alibaba Cloud Foundations Benchmark item, or None), ``severity``, ``message`` (identifiers
+only, never a credential) and, for the two rules the audit may fix, ``fix`` (what it would do).
+
+Invariants and decisions:
+- one rule, one function (``RULES``), each over the read model only; the account's password
+  policy is one finding for the account (``password_policy_findings``), not per user;
+- "unused" counts from the last use, or, never used, from the creation of the key or the login
+  profile: a credential nobody ever used is as idle as one abandoned;
+- a user with two Active keys is in a rotation while the newer key is younger than
+  ``ROTATION_WINDOW_HOURS`` (the rotation's overlap); after that it is a finding;
+- drift (a policy or group beyond ours) is reported, never fixed: someone granted it on purpose
+  or by mistake, and only a human can tell which.
 """
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -19,21 +34,37 @@ from .access import ARMS_POLICIES
 from .credentials import is_password_version
 from .ownership import ACTIVE, DISABLED, Marker
 
-KEY_MAX_AGE_DAYS = 90
+KEY_MAX_AGE_DAYS = 90            # CIS 1.6 (the KEY_MAX_AGE_DAYS setting's default)
+UNUSED_DAYS = 90                 # CIS 1.5 (console) and Alibaba's AccessKey governance (keys)
+MFA_GRACE_DAYS = 7               # the MFA_GRACE_DAYS setting's default
+ROTATION_WINDOW_HOURS = 24       # two Active keys younger than this: a rotation in progress
 # Key-age buckets of the report's chart: (label, upper bound in days, exclusive; None: no bound).
 KEY_AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("< 30 days", 30), ("30-90 days", 91), ("> 90 days", None))
 NO_KEY = "no active key"
 
-# Finding codes (the ``alert`` field).
+# Finding codes (the ``alert`` field): the rules' ids.
 CONSOLE_WITHOUT_MFA = "console-without-mfa"
-KEY_TOO_OLD = "key-older-than-90-days"
+CONSOLE_UNUSED = "console-unused"
+KEY_UNUSED = "key-unused"
+KEY_TOO_OLD = "key-rotation-due"
+MULTIPLE_ACTIVE_KEYS = "multiple-active-keys"
 FOREIGN_POLICY = "foreign-policy"
+FOREIGN_GROUP = "foreign-group"
+DIRECT_ARMS_ATTACHMENT = "direct-arms-attachment"
 SECRET_MISSING = "secret-missing"           # noqa: S105 - a finding code, not a secret
 SECRET_FOREIGN = "secret-foreign"           # noqa: S105 - a finding code, not a secret
 KEY_NOT_IN_KMS = "key-not-in-kms"
 DISABLED_WITH_CREDENTIAL = "disabled-with-credential"
+PASSWORD_POLICY = "password-policy-weak"     # noqa: S105 - a finding code, not a secret
 
-HIGH, MEDIUM = "high", "medium"
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+
+# The fixes the audit may apply (AUDIT_FIXES=true): rule id -> what it does.
+FIX_DISABLE_CONSOLE = "delete-login-profile"
+FIX_MOVE_TO_GROUP = "move-to-group"
+FIXES = {CONSOLE_UNUSED: FIX_DISABLE_CONSOLE, DIRECT_ARMS_ATTACHMENT: FIX_MOVE_TO_GROUP}
+
+Finding = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -41,6 +72,7 @@ class AccessKeyView:
     access_key_id: str
     status: str                      # Active | Inactive
     created: datetime | None
+    last_used: datetime | None = None    # GetAccessKeyLastUsed (None: never used, or not read)
 
 
 @dataclass(frozen=True)
@@ -65,6 +97,9 @@ class UserView:
     mfa_bind_required: bool | None = None
     mfa: bool = False                # an MFA device is bound
     secrets: tuple[SecretView, ...] = field(default_factory=tuple)   # what sits at the user's secret names
+    groups: tuple[str, ...] = ()
+    console_created: datetime | None = None    # the login profile's CreateDate
+    last_login: datetime | None = None         # GetUser's LastLoginDate (None: never, or not read)
 
     @property
     def active_keys(self) -> list[AccessKeyView]:
@@ -76,9 +111,25 @@ class UserView:
         return next((s for s in self.secrets if s.owned), None)
 
 
-def level(view: UserView) -> str | None:
-    """``read-only`` / ``full`` from the ARMS policy attached (None: neither; ``mixed``: both)."""
-    levels = [lvl for lvl, policy in ARMS_POLICIES.items() if policy in view.policies]
+@dataclass(frozen=True)
+class AuditPolicy:
+    """What the rules read from the settings (defaults: the CIS figures)."""
+    mfa_grace_days: int = MFA_GRACE_DAYS
+    key_max_age_days: int = KEY_MAX_AGE_DAYS
+    unused_days: int = UNUSED_DAYS
+    group_mode: bool = False                   # GRANT_MODE=group: ARMS policies only through our groups
+    groups: Mapping[str, str] = field(default_factory=dict)     # level -> our group's name
+
+    @property
+    def our_groups(self) -> set[str]:
+        return set(self.groups.values()) if self.group_mode else set()
+
+
+def level(view: UserView, policy: AuditPolicy | None = None) -> str | None:
+    """``read-only`` / ``full`` from the ARMS policy attached or, in group mode, our group the user
+    is in (None: neither; ``mixed``: both levels)."""
+    groups = policy.groups if policy is not None and policy.group_mode else {}
+    levels = [lvl for lvl, name in ARMS_POLICIES.items() if name in view.policies or groups.get(lvl) in view.groups]
     if len(levels) > 1:
         return "mixed"
     return levels[0] if levels else None
@@ -126,51 +177,187 @@ def next_action(marker: Marker, now: datetime, tz_name: str, grace_days: int) ->
     return "delete", lifecycle.utc_seconds(marker.disabled_at + timedelta(days=grace_days))
 
 
-def findings(view: UserView, now: datetime) -> list[dict[str, str]]:
-    """Everything an access review flags on this user, most severe first."""
-    found: list[dict[str, str]] = []
+def _days(now: datetime, since: datetime | None) -> int | None:
+    return (now - since).days if since is not None else None
 
-    def add(code: str, severity: str, message: str) -> None:
-        found.append({"alert": code, "severity": severity, "message": message})
 
-    if view.console and not view.mfa:
-        required = " (MFA binding is required at next logon)" if view.mfa_bind_required else ""
-        add(CONSOLE_WITHOUT_MFA, MEDIUM if view.mfa_bind_required else HIGH,
-            f"console user without an MFA device{required}")
+def _finding(code: str, cis: str | None, severity: str, message: str, **extra: Any) -> Finding:
+    return {"alert": code, "cis": cis, "severity": severity, "message": message, **extra}
+
+
+Rule = Callable[[UserView, datetime, AuditPolicy], list[Finding]]
+
+
+def console_without_mfa(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """CIS 1.4: a console user with no MFA device once ``mfa_grace_days`` have passed since its
+    login profile (or, unknown, the user) was created."""
+    if not view.console or view.mfa:
+        return []
+    age = _days(now, view.console_created or view.created)
+    if age is not None and age < policy.mfa_grace_days:
+        return []
+    required = " (MFA binding is required at next logon)" if view.mfa_bind_required else ""
+    return [_finding(CONSOLE_WITHOUT_MFA, "1.4", HIGH,
+                     f"console user without an MFA device {age if age is not None else '?'} days after its "
+                     f"console access was created (grace {policy.mfa_grace_days}){required}")]
+
+
+def console_unused(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """CIS 1.5: console access unused for ``unused_days`` (the last logon, or never logged on: the
+    login profile's creation). The fix disables the console logon (DeleteLoginProfile)."""
+    if not view.console:
+        return []
+    since = view.last_login or view.console_created or view.created
+    idle = _days(now, since)
+    if idle is None or idle < policy.unused_days:
+        return []
+    what = "no console logon" if view.last_login is None else "last console logon"
+    return [_finding(CONSOLE_UNUSED, "1.5", MEDIUM, f"{what} for {idle} days (at most {policy.unused_days})",
+                     fix=FIX_DISABLE_CONSOLE)]
+
+
+def key_unused(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """AccessKey governance: an Active key unused for ``unused_days`` (never used: since created)."""
+    found = []
     for key in view.active_keys:
-        if key.created is not None and (now - key.created).days > KEY_MAX_AGE_DAYS:
-            add(KEY_TOO_OLD, MEDIUM, f"AccessKey {key.access_key_id} is {(now - key.created).days} days old "
-                                     f"(more than {KEY_MAX_AGE_DAYS})")
+        idle = _days(now, key.last_used or key.created)
+        if idle is not None and idle >= policy.unused_days:
+            what = "never used" if key.last_used is None else "unused"
+            found.append(_finding(KEY_UNUSED, None, MEDIUM, f"AccessKey {key.access_key_id} {what} for {idle} days "
+                                                            f"(at most {policy.unused_days})"))
+    return found
+
+
+def key_rotation_due(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """CIS 1.6: an Active key older than ``key_max_age_days`` is due for rotation (the rotation
+    run does it; here it is reported)."""
+    found = []
+    for key in view.active_keys:
+        age = _days(now, key.created)
+        if age is not None and age > policy.key_max_age_days:
+            found.append(_finding(KEY_TOO_OLD, "1.6", MEDIUM, f"AccessKey {key.access_key_id} is {age} days old "
+                                  f"(more than {policy.key_max_age_days}): rotation due"))
+    return found
+
+
+def multiple_active_keys(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """One Active key per user; two only during a rotation (the newer younger than its overlap)."""
+    active = view.active_keys
+    if len(active) < 2:
+        return []
+    newest = max((k.created for k in active if k.created is not None), default=None)
+    if newest is not None and now - newest < timedelta(hours=ROTATION_WINDOW_HOURS):
+        return []
+    return [_finding(MULTIPLE_ACTIVE_KEYS, None, HIGH,
+                     f"{len(active)} Active AccessKeys ({', '.join(k.access_key_id for k in active)}) outside a "
+                     "rotation: one is allowed")]
+
+
+def drift(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """Anything on the user beyond ours: a policy other than the two ARMS ones, a group other than
+    our two (group mode). Never fixed by the audit."""
+    found = []
     allowed = set(ARMS_POLICIES.values())
-    for policy in view.policies:
-        if policy not in allowed:
-            add(FOREIGN_POLICY, HIGH, f"policy {policy} is attached: only the two ARMS policies are ours")
+    for name in view.policies:
+        if name not in allowed:
+            found.append(_finding(FOREIGN_POLICY, None, HIGH,
+                                  f"policy {name} is attached: only the two ARMS policies are ours"))
+    ours = policy.our_groups
+    for group in view.groups:
+        if group not in ours:
+            found.append(_finding(FOREIGN_GROUP, None, HIGH, f"the user is in group {group}, which is not ours"))
+    if len(ours & set(view.groups)) > 1:
+        found.append(_finding(FOREIGN_GROUP, None, HIGH, f"the user is in both ARMS groups "
+                              f"({', '.join(sorted(ours & set(view.groups)))}): one level is ours, the other drift"))
+    return found
+
+
+def direct_arms_attachment(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """CIS 1.16 (group mode): an ARMS policy attached to the user directly. The fix moves the user
+    to the group of that level (AddUserToGroup, then DetachPolicyFromUser)."""
+    if not policy.group_mode:
+        return []
+    found = []
+    for lvl, name in ARMS_POLICIES.items():
+        if name in view.policies:
+            found.append(_finding(DIRECT_ARMS_ATTACHMENT, "1.16", MEDIUM,
+                                  f"{name} is attached to the user directly: it belongs to group "
+                                  f"{policy.groups.get(lvl, '?')}", fix=FIX_MOVE_TO_GROUP, level=lvl))
+    return found
+
+
+def secrets(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
+    """A missing or foreign secret, and the invariants: the active key is the one KMS holds; a
+    disabled user holds no credential."""
+    found = []
     for other in view.secrets:
         if not other.owned:
-            add(SECRET_FOREIGN, HIGH, f"secret {other.name} is not tagged as this employee's")
+            found.append(_finding(SECRET_FOREIGN, None, HIGH, f"secret {other.name} is not tagged as this employee's"))
     secret = view.secret
     if view.marker.state == ACTIVE and credential_kind(view) != "none":
         if secret is None or secret.planned_delete_time:
             where = f" ({', '.join(s.name for s in view.secrets)} foreign)" if view.secrets else ""
-            add(SECRET_MISSING, HIGH, f"no secret of ours holds this user's credential{where}")
+            found.append(_finding(SECRET_MISSING, None, HIGH, f"no secret of ours holds this user's credential{where}"))
         elif secret.secret_type == "Generic":  # noqa: S105 - a KMS secret type name
             held = secret.current_version
             for key in view.active_keys:
                 if key.access_key_id != held:
-                    add(KEY_NOT_IN_KMS, HIGH, f"AccessKey {key.access_key_id} is not the key KMS holds")
+                    found.append(_finding(KEY_NOT_IN_KMS, None, HIGH,
+                                          f"AccessKey {key.access_key_id} is not the key KMS holds"))
             if view.console and not view.active_keys and not is_password_version(held):
-                add(KEY_NOT_IN_KMS, HIGH, "KMS's current version is not a console password")
+                found.append(_finding(KEY_NOT_IN_KMS, None, HIGH, "KMS's current version is not a console password"))
     if view.marker.state == DISABLED and credential_kind(view) != "none":
-        add(DISABLED_WITH_CREDENTIAL, HIGH, f"disabled user still has a credential ({credential_kind(view)})")
+        found.append(_finding(DISABLED_WITH_CREDENTIAL, None, HIGH,
+                              f"disabled user still has a credential ({credential_kind(view)})"))
+    return found
+
+
+# Every per-user rule, in report order (a new rule: a function here, a test, a README row).
+RULES: tuple[Rule, ...] = (console_without_mfa, console_unused, key_unused, key_rotation_due, multiple_active_keys,
+                           drift, direct_arms_attachment, secrets)
+RULE_IDS = frozenset({CONSOLE_WITHOUT_MFA, CONSOLE_UNUSED, KEY_UNUSED, KEY_TOO_OLD, MULTIPLE_ACTIVE_KEYS,
+                      FOREIGN_POLICY, FOREIGN_GROUP, DIRECT_ARMS_ATTACHMENT, SECRET_MISSING, SECRET_FOREIGN,
+                      KEY_NOT_IN_KMS, DISABLED_WITH_CREDENTIAL, PASSWORD_POLICY})
+
+
+def findings(view: UserView, now: datetime, policy: AuditPolicy | None = None) -> list[Finding]:
+    """Everything the rules flag on this user, most severe first."""
+    policy = policy or AuditPolicy()
+    found = [f for rule in RULES for f in rule(view, now, policy)]
     found.sort(key=lambda f: f["severity"] != HIGH)
     return found
+
+
+# CIS 1.7-1.14: (item, GetPasswordPolicy field, the test, what is required)
+PASSWORD_CHECKS: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
+    ("1.7", "RequireUppercaseCharacters", lambda v: v is True, "an upper-case letter required"),
+    ("1.8", "RequireLowercaseCharacters", lambda v: v is True, "a lower-case letter required"),
+    ("1.9", "RequireSymbols", lambda v: v is True, "a symbol required"),
+    ("1.10", "RequireNumbers", lambda v: v is True, "a digit required"),
+    ("1.11", "MinimumPasswordLength", lambda v: isinstance(v, int) and v >= 14, "at least 14 characters"),
+    ("1.12", "PasswordReusePrevention", lambda v: isinstance(v, int) and v >= 5, "the last 5 passwords not reused"),
+    ("1.13", "MaxPasswordAge", lambda v: isinstance(v, int) and 0 < v <= 90, "expiry within 90 days"),
+    ("1.14", "MaxLoginAttemps", lambda v: isinstance(v, int) and 0 < v <= 5, "lockout after at most 5 failed logons"),
+)
+
+
+def password_policy_findings(policy: Mapping[str, Any]) -> list[Finding]:
+    """The account's password policy (GetPasswordPolicy's ``PasswordPolicy``) against CIS 1.7-1.14:
+    one finding for the account, listing each item it misses (none: compliant)."""
+    gaps = [(item, name, wanted) for item, name, ok, wanted in PASSWORD_CHECKS if not ok(policy.get(name))]
+    if not gaps:
+        return []
+    detail = "; ".join(f"{item} {name}={policy.get(name)!r} ({wanted})" for item, name, wanted in gaps)
+    return [_finding(PASSWORD_POLICY, "1.7-1.14", MEDIUM, f"the account's password policy misses CIS {detail}",
+                     items=[item for item, _, _ in gaps])]
 
 
 def _iso_day(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def row(view: UserView, now: datetime, tz_name: str, grace_days: int) -> dict[str, Any]:
+def row(view: UserView, now: datetime, tz_name: str, grace_days: int,
+        policy: AuditPolicy | None = None) -> dict[str, Any]:
     """One user as the operator's tools show it (JSON-able; identifiers only, never a credential)."""
     marker = view.marker
     action = next_action(marker, now, tz_name, grace_days)
@@ -178,7 +365,7 @@ def row(view: UserView, now: datetime, tz_name: str, grace_days: int) -> dict[st
     age = key_age_days(view, now)
     return {
         "userName": view.user_name, "displayName": view.display_name, "employeeId": marker.employee_id,
-        "state": marker.state, "level": level(view), "credential": credential_kind(view),
+        "state": marker.state, "level": level(view, policy), "credential": credential_kind(view),
         "keyAgeDays": age, "keyAge": key_age_bucket(age),
         "mfa": view.mfa, "console": view.console,
         "leaveDate": _iso_day(marker.leave_date), "contractEnd": _iso_day(marker.end_date),
@@ -188,11 +375,13 @@ def row(view: UserView, now: datetime, tz_name: str, grace_days: int) -> dict[st
         "due": bool(action and action[1] <= now),
         "createdAt": lifecycle.iso(view.created),
         "policies": list(view.policies),
-        "accessKeys": [{"accessKeyId": k.access_key_id, "status": k.status, "createdAt": lifecycle.iso(k.created)}
-                       for k in view.access_keys],
+        "accessKeys": [{"accessKeyId": k.access_key_id, "status": k.status, "createdAt": lifecycle.iso(k.created),
+                        "lastUsedAt": lifecycle.iso(k.last_used)} for k in view.access_keys],
         "secretName": secret.name if secret else None,
         "secretType": secret.secret_type if secret else None,
-        "findings": findings(view, now),
+        "groups": list(view.groups),
+        "lastLoginAt": lifecycle.iso(view.last_login),
+        "findings": findings(view, now, policy),
     }
 
 

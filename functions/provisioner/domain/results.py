@@ -24,6 +24,7 @@ class Status(str, Enum):
     NOT_FOUND = "not-found"          # a leaver we cannot find: never reported as deleted
     FAILED = "failed"                # permanent cloud error; ``error`` names code, action, RequestId
     SWEPT = "swept"                  # the timer's report
+    AUDITED = "audited"              # the audit's report (functions/audit.py)
 
     def __str__(self) -> str:
         return self.value

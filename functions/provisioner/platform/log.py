@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from ..domain.audit import RULE_IDS as AUDIT_ALERTS  # the audit's finding codes (pure rules, no import back)
+
 _keys: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "log_keys", default={})  # noqa: B039 - never mutated: writers set a new dict
 _secrets: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("log_secrets", default=frozenset())
@@ -57,7 +59,7 @@ SWEEP_TICK_OWNED_ALERT = "sweep-tick-owned"           # another run owns this ti
 NOTIFICATION_FAILED_ALERT = "notification-failed"     # a robot message was not delivered (never retried)
 ALERT_NAMES = frozenset({name for name, _ in ALERTS.values()} | {
     CONFIG_ALERT, TRANSIENT_ALERT, REFUSED_ALERT, LOGON_NAME_MISMATCH_ALERT, MASS_DELETION_BRAKE_ALERT,
-    SWEEP_TICK_OWNED_ALERT, NOTIFICATION_FAILED_ALERT})
+    SWEEP_TICK_OWNED_ALERT, NOTIFICATION_FAILED_ALERT} | AUDIT_ALERTS)   # the audit: one per finding (WARNING)
 
 
 def alert_for(status: str) -> str:

@@ -5,7 +5,7 @@ Every value is checked; nothing is silently corrected. The rules:
 - unset: the documented default. Set: used exactly as written, so a value with a space at either
   end is an error (``'true '``), and so is an empty one, except where the README documents empty
   as "none" (KMS_ENDPOINT, KMS_ENCRYPTION_KEY_ID, KMS_INSTANCE_ID, WEBHOOK_SIGNING_KEY, ACCOUNT_ID).
-- booleans (OFFBOARD_DRY_RUN): ``true`` or ``false``, in any letter case; nothing else (not ``1``,
+- booleans (OFFBOARD_DRY_RUN, AUDIT_FIXES): ``true`` or ``false``, in any letter case; nothing else (not ``1``,
   ``yes``, ``y``, ``on``, ``enabled``): a typo must not turn the dry run off.
 - numbers: decimal digits (and one ``.`` for the seconds), inside the documented range.
 - REGION (else FC_REGION, else ALIBABA_CLOUD_REGION_ID, else cn-hangzhou): lower-case words and
@@ -181,7 +181,8 @@ def _webhook_key(env: Env) -> str:
     return raw
 
 
-SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json")
+SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json",
+                "audit-payload.schema.json")
 
 
 def _schema_dir(env: Env) -> None:
@@ -261,6 +262,8 @@ class Settings:
     notify_webhook_secret: str = ""
     notify_kind: str = "dingtalk"
     notify_timeout_ms: int = 3_000
+    audit_fixes: bool = False          # the audit applies its safe fixes (AUDIT_FIXES; needs the fix policy)
+    mfa_grace_days: int = 7            # days a console user may go without MFA (CIS 1.4)
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -325,6 +328,8 @@ class Settings:
             account_id=_account_id(env),
             max_event_age_days=max_age,
             max_clock_skew_seconds=_int(env, "MAX_CLOCK_SKEW_SECONDS", 300, 0, 86_400),
+            audit_fixes=_bool(env, "AUDIT_FIXES", False),
+            mfa_grace_days=_int(env, "MFA_GRACE_DAYS", 7, 0, 365),
         )
 
     def secret_name(self, logon_name: str) -> str:

@@ -1,0 +1,218 @@
+"""The daily audit as deployed (functions/audit.py): the timer through the handler, against localcloud,
+with its own AccessKey held to policies/audit-role-policy.json (and audit-fix-role-policy.json when
+AUDIT_FIXES=true), as its FC role would be. One test per rule is in tests/test_audit.py; here: the
+reads it makes (and does not make), the report, the alert lines, the fixes, dry-run, the roles."""
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alibabacloud_kms20160120 import models as km
+from alibabacloud_ram20150501 import models as rm
+from alibabacloud_ram20150501.client import Client as RamClient
+
+from tests.conftest import ROLE_POLICY, as_bytes, set_clock
+from tests.onboarding_support import event, invoke
+
+POLICIES = ROLE_POLICY.parent
+AUDIT_KEY, AUDIT_SECRET = "LTAItestauditfunction00", "audit-function-test-secret-not-a-credential"
+T0 = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+READS = ("Get", "List", "Describe")
+
+
+def policy_doc(*names):
+    docs = [json.loads((POLICIES / name).read_text(encoding="utf-8")) for name in names]
+    return {"Version": "1", "Statement": [s for d in docs for s in d["Statement"]]}
+
+
+@pytest.fixture
+def as_audit(cloud, monkeypatch):
+    """Switch the functions' environment to the audit function's own key and role."""
+    from provisioner.platform import runtime
+
+    def use(fixes=False, fix_policy=None):
+        if AUDIT_KEY in cloud.authenticator.credentials:
+            cloud.remove_caller(AUDIT_KEY)
+        names = ["audit-role-policy.json"] + (["audit-fix-role-policy.json"] if (fixes if fix_policy is None
+                                                                               else fix_policy) else [])
+        cloud.add_caller(AUDIT_KEY, AUDIT_SECRET, policy=policy_doc(*names))
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", AUDIT_KEY)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", AUDIT_SECRET)
+        monkeypatch.setenv("AUDIT_FIXES", "true" if fixes else "false")
+        runtime.reset()
+    yield use
+    if AUDIT_KEY in cloud.authenticator.credentials:
+        cloud.remove_caller(AUDIT_KEY)
+    runtime.reset()
+
+
+def run_audit(payload=None):
+    import audit
+    timer = {"triggerTime": "2027-03-11T03:00:00Z", "triggerName": "daily-audit",
+             "payload": json.dumps(payload) if payload is not None else ""}
+    return audit.handler(as_bytes(timer), None)
+
+
+def by_user(report):
+    return {row["userName"]: {f["alert"]: f for f in row.get("findings", [])} for row in report["users"]}
+
+
+def alert_lines(capsys):
+    out = capsys.readouterr()
+    lines = []
+    for text in (out.out + out.err).splitlines():
+        try:
+            line = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("alert"):
+            lines.append(line)
+    return lines
+
+
+@pytest.fixture
+def people(cloud, ram):
+    """At T0: a programmatic and a console user of ours, and a user we did not create; then 100 days pass."""
+    set_clock(T0)
+    assert invoke(event(logon="pa.key", employee_id="E1"))["status"] == "provisioned"
+    assert invoke(event(mode="console", logon="co.user", employee_id="E2"))["status"] == "provisioned"
+    ram.create_user(rm.CreateUserRequest(user_name="ops.admin"))
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name="AdministratorAccess",
+                                                           user_name="ops.admin"))
+    set_clock(T0 + timedelta(days=100))
+    return cloud
+
+
+def test_report_only_by_default_reads_only_our_users_and_logs_one_alert_per_finding(people, ram, as_audit, capsys):
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name="AdministratorAccess",
+                                                           user_name="pa.key"))           # drift, by hand
+    as_audit()
+    capsys.readouterr()
+    mark = people.calls.mark()
+    report = run_audit()
+    assert (report["status"], report["fixes"], report["dryRun"]) == ("audited", "disabled", False)
+    assert (report["scanned"], report["managed"]) == (3, 2)
+    found = by_user(report)
+    assert set(found["pa.key"]) == {"key-rotation-due", "key-unused", "foreign-policy"}
+    assert set(found["co.user"]) == {"console-without-mfa", "console-unused"}
+    assert found["co.user"]["console-unused"]["fixStatus"] == "suggested"
+    assert found["co.user"]["console-without-mfa"]["cis"] == "1.4"
+    assert [f["alert"] for f in report["account"]["findings"]] == ["password-policy-weak"]
+    assert report["counts"]["findings"] == 6 and report["counts"]["byRule"]["foreign-policy"] == 1
+    calls = people.calls.since(mark)
+    assert {c.access_key_id for c in calls} == {AUDIT_KEY}
+    assert all(c.action.startswith(READS) for c in calls)                       # zero changes
+    assert not [c for c in calls if c.params.get("UserName") == "ops.admin"]     # not ours: no call about it
+    assert people.ram_user("co.user")["LoginProfile"] is not None
+    lines = alert_lines(capsys)
+    audit_lines = [line for line in lines if line["alert"] in ("key-rotation-due", "key-unused", "foreign-policy",
+                                                             "console-without-mfa", "console-unused",
+                                                             "password-policy-weak")]
+    assert len(audit_lines) == 6 and all(line["level"] == "WARNING" for line in audit_lines)
+    assert {line.get("userName") for line in audit_lines} == {"pa.key", "co.user", None}
+
+
+def test_a_used_key_and_a_bound_mfa_and_a_recent_logon_clear_their_findings(people, ram, kms, as_audit):
+    value = json.loads(kms.get_secret_value(km.GetSecretValueRequest(secret_name="ram-user/pa.key")).body.secret_data)
+    own = RamClient(people.client_config(access_key_id=value["AccessKeyId"],
+                                         access_key_secret=value["AccessKeySecret"]))
+    with pytest.raises(Exception):              # noqa: B017 - an ARMS user may not read RAM: still a use
+        own.get_user(rm.GetUserRequest(user_name="pa.key"))
+    people.bind_mfa("co.user")
+    people.set_last_login("co.user", T0 + timedelta(days=99))
+    as_audit()
+    found = by_user(run_audit())
+    assert set(found["pa.key"]) == {"key-rotation-due"}                          # old, but used yesterday... now
+    assert "co.user" not in found
+
+
+def test_fixes_disable_an_unused_console_logon_only_when_enabled_and_not_in_a_dry_run(people, as_audit):
+    as_audit(fixes=True)
+    dry = by_user(run_audit({"dryRun": True}))
+    assert dry["co.user"]["console-unused"]["fixStatus"] == "dry-run"
+    assert people.ram_user("co.user")["LoginProfile"] is not None
+    report = run_audit()
+    assert report["fixes"] == "enabled"
+    fixed = by_user(report)["co.user"]["console-unused"]
+    assert (fixed["fixStatus"], fixed["fix"]) == ("applied", "delete-login-profile")
+    assert people.ram_user("co.user")["LoginProfile"] is None
+    assert people.ram_user("co.user")["Comments"].startswith("hrrp:v1;emp=E2;st=active")   # still an active user
+    again = by_user(run_audit())
+    assert "console-unused" not in again.get("co.user", {})
+
+
+def test_the_read_only_role_cannot_fix(people, as_audit):
+    """AUDIT_FIXES=true without the fix policy on the role: the fix fails (NoPermission), reported, nothing changed."""
+    as_audit(fixes=True, fix_policy=False)
+    finding = by_user(run_audit())["co.user"]["console-unused"]
+    assert finding["fixStatus"] == "failed" and "NoPermission" in finding["fixDetail"]
+    assert people.ram_user("co.user")["LoginProfile"] is not None
+
+
+def test_a_missing_secret_is_found(people, kms, as_audit):
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/pa.key", force_delete_without_recovery="true"))
+    as_audit()
+    assert "secret-missing" in by_user(run_audit())["pa.key"]
+
+
+def test_the_direct_arms_attachment_moves_to_its_group(people, ram, as_audit):
+    """Group mode's fix, called as the run calls it (GRANT_MODE is the groups branch's setting)."""
+    from provisioner.cloud import directory
+    from provisioner.domain.audit import AuditPolicy
+    from provisioner.platform import runtime
+    from provisioner.workflows import audit as workflow
+    for group in ("hr-arms-read-only", "hr-arms-full"):
+        ram.create_group(rm.CreateGroupRequest(group_name=group))
+    as_audit(fixes=True)
+    rt = runtime.get()
+    groups = {"read-only": "hr-arms-read-only", "full": "hr-arms-full"}
+    pol = AuditPolicy(group_mode=True, groups=groups)
+    managed = {m.user_name: m for m in directory.list_users(rt.cloud).managed}
+    view = workflow.read_user(rt, managed["pa.key"])
+    (finding,) = [f for f in workflow.audit.findings(view, T0, pol) if f["alert"] == "direct-arms-attachment"]
+    assert workflow._fix(rt, view, finding, pol, T0)[0] == "applied"
+    state = people.ram_user("pa.key")
+    assert [p["PolicyName"] for p in state["Policies"]] == [] and [g["GroupName"] for g in state["Groups"]] == [
+        "hr-arms-read-only"]
+    # a user already in the other level's group (a mover converging) is left alone
+    ram.add_user_to_group(rm.AddUserToGroupRequest(group_name="hr-arms-full", user_name="co.user"))
+    view = workflow.read_user(rt, managed["co.user"])
+    (finding,) = [f for f in workflow.audit.findings(view, T0, pol) if f["alert"] == "direct-arms-attachment"]
+    assert workflow._fix(rt, view, finding, pol, T0)[0] == "skipped"
+    assert [p["PolicyName"] for p in people.ram_user("co.user")["Policies"]] == ["AliyunARMSReadOnlyAccess"]
+
+
+def test_it_takes_only_its_timer(cloud, as_audit):
+    import audit
+    as_audit()
+    answer = audit.handler(as_bytes(event()), None)
+    assert answer["status"] == "rejected"
+    bad = run_audit({"maxDeletions": 5})
+    assert bad["status"] == "rejected" and bad["errors"][0]["path"] == "$.payload.maxDeletions"
+
+
+def test_an_hr_event_racing_the_console_fix_is_not_undone(people, as_audit, ram):
+    """Two processes on one user: the audit (fixes on) is parked just before it re-reads the login
+    profile; meanwhile instance 0 disables and rehires the employee (a fresh login profile). The
+    audit then finds the console access changed since it judged it, and leaves it."""
+    from tests.instances import Instances
+    from tests.offboarding_support import leaver
+    with Instances(people, n=2, env={"AUDIT_FIXES": "true", "MAX_EVENT_AGE_DAYS": "7"},
+                   now=T0 + timedelta(days=100)) as fc:
+        auditor = fc[1]
+        people.detach_caller_policies(auditor.key)
+        people.attach_caller_policy(policy_doc("audit-role-policy.json", "audit-fix-role-policy.json"), auditor.key)
+        hold = people.hold(auditor.key, "GetLoginProfile", when="before", nth=2)   # 1: the read, 2: the fix's re-read
+        timer = {"triggerTime": "2027-03-11T03:00:00Z", "triggerName": "daily-audit", "payload": ""}
+        running = auditor.start("audit", timer)
+        assert running.until_held(hold)
+        before = people.ram_user("co.user")["LoginProfile"]["CreateDate"]
+        assert fc[0].run("offboarding", leaver("co.user", "E2"))["status"] == "disabled"
+        set_clock(T0 + timedelta(days=100, minutes=5))
+        rehire = event(mode="console", logon="co.user", employee_id="E2", event_id="rehire-co-user")
+        assert fc[0].run("onboarding", rehire, now=T0 + timedelta(days=100, minutes=5))["status"] == "provisioned"
+        assert people.ram_user("co.user")["LoginProfile"]["CreateDate"] != before
+        people.release(hold)
+        report = running.result()
+    finding = by_user(report)["co.user"]["console-unused"]
+    assert (finding["fixStatus"], finding["fixDetail"]) == ("skipped", "the console access changed since it was read")
+    assert people.ram_user("co.user")["LoginProfile"] is not None              # the rehire's logon stands
