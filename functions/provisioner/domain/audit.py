@@ -29,7 +29,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import lifecycle
+from . import lifecycle, password_policy
 from .access import ARMS_POLICIES
 from .credentials import is_password_version
 from .ownership import ACTIVE, DISABLED, Marker
@@ -328,28 +328,16 @@ def findings(view: UserView, now: datetime, policy: AuditPolicy | None = None) -
     return found
 
 
-# CIS 1.7-1.14: (item, GetPasswordPolicy field, the test, what is required)
-PASSWORD_CHECKS: tuple[tuple[str, str, Callable[[Any], bool], str], ...] = (
-    ("1.7", "RequireUppercaseCharacters", lambda v: v is True, "an upper-case letter required"),
-    ("1.8", "RequireLowercaseCharacters", lambda v: v is True, "a lower-case letter required"),
-    ("1.9", "RequireSymbols", lambda v: v is True, "a symbol required"),
-    ("1.10", "RequireNumbers", lambda v: v is True, "a digit required"),
-    ("1.11", "MinimumPasswordLength", lambda v: isinstance(v, int) and v >= 14, "at least 14 characters"),
-    ("1.12", "PasswordReusePrevention", lambda v: isinstance(v, int) and v >= 5, "the last 5 passwords not reused"),
-    ("1.13", "MaxPasswordAge", lambda v: isinstance(v, int) and 0 < v <= 90, "expiry within 90 days"),
-    ("1.14", "MaxLoginAttemps", lambda v: isinstance(v, int) and 0 < v <= 5, "lockout after at most 5 failed logons"),
-)
-
-
 def password_policy_findings(policy: Mapping[str, Any]) -> list[Finding]:
-    """The account's password policy (GetPasswordPolicy's ``PasswordPolicy``) against CIS 1.7-1.14:
-    one finding for the account, listing each item it misses (none: compliant)."""
-    gaps = [(item, name, wanted) for item, name, ok, wanted in PASSWORD_CHECKS if not ok(policy.get(name))]
+    """The account's password policy (GetPasswordPolicy's ``PasswordPolicy``) against CIS 1.7-1.14
+    (the controls: ``domain/password_policy.py``, shared with ``hrctl setup``): one finding for the
+    account, listing each item it misses (none: compliant)."""
+    gaps = password_policy.findings(policy)
     if not gaps:
         return []
-    detail = "; ".join(f"{item} {name}={policy.get(name)!r} ({wanted})" for item, name, wanted in gaps)
+    detail = "; ".join(f"{g['cis']} {g['field']}={g['actual']!r} ({g['expected']})" for g in gaps)
     return [_finding(PASSWORD_POLICY, "1.7-1.14", MEDIUM, f"the account's password policy misses CIS {detail}",
-                     items=[item for item, _, _ in gaps])]
+                     items=[g["cis"] for g in gaps])]
 
 
 def _iso_day(day: date | None) -> str | None:
