@@ -191,6 +191,9 @@ def sweep(cloud, total, managed, due):
     from provisioner.domain import ownership
     cloud.reset()
     set_env(cloud, OFFBOARD_GRACE_DAYS=30, OFFBOARD_MAX_DELETIONS_PER_RUN=due)
+    # RAM's default is 1,000 users (adjustable): without this, users past 1,000 were refused
+    # (LimitExceeded.User) and the "5,000 users" sweep measured 1,000
+    cloud.ram.quotas["users"] = max(cloud.ram.quotas["users"], total)
     long_ago = datetime.now(timezone.utc) - timedelta(days=40)
     for i in range(total):
         name = f"sweep.{i:05d}"
