@@ -302,7 +302,22 @@ class Gateway:
         self.authorizer = Authorizer()   # caller policies are account configuration: kept across reset()
         self.on_change = None            # called after every call that changed state (--state saves)
         self.backends = {}
+        # RAM users' own AccessKeys authenticate while Active (a reader signing with the key it read
+        # from KMS); what they may do is ``authorizer``'s user policies (none: nothing).
+        self.authenticator.key_lookup = self._ram_user_key_secret
         self.reset()
+
+    def _ram_user_key_secret(self, access_key_id):
+        ram = self.backends.get("ram")
+        found = ram.gateway_secret(access_key_id) if ram is not None else None
+        return found[1] if found is not None else None
+
+    def ram_key_owner(self, access_key_id):
+        """The RAM user owning ``access_key_id`` when it is a RAM user's key (not a gateway caller)."""
+        if access_key_id in self.authenticator.credentials:
+            return None
+        ram = self.backends.get("ram")
+        return ram.access_key_owner(access_key_id) if ram is not None else None
 
     def use_clock(self, clock=None):
         """Read time from ``clock`` (any object with an aware ``now()``); None: this cloud's own Clock."""
@@ -356,7 +371,8 @@ class Gateway:
             if caught:
                 self.holds.park(caught, "before")
             if auth is not None:
-                self.authorizer.check(access_key_id, service.name, action, params, self.account)
+                self.authorizer.check(access_key_id, service.name, action, params, self.account,
+                                      user_name=self.ram_key_owner(access_key_id))
             drop_after = self.faults.before(action, params)
             body = handler(self.backends[service.name], Params(params))
             body = dict(body)

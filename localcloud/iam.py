@@ -8,8 +8,11 @@ Evaluation: an explicit Deny wins; otherwise some Allow must match the action
 and every resource the request touches. Actions and resources match with
 ``*``/``?`` wildcards, actions case-insensitively. Statements with a
 ``Condition`` are not evaluated (an Allow with a Condition never matches; a
-Deny with one always does): the conservative reading. Keys without an
-attached policy are unrestricted (the account's root key).
+Deny with one always does): the conservative reading. Gateway keys without an
+attached policy are unrestricted (the account's root key). A RAM user's own
+AccessKey (minted by CreateAccessKey) is held to the policies attached to
+``user/<UserName>`` with ``attach_user_policy``; with none it may do nothing
+(the ARMS system policies grant no RAM or KMS action).
 """
 import fnmatch
 import json
@@ -75,6 +78,11 @@ class Authorizer:
         with self._lock:
             self._policies.setdefault(access_key_id, []).extend(_as_list(document.get("Statement", [])))
 
+    @staticmethod
+    def user_principal(user_name):
+        """The key under which a RAM user's policies are kept (its AccessKeys come and go)."""
+        return f"user/{user_name}"
+
     def detach_all(self, access_key_id=None):
         with self._lock:
             if access_key_id is None:
@@ -91,9 +99,11 @@ class Authorizer:
         with self._lock:
             self._policies = {key: list(statements) for key, statements in policies.items()}
 
-    def check(self, access_key_id, service, action, params, account):
+    def check(self, access_key_id, service, action, params, account, user_name=None):
         with self._lock:
             statements = self._policies.get(access_key_id)
+            if user_name is not None:        # a RAM user's own key: that user's policies, else nothing
+                statements = self._policies.get(self.user_principal(user_name), [])
         if statements is None:
             return
         full_action = f"{service}:{action}"

@@ -49,9 +49,14 @@ class Authenticator:
         self.security_tokens = dict(security_tokens or {})  # AccessKeyId -> token
         self._nonces = {}
         self._lock = threading.Lock()
+        # AccessKeys RAM minted for its users sign requests too, while Active (set by the gateway:
+        # ``key_lookup(id)`` -> the key's secret, None when unknown; raises for an Inactive key).
+        self.key_lookup = None
 
     def _secret_for(self, access_key_id):
         secret = self.credentials.get(access_key_id)
+        if secret is None and self.key_lookup is not None:
+            secret = self.key_lookup(access_key_id)
         if secret is None:
             raise ApiError("InvalidAccessKeyId.NotFound", "Specified access key is not found.", 404)
         return secret

@@ -60,8 +60,9 @@ Decisions and known deviations from the real service (quoted by the README):
   password ever set and every MFA seed ever issued, deleted or not.
 - Not modelled: custom policy documents and versions, roles, user tags, group
   policies, LastLoginDate (never returned), XML responses. Policies attached to
-  RAM users here govern nothing: AccessKeys this backend mints are not gateway
-  credentials (callers' policies are the gateway's, ``localcloud/iam.py``).
+  RAM users here govern nothing. The keys this backend mints sign gateway
+  requests while Active (``gateway_secret``), held to the policies a test
+  attached to the user (``LocalCloud.attach_user_policy``, ``localcloud/iam.py``).
 """
 import base64
 import re
@@ -71,6 +72,7 @@ import threading
 from dataclasses import dataclass, field, fields, replace
 
 from ..clock import Clock, iso, timestamp
+from ..exceptions import ApiError
 from ..state import plain
 from . import exceptions as err
 
@@ -647,6 +649,20 @@ class RamBackend:
                 return []
             return [{"AccessKeyId": k.access_key_id, "Status": k.status, "CreateDate": iso(k.created)}
                     for k in user.access_keys.values()]
+
+    def gateway_secret(self, access_key_id):
+        """``(UserName, AccessKeySecret)`` of a RAM user's key that may sign requests, None for a key
+        RAM does not know (the gateway then answers InvalidAccessKeyId.NotFound). An Inactive key
+        raises ``InvalidAccessKeyId.Inactive`` (the gateway's code for a disabled key): a key signs
+        only while Active, so a rotation that deactivates or deletes a key a reader still uses shows."""
+        with self.lock:
+            user = self._key_owner.get(access_key_id)
+            if user is None:
+                return None
+            key = user.access_keys[access_key_id]
+            if key.status != "Active":
+                raise ApiError("InvalidAccessKeyId.Inactive", "Specified access key is disabled.", 400)
+            return user.user_name, key.secret
 
     def access_key_owner(self, access_key_id):
         """UserName owning ``access_key_id``, or None."""

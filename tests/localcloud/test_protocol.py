@@ -113,11 +113,15 @@ def test_unknown_access_key(cloud):
     assert (error.code, error.status_code) == ("InvalidAccessKeyId.NotFound", 404)
 
 
-def test_keys_minted_by_ram_are_not_gateway_credentials(ram, cloud):
+def test_keys_minted_by_ram_sign_but_may_do_nothing_without_a_user_policy(ram, cloud):
+    """A RAM user's key authenticates (a wrong secret does not), and is held to the user's policies
+    (``attach_user_policy``; none here): NoPermission, never the caller's unrestricted default."""
     ram.create_user(rm.CreateUserRequest(user_name="alice"))
     key = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="alice")).body.access_key
     other = RamClient(cloud.client_config(access_key_id=key.access_key_id, access_key_secret=key.access_key_secret))
-    assert sdk_error(other.get_account_alias).code == "InvalidAccessKeyId.NotFound"
+    assert sdk_error(other.get_account_alias).code == "NoPermission"
+    forged = RamClient(cloud.client_config(access_key_id=key.access_key_id, access_key_secret="x" * 30))
+    assert sdk_error(forged.get_account_alias).code == "SignatureDoesNotMatch"
 
 
 @pytest.mark.parametrize("offset", [-16 * 60, 16 * 60])
