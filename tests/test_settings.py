@@ -106,6 +106,10 @@ BAD = [
     ("NOTIFY_WEBHOOK_URL", "ftp://robot.example/send"), ("NOTIFY_WEBHOOK_URL", "http://robot.example/send"),
     ("NOTIFY_WEBHOOK_URL", " https://oapi.dingtalk.com/robot/send"), ("NOTIFY_KIND", "slack"),
     ("NOTIFY_TIMEOUT_MS", "0"), ("NOTIFY_TIMEOUT_MS", "3s"), ("NOTIFY_WEBHOOK_SECRET", " SEC0123456789 "),
+    # issue 13's rotation settings: CIS 1.6 caps the key age at 90 days; the overlap ends before the next rotation
+    ("KEY_MAX_AGE_DAYS", "91"), ("KEY_MAX_AGE_DAYS", "0"), ("KEY_MAX_AGE_DAYS", "90d"), ("KEY_MAX_AGE_DAYS", ""),
+    ("KEY_ROTATION_OVERLAP_HOURS", "0"), ("KEY_ROTATION_OVERLAP_HOURS", "24h"),
+    ("KEY_ROTATION_OVERLAP_HOURS", "721"),
 ]
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
 from ..domain.audit import AccessKeyView, SecretView, UserView
 from ..domain.ownership import Marker
-from .clients import listed
+from .clients import listed, when
 
 if TYPE_CHECKING:
     from .clients import Cloud
@@ -118,16 +117,6 @@ def groups(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListGroupsForUser", UserName=user_name), "Groups", "Group")
 
 
-def _when(value: Any) -> datetime | None:
-    """An API timestamp (``2026-11-28T09:00:00Z``) as an aware datetime; None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
-    except ValueError:
-        return None
-
-
 def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser) -> UserView:
     """One managed user's read model for the access review (``domain.audit``): policies, keys,
     login profile, MFA, and what sits at its secret names. Metadata only, never a secret value."""
@@ -146,9 +135,9 @@ def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser) -> UserVie
     login = (profile or {}).get("LoginProfile") or {}
     return UserView(
         user_name=name, marker=managed.marker, display_name=str(managed.user.get("DisplayName") or ""),
-        created=_when(managed.user.get("CreateDate")),
+        created=when(managed.user.get("CreateDate")),
         policies=tuple(str(p.get("PolicyName")) for p in policies(cloud, name)),
-        access_keys=tuple(AccessKeyView(str(k.get("AccessKeyId")), str(k.get("Status")), _when(k.get("CreateDate")))
+        access_keys=tuple(AccessKeyView(str(k.get("AccessKeyId")), str(k.get("Status")), when(k.get("CreateDate")))
                           for k in access_keys(cloud, name)),
         console=profile is not None,
         mfa_bind_required=bool(login.get("MFABindRequired")) if profile is not None else None,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
-from ..domain.credentials import password_version_id
-from .clients import listed
+from ..domain.credentials import Key, Version, Versions, password_version_id
+from .clients import listed, when
 from .errors import CloudError
 
 if TYPE_CHECKING:
@@ -66,12 +66,22 @@ class SecretStore:
                           rotation_enabled=body.get("AutomaticRotation") == "Enabled")
 
     def current_version(self, name: str) -> str | None:
+        return self.versions(name).current_id
+
+    def versions(self, name: str) -> Versions:
+        """The ACSCurrent and ACSPrevious versions (ids and creation times; one ListSecretVersionIds)."""
         body = self.cloud.kms("ListSecretVersionIds", SecretName=name, IncludeDeprecated="false",
                               PageSize=100)
+        staged: dict[str, Version] = {}
         for version in listed(body, "VersionIds", "VersionId"):
-            if "ACSCurrent" in listed(version, "VersionStages", "VersionStage"):
-                return version.get("VersionId")
-        return None
+            for stage in listed(version, "VersionStages", "VersionStage"):
+                staged[str(stage)] = Version(str(version.get("VersionId")), when(version.get("CreateTime")))
+        return Versions(staged.get("ACSCurrent"), staged.get("ACSPrevious"))
+
+    @staticmethod
+    def keys(listed_keys: list[dict[str, Any]]) -> list[Key]:
+        """ListAccessKeys' items as ``Key``s (ids, status, creation time)."""
+        return [Key(str(k.get("AccessKeyId")), str(k.get("Status")), when(k.get("CreateDate"))) for k in listed_keys]
 
     def _payload(self, user_name: str, logon_principal: str | None, access_key: dict[str, Any] | None = None,
                  password: str | None = None) -> dict[str, Any]:
@@ -110,7 +120,7 @@ class SecretStore:
                     ExtendedConfig=({"SecretSubType": "RamUserAccessKey", "UserName": user_name}
                                     if ram_secret else None),
                     EnableAutomaticRotation="true" if ram_secret else None,
-                    RotationInterval="30d" if ram_secret else None,
+                    RotationInterval=f"{self.settings.key_max_age_days}d" if ram_secret else None,
                     EncryptionKeyId=self.settings.kms_encryption_key_id or None,
                     DKMSInstanceId=self.settings.kms_instance_id or None,
                     Description=f"Credential of RAM user {user_name} (hr-ram-provisioner)",
