@@ -24,7 +24,8 @@ from tests.reference import FC3_SCHEMA
 FC_PROVIDED_PREFIXES = ("ALIBABA_CLOUD_", "FC_")
 # Read by the code for development only, deliberately absent from the deployment.
 NOT_DEPLOYED = {"SCHEMA_DIR": "overrides where JSON Schemas are loaded from (tests/tools)"}
-EXPECTED_FUNCTIONS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler"}
+EXPECTED_FUNCTIONS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler",
+                      "rotation": "rotation.handler"}
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,17 @@ def test_triggers(spec):
     assert cron.startswith("CRON_TZ=") and len(cron.split()) == 7, cron   # zone + 6 fields, daily
     assert cron.split()[4:] == ["*", "*", "*"]
     json.loads(timers[0]["triggerConfig"]["payload"])                  # FC passes it as a string
+    rotation = spec["resources"]["rotation"]["props"]["triggers"]
+    assert [t["triggerType"] for t in rotation] == ["timer"]            # its timer only, no event source
+    assert rotation[0]["triggerConfig"]["cronExpression"].split()[4:] == ["*", "*", "*"]
+    assert json.loads(rotation[0]["triggerConfig"]["payload"]) == {}
+
+
+def test_each_function_has_the_role_of_its_job(spec):
+    """Least privilege per job: the rotation function runs with its own role, not the lifecycle one."""
+    roles = {name: spec["resources"][name]["props"]["role"] for name in EXPECTED_FUNCTIONS}
+    assert roles["onboarding"] == roles["offboarding"] != roles["rotation"]
+    assert roles["rotation"].endswith(":role/hr-ram-provisioner-rotation")
 
 
 def test_async_and_logs(spec):

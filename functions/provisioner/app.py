@@ -47,6 +47,8 @@ class Function:
     event_type: str
     workflow: Workflow
     timer: TimerWorkflow | None = None
+    # the timer payload's problems (the sweep's schema unless the function says otherwise)
+    timer_payload_problems: Callable[[Any], list[dict[str, str]]] = validate_sweep_payload
 
 
 def _event_id(event: object) -> str | None:
@@ -132,7 +134,7 @@ def run_timer(payload: dict[str, Any], function: Function, tick: str, invocation
         answer = rejected(None, [{"path": "$", "message": "this function has no timer trigger"}])
         log_result(answer)
         return answer
-    problems = validate_sweep_payload(payload)
+    problems = function.timer_payload_problems(payload)
     if problems:
         answer = rejected(None, problems)
         log_result(answer)
@@ -144,16 +146,16 @@ def run_timer(payload: dict[str, Any], function: Function, tick: str, invocation
         return config_failed(None, err)
     except CloudError as err:   # permanent, outside any one user's work (e.g. ListUsers refused)
         answer = failed(None, None, err)
-        log.alert_result("sweep failed", Status.FAILED.value, error=answer["error"])
+        log.alert_result("timer run failed", Status.FAILED.value, error=answer["error"])
         return answer
     except TransientError as err:
-        log.alert(logging.ERROR, "sweep hit transient errors, left for FC's async retry", log.TRANSIENT_ALERT,
+        log.alert(logging.ERROR, "timer run hit transient errors, left for FC's async retry", log.TRANSIENT_ALERT,
                   error=str(err))
         raise
     failed_users = [row.get("userName") for row in report.get("users") or [] if row.get("action") == "failed"]
     if failed_users:
-        log.alert(logging.ERROR, "sweep: users failed", log.alert_for(Status.FAILED.value), failed=len(failed_users),
-                  users=failed_users[:MAX_LISTED])
+        log.alert(logging.ERROR, "timer run: users failed", log.alert_for(Status.FAILED.value),
+                  failed=len(failed_users), users=failed_users[:MAX_LISTED])
     return report
 
 

@@ -36,6 +36,7 @@ MAX_MESSAGE = 300         # characters of a message that is not ours (jsonschema
 SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
            "employee.offboarded": "offboarding-event.schema.json"}
 SWEEP_PAYLOAD_SCHEMA = "sweep-payload.schema.json"
+ROTATION_PAYLOAD_SCHEMA = "rotation-payload.schema.json"
 # a jsonschema keyword function: (validator, value, instance, schema) -> its errors
 _Keyword = Callable[[Any, Any, Any, dict[str, Any]], Iterator[Any]]
 
@@ -209,6 +210,11 @@ def _problems(name: str, instance: Any, root: str = "$", extra: list[Problem] | 
 def validate_sweep_payload(payload: Any) -> list[Problem]:
     """Problems of a timer payload (already parsed), with paths under ``$.payload``."""
     return _problems(SWEEP_PAYLOAD_SCHEMA, payload, "$.payload")
+
+
+def validate_rotation_payload(payload: Any) -> list[Problem]:
+    """Problems of the rotation function's timer payload (already parsed), under ``$.payload``."""
+    return _problems(ROTATION_PAYLOAD_SCHEMA, payload, "$.payload")
 
 
 def validate(event: Any, event_type: Any = None) -> list[Problem]:

@@ -84,8 +84,8 @@ class SecretStore:
         return [Key(str(k.get("AccessKeyId")), str(k.get("Status")), when(k.get("CreateDate"))) for k in listed_keys]
 
     def _payload(self, user_name: str, logon_principal: str | None, access_key: dict[str, Any] | None = None,
-                 password: str | None = None) -> dict[str, Any]:
-        if access_key and self.settings.secret_type == RAM_CREDENTIALS:
+                 password: str | None = None, generic: bool = False) -> dict[str, Any]:
+        if access_key and self.settings.secret_type == RAM_CREDENTIALS and not generic:
             return {"AccessKeys": [{"AccessKeyId": access_key["AccessKeyId"],
                                     "AccessKeySecret": access_key["AccessKeySecret"]}]}
         data: dict[str, Any] = {"UserName": user_name, "LogonPrincipal": logon_principal}
@@ -94,6 +94,25 @@ class SecretStore:
         if password:
             data["Password"] = password
         return data
+
+    def put_version(self, name: str, version: str, data: str) -> None:
+        """A new current version of an existing Generic secret (the old one becomes ACSPrevious).
+        KMS answers a repeat of the same version and value as success, another value as
+        Rejected.ResourceExist."""
+        self.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=data, SecretDataType="text")
+
+    def put_access_key(self, name: str, *, user_name: str, logon_principal: str | None,
+                       access_key: dict[str, Any]) -> str:
+        """The rotation's write: ``access_key`` as the Generic secret's new current version, named after
+        its AccessKeyId; a repeat after a lost answer is a success. Only PutSecretValue."""
+        version = access_key["AccessKeyId"]
+        data = json.dumps(self._payload(user_name, logon_principal, access_key, generic=True))
+        try:
+            self.put_version(name, version, data)
+        except CloudError as err:
+            if not err.already_exists:
+                raise
+        return version
 
     def write(self, name: str, *, employee_id: str, user_name: str, logon_principal: str | None,
               access_key: dict[str, Any] | None = None, password: str | None = None,
@@ -110,8 +129,7 @@ class SecretStore:
                 self.cloud.try_kms("DeleteSecret", SecretName=name, ForceDeleteWithoutRecovery="true")
                 exists = False
             if exists:
-                self.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=data,
-                               SecretDataType="text")
+                self.put_version(name, version, data)
             else:
                 self.cloud.kms(
                     "CreateSecret", SecretName="$Auto" if ram_secret else name, VersionId=version,

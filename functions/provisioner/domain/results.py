@@ -24,6 +24,7 @@ class Status(str, Enum):
     NOT_FOUND = "not-found"          # a leaver we cannot find: never reported as deleted
     FAILED = "failed"                # permanent cloud error; ``error`` names code, action, RequestId
     SWEPT = "swept"                  # the timer's report
+    ROTATED = "rotated"              # the rotation function's report (workflows/rotation.py)
 
     def __str__(self) -> str:
         return self.value
@@ -36,7 +37,8 @@ NON_SUCCESS = frozenset({Status.REJECTED, Status.CONFLICT, Status.NOT_FOUND, Sta
 # (transient failures are 503 with Retry-After, decided where they are caught).
 HTTP_STATUS = {Status.PROVISIONED: 200, Status.ALREADY_PROVISIONED: 200, Status.DISABLED: 200,
                Status.SCHEDULED: 200, Status.DELETED: 200, Status.NOT_FOUND: 404, Status.REJECTED: 400,
-               Status.CONFLICT: 409, Status.FAILED: 422, Status.SWEPT: 200}
+               Status.CONFLICT: 409, Status.FAILED: 422, Status.SWEPT: 200,
+               Status.ROTATED: 200}
 
 
 def result(status: Status, event_id: str | None = None, user_name: str | None = None,

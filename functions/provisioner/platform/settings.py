@@ -181,7 +181,8 @@ def _webhook_key(env: Env) -> str:
     return raw
 
 
-SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json")
+SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json",
+                "rotation-payload.schema.json")
 
 
 def _schema_dir(env: Env) -> None:
