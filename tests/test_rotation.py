@@ -125,8 +125,8 @@ class Reader:
 
     def cycle(self):
         value = json.loads(self.kms.get_secret_value(km.GetSecretValueRequest(secret_name=SECRET)).body.secret_data)
-        config = self.cloud.client_config(access_key_id=value["AccessKeyId"], access_key_secret=value["AccessKeySecret"],
-                                          security_token=None)
+        config = self.cloud.client_config(access_key_id=value["AccessKeyId"],
+                                          access_key_secret=value["AccessKeySecret"], security_token=None)
         try:
             RamClient(config).get_user(rm.GetUserRequest(user_name=USER))
         except Exception as exc:  # noqa: BLE001 - recorded, the test fails on it
