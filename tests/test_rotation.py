@@ -327,3 +327,99 @@ def test_a_crash_after_any_call_then_the_next_runs_converge(cloud, rotate, actio
         assert keys(cloud)[0][0] != old, "the key was not rotated"
         reader.pause()
         assert reader.failures == [], reader.failures
+
+
+# -- two processes, interleaved exactly (tests/instances.py, localcloud holds) -----------------------------------
+def _fleet(cloud):
+    from tests.instances import Instances
+    rotation_role = json.loads(ROTATION_POLICY.read_text(encoding="utf-8"))
+    return Instances(cloud, 2, env={"KEY_MAX_AGE_DAYS": "1", "KEY_ROTATION_OVERLAP_HOURS": "1"},
+                     policies={1: rotation_role})
+
+
+def _joiner_and_due(cloud, fc):
+    """fc[0] (the lifecycle role) onboards; the shared clock then moves a day on: the key is due."""
+    from tests.concurrency_support import joiner
+    start = clock.now().replace(microsecond=0)
+    set_clock(start)
+    joined = joiner("j1", (start - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert fc[0].run("onboarding", joined, now=start)["status"] == "provisioned"
+    (old, _), = keys(cloud)
+    due = set_clock(start + timedelta(days=1, minutes=1)).now()
+    return joined, old, due
+
+
+def _leaver(due):
+    from tests.concurrency_support import leaver
+    return leaver("l1", (due - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _timer_at(due):
+    return {"triggerTime": due.strftime("%Y-%m-%dT%H:%M:%SZ"), "triggerName": "daily-rotation", "payload": "{}"}
+
+
+def test_rotation_holding_after_its_new_key_while_a_leaver_disables(cloud, env):
+    """Rotation (fc[1], its own role) parked right after CreateAccessKey; the leaver (fc[0]) disables the
+    user meanwhile; then the rotation goes on. It sees the user disabled, deletes its key and writes
+    nothing: no Active key, and KMS holds exactly what the leaver path leaves (the old key, current)."""
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        versions_before = [v["version_id"] for v in cloud.kms.secret_state(SECRET)["versions"]]
+        hold = cloud.hold(fc[1].key, "CreateAccessKey", when="after")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        assert len(keys(cloud)) == 2                         # the rotation's new key exists, Active
+        assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
+        cloud.release(hold)
+        report = rotation.result()
+        (row,) = report["users"]
+        assert row["action"] == "skipped" and "disabled" in row["reason"], row
+        assert keys(cloud) == [(old, "Inactive")]
+        assert kms_current(cloud) == old
+        assert [v["version_id"] for v in cloud.kms.secret_state(SECRET)["versions"]] == versions_before
+        assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "PutSecretValue"]
+
+
+def test_rotation_holding_before_its_write_while_a_leaver_disables(cloud, env):
+    """Rotation parked after its re-check, right before PutSecretValue; the leaver disables (both keys,
+    it sees the new one too). The write lands, then the rotation sees the user disabled: the new key is
+    KMS's current and Inactive, the old one deleted. No Active key; one key, KMS's."""
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, "PutSecretValue", when="before")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
+        assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] == "skipped", row
+        (key, status), = keys(cloud)
+        assert status == "Inactive" and key == kms_current(cloud) != old
+        assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "UpdateAccessKey"
+                    and c.params.get("Status") == "Active"]
+
+
+@pytest.mark.parametrize("action, when", [("CreateAccessKey", "after"), ("PutSecretValue", "after")])
+def test_an_onboarding_redelivery_during_a_rotation_changes_nothing(cloud, env, action, when):
+    """Rotation parked with its new key made (not yet in KMS), or just written (the old key KMS's
+    previous): the joiner delivered again (fc[0]) answers already-provisioned with zero mutating calls
+    (no third key, neither key deleted); the rotation then completes."""
+    with _fleet(cloud) as fc:
+        joined, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, action, when=when)
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        before = sorted(keys(cloud))
+        mark = cloud.calls.mark()
+        answer = fc[0].run("onboarding", joined, now=due)
+        assert answer["status"] == "already-provisioned", answer
+        assert [c.action for c in cloud.calls.mutating(mark) if c.access_key_id == fc[0].key] == []
+        assert sorted(keys(cloud)) == before
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] == "rotated", row
+        assert kms_previous(cloud) == old and (kms_current(cloud), "Active") in keys(cloud)
+        mark = cloud.calls.mark()
+        assert fc[0].run("onboarding", joined, now=due)["status"] == "already-provisioned"
+        assert [c.action for c in cloud.calls.mutating(mark) if c.access_key_id == fc[0].key] == []
