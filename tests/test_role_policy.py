@@ -1,8 +1,11 @@
 """The execution role's policy against what the code really does.
 
-Granted = called: every RAM/KMS action the functions call (statically, following wrappers and
-planned steps; and at run time, from localcloud's call log over the whole session) is granted,
-and every granted action is called. Plus the two actions Function Compute itself performs with
+Granted = called, per role: each deployed function runs with the role of its job (``ROLES``: the
+lifecycle functions share the execution role, the rotation function has its own), and every RAM/KMS
+action a function can reach (statically, function by function from the workflows its entry file
+names, following wrappers and planned steps; and at run time, from localcloud's call log over the
+whole session, per key) is granted in its role's policy, and every granted action is reached by one
+of the role's functions. Plus the two actions Function Compute itself performs with
 the role because s.yaml asks it to (logConfig, async onFailure destination). No wildcard action,
 no action that could widen anyone's permissions, and resources scoped wherever RAM/KMS allow.
 """
@@ -14,10 +17,13 @@ import pytest
 from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
-from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
-from tests.deploy_helpers import ROOT, actions_called
+from tests.conftest import FUNCTION_ACTIONS, ROTATION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
+from tests.deploy_helpers import ROOT, actions_by_function, actions_called, load_s_yaml
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
+ROTATION_POLICY_PATH = ROOT / "policies" / "rotation-role-policy.json"
+# each deployed function (its entry file under functions/) -> the policy of the role it runs with
+ROLES = {"onboarding": POLICY_PATH, "offboarding": POLICY_PATH, "rotation": ROTATION_POLICY_PATH}
 ARMS_POLICIES = {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
 # Performed by Function Compute with the role, not by our code: writing the function's logs
 # (logConfig) and delivering failed async events to the queue (asyncInvokeConfig.onFailure).
@@ -35,8 +41,8 @@ ESCALATION = [
 ]
 
 
-def load_policy():
-    return json.loads(POLICY_PATH.read_text(encoding="utf-8"))
+def load_policy(path=POLICY_PATH):
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def as_list(value):
@@ -54,8 +60,9 @@ def grants(policy=None):
     return out
 
 
-def test_document_shape():
-    policy = load_policy()
+@pytest.mark.parametrize("path", sorted(set(ROLES.values())), ids=lambda p: p.name)
+def test_document_shape(path):
+    policy = load_policy(path)
     assert policy["Version"] == "1"
     assert set(policy) == {"Version", "Statement"}
     for statement in policy["Statement"]:
@@ -65,8 +72,9 @@ def test_document_shape():
             assert re.fullmatch(r"[a-z]+:[A-Z][A-Za-z0-9]+", action), f"not one exact action: {action!r}"
 
 
-def test_no_wildcard_action_and_no_escalation():
-    granted = grants()
+@pytest.mark.parametrize("path", sorted(set(ROLES.values())), ids=lambda p: p.name)
+def test_no_wildcard_action_and_no_escalation(path):
+    granted = grants(load_policy(path))
     assert not [a for a in granted if "*" in a or "?" in a]
     bad = sorted(a for a in granted if any(re.fullmatch(p, a) for p in ESCALATION))
     assert not bad, f"actions that could grant more than the role has: {bad}"
@@ -115,14 +123,44 @@ def test_platform_grants_match_s_yaml(s_engine):
     assert queue.split(":", 4)[4] == granted["mns:SendMessage"][0].split(":", 4)[4]
 
 
+def test_every_deployed_function_has_a_role():
+    handlers = {r["props"]["handler"].split(".")[0] for r in load_s_yaml()["resources"].values()}
+    assert handlers == set(ROLES) == set(actions_by_function())
+    roles = {r["props"]["handler"].split(".")[0]: r["props"]["role"] for r in load_s_yaml()["resources"].values()}
+    assert roles["onboarding"] == roles["offboarding"] != roles["rotation"]
+
+
 def test_every_action_the_code_calls_is_granted_and_nothing_else():
-    called, unresolved = actions_called()
+    _, unresolved = actions_called()
     assert not unresolved, f"action names the scan cannot see (use literals): {unresolved}"
-    granted = set(grants())
-    missing = {a: where for a, where in called.items() if a not in granted}
-    assert not missing, f"called but not granted: {missing}"
-    unused = sorted(granted - set(called) - PLATFORM_ACTIONS)
-    assert not unused, f"granted but never called: {unused}"
+    reached = actions_by_function()
+    for path in sorted(set(ROLES.values())):
+        functions = [f for f, p in ROLES.items() if p == path]
+        called = {a: where for f in functions for a, where in reached[f].items()}
+        granted = set(grants(load_policy(path)))
+        missing = {a: where for a, where in called.items() if a not in granted}
+        assert not missing, f"{path.name}: called by {functions} but not granted: {missing}"
+        unused = sorted(granted - set(called) - PLATFORM_ACTIONS)
+        assert not unused, f"{path.name}: granted but never called by {functions}: {unused}"
+
+
+def test_the_rotation_role_is_the_rotation_and_nothing_more():
+    """Least privilege per job: no user, policy, login profile or secret is created or deleted; only the
+    credential secrets (never the event ledgers, never KMS's own RAM secrets) get a new version."""
+    granted = grants(load_policy(ROTATION_POLICY_PATH))
+    assert set(granted) - PLATFORM_ACTIONS == {
+        "ram:GetUser", "ram:ListAccessKeys", "ram:CreateAccessKey", "ram:UpdateAccessKey", "ram:DeleteAccessKey",
+        "ram:GetAccountAlias", "ram:ListUsers", "kms:DescribeSecret", "kms:ListSecretVersionIds",
+        "kms:PutSecretValue"}
+    for action, resources in granted.items():
+        if action.startswith("kms:"):
+            assert resources == [f"acs:kms:*:*:secret/{Settings().secret_prefix}*"], (action, resources)
+        elif action.startswith("ram:") and resources != ["*"]:
+            assert resources == ["acs:ram:*:*:user/*"], (action, resources)
+        elif resources == ["*"]:
+            assert action in STAR_RESOURCE_OK, action
+    denied = [s for s in load_policy(ROTATION_POLICY_PATH)["Statement"] if s["Effect"] == "Deny"]
+    assert denied and denied[0]["Resource"] == f"acs:kms:*:*:secret/{Settings().secret_prefix}ledger/*"
 
 
 # -- run time ---------------------------------------------------------------------------------
@@ -164,6 +202,11 @@ def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
     static, _ = actions_called()
     assert not {a: t for a, t in seen.items() if a not in static}, "called at run time, invisible to the scan"
     assert {"ram:CreateUser", "ram:AttachPolicyToUser", "kms:CreateSecret", "ram:DeleteUser"} <= set(seen)
+    rotation_granted = set(grants(load_policy(ROTATION_POLICY_PATH)))
+    assert not {a: t for a, t in ROTATION_ACTIONS.items() if a not in rotation_granted}, \
+        "called by the rotation function at run time, not granted to its role"
+    assert not {a: t for a, t in ROTATION_ACTIONS.items() if a not in actions_by_function()["rotation"]}, \
+        "called by the rotation function at run time, invisible to the scan"
     with capsys.disabled():
         not_seen = sorted(set(static) - set(seen))
         print(f"\nrole policy: {len(granted)} actions granted, {len(seen)} seen at run time"
