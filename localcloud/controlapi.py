@@ -101,6 +101,7 @@ class ControlAPI:
             ("GET", "/state/ram/account", self.ram_account),
             ("GET", "/state/kms/secrets", self.kms_secrets), ("GET", "/state/kms/secret", self.kms_secret),
             ("POST", "/ram/quotas", self.ram_quotas), ("POST", "/ram/custom-policies", self.ram_custom_policy),
+            ("POST", "/kms/tick", self.kms_tick),
             ("GET", "/calls", self.calls), ("GET", "/calls/mark", self.calls_mark),
             ("GET", "/callers", self.callers), ("POST", "/callers", self.caller_add),
             ("DELETE", "/callers/policies", self.caller_policies_detach_all),
@@ -314,6 +315,12 @@ class ControlAPI:
         self.cloud.ram.add_custom_policy(_field(body, "name", str), _field(body, "description", str, ""))
         self.cloud._changed()
         return {"added": body["name"]}
+
+    def kms_tick(self, path, query, body):
+        """What is due on the clock now, done now: scheduled deletions, RAM secret rotations."""
+        rotated = self.cloud.kms.tick()
+        self.cloud._changed()
+        return {"rotated": rotated}
 
     # -- call log ---------------------------------------------------------------------------------
     def calls(self, path, query, body):
