@@ -423,3 +423,67 @@ def test_an_onboarding_redelivery_during_a_rotation_changes_nothing(cloud, env, 
         mark = cloud.calls.mark()
         assert fc[0].run("onboarding", joined, now=due)["status"] == "already-provisioned"
         assert [c.action for c in cloud.calls.mutating(mark) if c.access_key_id == fc[0].key] == []
+
+
+# -- RAMCredentials: KMS rotates, the product stays idempotent -------------------------------------------------
+RAM_SECRET = f"acs/ram/user/{USER}"
+
+
+def test_a_ram_secret_rotated_by_kms_then_a_redelivered_event_is_already_provisioned(cloud, kms, monkeypatch):
+    """Onboarding turns KMS's rotation on with KEY_MAX_AGE_DAYS as the interval; KMS rotates on its clock
+    (version ids of its own), and on demand (RotateSecret); each time the joiner delivered again is
+    already-provisioned with zero mutating calls (no re-mint: KMS holds both of the user's keys)."""
+    import offboarding
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "1")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    joiner = event()
+    assert invoke(joiner)["status"] == "provisioned"
+    state = cloud.kms.secret_state(RAM_SECRET)
+    assert state["rotation_interval"] == 86400
+    (first, _), = keys(cloud)
+    described = kms.describe_secret(km.DescribeSecretRequest(secret_name=RAM_SECRET)).body
+    assert described.automatic_rotation == "Enabled" and described.rotation_interval == "86400s"
+    for turn in range(2):
+        set_clock(clock.now() + timedelta(days=1, minutes=1))
+        assert cloud.kms.tick() == [RAM_SECRET]
+        current = kms_current(cloud, RAM_SECRET)
+        assert current not in [k for k, _ in keys(cloud)]                   # not an AccessKeyId any more
+        assert len(keys(cloud)) == 2
+        mark = cloud.calls.mark()
+        assert invoke(joiner)["status"] == "already-provisioned", turn
+        assert cloud.calls.mutating(mark) == [], [c.action for c in cloud.calls.mutating(mark)]
+    assert first not in [k for k, _ in keys(cloud)]                          # KMS deleted the key before
+    kms.rotate_secret(km.RotateSecretRequest(secret_name=RAM_SECRET, version_id="manual-rotation-1"))
+    mark = cloud.calls.mark()
+    assert invoke(joiner)["status"] == "already-provisioned"
+    assert cloud.calls.mutating(mark) == []
+    # the leaver: both keys Inactive, and KMS's rotation of our RAM secret stopped (no key comes back)
+    leaver = {"eventId": "l1", "eventType": "employee.offboarded", "occurredAt": hr_time(),
+              "employee": {"employeeId": "E10023", "logonName": USER}}
+    assert offboarding.handler(as_bytes(leaver), None)["status"] == "disabled"
+    assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+    set_clock(clock.now() + timedelta(days=3))
+    assert cloud.kms.tick() == [] and [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+
+
+def test_a_key_made_after_kms_rotated_is_not_taken_for_kms_s(cloud, ram, monkeypatch):
+    """After a KMS rotation the version id names no key: the key KMS holds is told by time. A key made
+    afterwards outside KMS (and older than IN_FLIGHT_SECONDS) is a stray, deleted; the rest stays."""
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "1")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    joiner = event()
+    invoke(joiner)
+    set_clock(clock.now() + timedelta(days=1, minutes=1))
+    cloud.kms.tick()
+    (_, _), (kms_key, _) = keys(cloud)
+    ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name=USER, user_access_key_id=keys(cloud)[0][0]))
+    set_clock(clock.now() + timedelta(minutes=1))
+    stray = ram.create_access_key(rm.CreateAccessKeyRequest(user_name=USER)).body.access_key.access_key_id
+    set_clock(clock.now() + timedelta(seconds=IN_FLIGHT_SECONDS + 60))
+    answer = invoke(joiner)
+    assert answer["status"] == "provisioned", answer
+    assert keys(cloud) == [(kms_key, "Active")] and stray != kms_key
