@@ -487,3 +487,18 @@ def test_a_key_made_after_kms_rotated_is_not_taken_for_kms_s(cloud, ram, monkeyp
     answer = invoke(joiner)
     assert answer["status"] == "provisioned", answer
     assert keys(cloud) == [(kms_key, "Active")] and stray != kms_key
+
+
+def test_a_refused_write_fails_the_user_with_an_alert_and_leaves_no_key_outside_kms(cloud, rotate, capsys):
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    cloud.faults.fail("PutSecretValue", "Forbidden.NoPermission", 403, times=1)
+    capsys.readouterr()
+    report = rotate()
+    (row,) = report["users"]
+    assert row["action"] == "failed" and row["error"]["code"] == "Forbidden.NoPermission", row
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == old       # the new key is gone again
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(line.get("alert") == "provisioning-failed" and line.get("users") == [USER] for line in lines)
+    assert rotate()["counts"]["rotated"] == 1                                   # the next run rotates
