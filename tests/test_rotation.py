@@ -21,6 +21,7 @@ from alibabacloud_ram20150501.client import Client as RamClient
 from provisioner.domain.credentials import IN_FLIGHT_SECONDS
 from provisioner.platform import clock, runtime
 
+from tests import concurrency_invariants as inv8
 from tests.conftest import ROTATION_KEY_ID, ROTATION_POLICY, as_bytes, hr_time, set_clock
 from tests.onboarding_support import event, invoke
 
@@ -378,6 +379,7 @@ def test_rotation_holding_after_its_new_key_while_a_leaver_disables(cloud, env):
         assert kms_current(cloud) == old
         assert [v["version_id"] for v in cloud.kms.secret_state(SECRET)["versions"]] == versions_before
         assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "PutSecretValue"]
+        inv8.check(cloud)                          # invariant 8: disabled, no Active key, every key KMS's
 
 
 def test_rotation_holding_before_its_write_while_a_leaver_disables(cloud, env):
@@ -396,6 +398,7 @@ def test_rotation_holding_before_its_write_while_a_leaver_disables(cloud, env):
         assert row["action"] == "skipped", row
         (key, status), = keys(cloud)
         assert status == "Inactive" and key == kms_current(cloud) != old
+        inv8.check(cloud)
         assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "UpdateAccessKey"
                     and c.params.get("Status") == "Active"]
 
