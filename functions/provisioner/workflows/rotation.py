@@ -123,8 +123,8 @@ class _Rotation:
             return
         if plan.action == IN_PROGRESS:
             self.counts["inProgress"] += 1
-            self.add({**row, "action": SKIPPED, "reason": "a key not yet in KMS was made moments ago by another "
-                      "run: left to it", "accessKeyIds": [k.access_key_id for k in held.in_flight]})
+            self.add({**row, "action": "in-progress", "reason": "a key not yet in KMS was made moments ago by "
+                      "another run: left to it", "accessKeyIds": [k.access_key_id for k in held.in_flight]})
             return
         strays = [steps.ram("DeleteAccessKey", UserName=name, UserAccessKeyId=k.access_key_id) for k in held.strays]
         if plan.action in (ROTATE, FINISH):
