@@ -505,3 +505,21 @@ def test_a_refused_write_fails_the_user_with_an_alert_and_leaves_no_key_outside_
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert any(line.get("alert") == "provisioning-failed" and line.get("users") == [USER] for line in lines)
     assert rotate()["counts"]["rotated"] == 1                                   # the next run rotates
+
+
+def test_a_key_in_flight_is_left_to_its_run_then_taken_for_an_orphan(cloud, rotate, ram):
+    """Another run's new key, not yet in KMS (made after KMS's current version, moments ago): this run
+    leaves the user alone (in-progress, no change); once IN_FLIGHT_SECONDS have passed it is an orphan:
+    deleted, and the rotation goes on."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    other = ram.create_access_key(rm.CreateAccessKeyRequest(user_name=USER)).body.access_key.access_key_id
+    mark = cloud.calls.mark()
+    (row,) = rotate()["users"]
+    assert row["action"] == "in-progress" and row["accessKeyIds"] == [other], row
+    assert cloud.calls.mutating(mark) == []
+    later(seconds=IN_FLIGHT_SECONDS + 1)
+    report = rotate()
+    assert report["counts"]["strays"] == 1 and report["counts"]["rotated"] == 1, report
+    assert other not in [k for k, _ in keys(cloud)] and kms_previous(cloud) == old
