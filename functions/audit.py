@@ -10,16 +10,9 @@ from typing import Any
 
 from provisioner import app
 from provisioner.adapters.validation import AUDIT_PAYLOAD_SCHEMA
-from provisioner.domain.results import Result, rejected
 from provisioner.workflows import audit
 
-
-def _no_events(event: dict[str, Any], runtime: Any) -> Result:
-    return rejected(event.get("eventId") if isinstance(event.get("eventId"), str) else None,
-                    [{"path": "$", "message": "the audit function takes its timer only, not HR events"}])
-
-
-FUNCTION = app.Function("audit.timer", _no_events, timer=audit.run, timer_schema=AUDIT_PAYLOAD_SCHEMA)
+FUNCTION = app.Function("audit.timer", app.timer_only("audit"), timer=audit.run, timer_schema=AUDIT_PAYLOAD_SCHEMA)
 
 
 def handler(event: Any, context: Any) -> Any:

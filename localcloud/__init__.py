@@ -176,6 +176,12 @@ class LocalCloud:
         self.gateway.authorizer.attach(access_key_id or self.access_key_id, document)
         self._changed()
 
+    def attach_user_policy(self, user_name, document):
+        """Let a RAM user's own AccessKeys (whatever their ids, across rotations) call what
+        ``document`` allows; without one they authenticate but may do nothing (NoPermission)."""
+        self.gateway.authorizer.attach(self.gateway.authorizer.user_principal(user_name), document)
+        self._changed()
+
     def detach_caller_policies(self, access_key_id=None):
         """Lift the policies of one caller (None: of every caller)."""
         self.gateway.authorizer.detach_all(access_key_id)

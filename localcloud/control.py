@@ -172,6 +172,11 @@ class ControlClient:
     def add_custom_policy(self, policy_name, description=""):
         self._post("/ram/custom-policies", {"name": policy_name, "description": description})
 
+    def kms_tick(self):
+        """Run what is due on the cloud's clock now (RAM secret rotations, scheduled deletions); the names
+        of the secrets rotated. KMS also does it lazily on every action."""
+        return self._post("/kms/tick")["rotated"]
+
     def save_state(self):
         return self._post("/state/save")
 

@@ -104,6 +104,7 @@ class ControlAPI:
             ("POST", "/ram/quotas", self.ram_quotas), ("POST", "/ram/custom-policies", self.ram_custom_policy),
             ("POST", "/ram/last-login", self.ram_last_login), ("POST", "/ram/key-last-used", self.ram_key_last_used),
             ("POST", "/ram/mfa", self.ram_mfa),
+            ("POST", "/kms/tick", self.kms_tick),
             ("GET", "/calls", self.calls), ("GET", "/calls/mark", self.calls_mark),
             ("GET", "/callers", self.callers), ("POST", "/callers", self.caller_add),
             ("DELETE", "/callers/policies", self.caller_policies_detach_all),
@@ -354,6 +355,12 @@ class ControlAPI:
         name, bound = _field(body, "userName", str), _field(body, "bound", bool)
         serial = self._ram_call(self.cloud.bind_mfa if bound else self.cloud.unbind_mfa, name)
         return {"userName": name, "bound": bound, "serialNumber": serial}
+
+    def kms_tick(self, path, query, body):
+        """What is due on the clock now, done now: scheduled deletions, RAM secret rotations."""
+        rotated = self.cloud.kms.tick()
+        self.cloud._changed()
+        return {"rotated": rotated}
 
     # -- call log ---------------------------------------------------------------------------------
     def calls(self, path, query, body):

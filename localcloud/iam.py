@@ -10,7 +10,9 @@ and every resource the request touches. Actions and resources match with
 ``Condition`` are not evaluated (an Allow with a Condition never matches; a
 Deny with one always does): the conservative reading. Keys without an
 attached policy are unrestricted (the account's root key); a RAM-minted AccessKey without one
-is held to its user's attached policies (``localcloud/userkeys.py``).
+is held to its user's (and its groups') attached policies (``localcloud/userkeys.py``) and to
+what a test attached to ``user/<UserName>`` with ``attach_user_policy``; with none it may do
+nothing (the ARMS system policies grant no RAM or KMS action).
 """
 import fnmatch
 import json
@@ -79,6 +81,11 @@ class Authorizer:
         with self._lock:
             self._policies.setdefault(access_key_id, []).extend(_as_list(document.get("Statement", [])))
 
+    @staticmethod
+    def user_principal(user_name):
+        """The key under which a RAM user's policies are kept (its AccessKeys come and go)."""
+        return f"user/{user_name}"
+
     def detach_all(self, access_key_id=None):
         with self._lock:
             if access_key_id is None:
@@ -100,6 +107,10 @@ class Authorizer:
             statements = self._policies.get(access_key_id)
         if statements is None and self.user_keys is not None:
             statements = self.user_keys.statements(access_key_id)
+            owner = self.user_keys.owner(access_key_id) if statements is not None else None
+            if owner is not None:              # plus what a test attached to that user
+                with self._lock:
+                    statements = statements + self._policies.get(self.user_principal(owner), [])
         if statements is None:
             return
         full_action = f"{service}:{action}"

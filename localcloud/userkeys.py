@@ -50,6 +50,11 @@ class UserKeys:
     def used(self, access_key_id):
         self._ram().record_key_use(access_key_id)
 
+    def owner(self, access_key_id):
+        """The user name a RAM-minted key belongs to (None: not a RAM-minted key)."""
+        found = self._ram().gateway_key(access_key_id)
+        return None if found is None else found[2]
+
     def statements(self, access_key_id):
         """The statements that govern a RAM-minted key (None: not a RAM-minted key)."""
         found = self._ram().gateway_key(access_key_id)

@@ -3,10 +3,10 @@
     python scripts/package.py                                  # FC: python3.12 on manylinux x86_64
     python scripts/package.py --python-version 3.11 --out /tmp/x   # another interpreter (tests)
 
-Layout of the artifact root (FC's code directory; handlers ``onboarding.handler``
-and ``offboarding.handler``):
+Layout of the artifact root (FC's code directory; handlers ``onboarding.handler``,
+``offboarding.handler``, ``audit.handler`` and ``rotation.handler``):
 
-    onboarding.py, offboarding.py, audit.py,      from functions/
+    onboarding.py, offboarding.py, audit.py, rotation.py,  from functions/
       provisioner/
     schemas/                                       the HR event contract, loaded at run time
     <runtime dependencies>                         locks/runtime-pythonX.Y.txt, vendored

@@ -85,6 +85,11 @@ def kms(cloud):
 
 # -- the cloud actions the function code really calls, over the whole session ------------------
 FUNCTION_ACTIONS = {}   # "ram:CreateUser" -> node id of the first test whose functions called it
+# The rotation function runs with its own role (policies/rotation-role-policy.json) and its own key in
+# the suites (tests/test_rotation.py): what it calls is recorded apart, against its own policy.
+ROTATION_KEY_ID = "LTAItestrotationfn000000"
+ROTATION_POLICY = Path(__file__).resolve().parent.parent / "policies" / "rotation-role-policy.json"
+ROTATION_ACTIONS = {}
 
 
 def function_actions(server):
@@ -100,6 +105,9 @@ def _record_function_actions(request):
         server = request.getfixturevalue("localcloud_server")
         for action in function_actions(server):
             FUNCTION_ACTIONS.setdefault(action, request.node.nodeid)
+        for call in server.calls:
+            if call.access_key_id == ROTATION_KEY_ID and call.service and call.action:
+                ROTATION_ACTIONS.setdefault(f"{call.service}:{call.action}", request.node.nodeid)
 
 
 def pytest_configure(config):

@@ -105,58 +105,7 @@ def _action_constants(node):
     return [value] if value is not None else []
 
 
-def _imports(tree):
-    """Import nodes of a module, at any depth, except those under ``if TYPE_CHECKING:``."""
-    stack = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
-            stack.extend(node.orelse)
-            continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node
-        stack.extend(ast.iter_child_nodes(node))
-
-
-def _module_file(root, dotted):
-    base = root.joinpath(*dotted.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def module_closure(entries, root=FUNCTIONS):
-    """The files under ``root`` an FC function's handler module(s) can import: the entry files, and
-    every module of ours they import at any depth (imports inside functions too; TYPE_CHECKING-only
-    ones not), with the packages on the way. Which code one function's role must cover."""
-    todo = [root / e for e in entries]
-    seen = set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        rel = path.relative_to(root).with_suffix("")
-        package = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in _imports(tree):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                base = package[:len(package) - node.level + 1] if node.level else []
-                module = ".".join(base + ([node.module] if node.module else []))
-                targets = [module] + [f"{module}.{alias.name}" if module else alias.name for alias in node.names]
-            for dotted in targets:
-                parts = dotted.split(".")
-                for i in range(1, len(parts) + 1):        # the packages on the way run too
-                    found = _module_file(root, ".".join(parts[:i]))
-                    if found is not None:
-                        todo.append(found)
-    return seen
-
-
-def actions_called(root=FUNCTIONS, files=None):
+def actions_called(root=FUNCTIONS):
     """``({"ram:CreateUser", ...}, unresolved)`` from the source, following wrappers.
 
     A wrapper is any function passing one of its parameters as the action to ``ram``/``kms``/
@@ -164,8 +113,13 @@ def actions_called(root=FUNCTIONS, files=None):
     return self.ram(action, **p)`` makes ``_ignore(pred, "DeleteAccessKey")`` a DeleteAccessKey
     call. An action argument that is neither a literal nor a pass-through parameter is reported
     as unresolved (the policy could not be checked against it)."""
-    paths = _python_files(root) if files is None else sorted(files)
-    trees = [(p, ast.parse(p.read_text(encoding="utf-8"), filename=str(p))) for p in paths]
+    trees = [(p, ast.parse(p.read_text(encoding="utf-8"), filename=str(p))) for p in _python_files(root)]
+    callers = _wrappers(trees)
+    return _actions(trees, callers)
+
+
+def _wrappers(trees):
+    """{function name: (service, index of its action parameter)}: the base callers and their wrappers."""
     callers = dict(BASE_CALLERS)
     changed = True
     while changed:   # fixpoint: wrappers of wrappers
@@ -184,6 +138,10 @@ def actions_called(root=FUNCTIONS, files=None):
                     if callers.get(fn.name) != entry and fn.name not in BASE_CALLERS:
                         callers[fn.name] = entry
                         changed = True
+    return callers
+
+
+def _actions(trees, callers):
     actions, unresolved = {}, []
     for path, tree in trees:
         # planned steps: ``_step("ram", "DeleteUser", ...)`` (any call whose first two arguments
@@ -222,3 +180,161 @@ def actions_called(root=FUNCTIONS, files=None):
                 continue   # steps.execute dispatching a planned Step; the plans are scanned as calls
             unresolved.append(f"{where}: {name}() with a computed action")
     return actions, unresolved
+
+
+# -- per function: what each deployed function can reach ----------------------------------------------------
+# Method names of builtins (list.append, dict.get, str.join, ...): a call ``x.append(...)`` on an object of
+# unknown type is not taken for a function of ours by that name (the ledger's ``append`` writes to KMS).
+_BUILTIN_METHODS = frozenset({
+    "append", "extend", "add", "get", "items", "values", "pop", "update", "setdefault", "sort", "join", "replace",
+    "split", "rsplit", "partition", "strip", "startswith", "endswith", "format", "copy", "insert", "remove", "clear",
+    "encode", "decode", "lower", "upper", "isoformat", "strftime", "total_seconds", "timestamp", "astimezone",
+    "read_text", "discard", "index", "count", "findall", "match", "fullmatch", "sub", "search", "group"})
+
+
+def _module_name(path, root=FUNCTIONS):
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _resolve_from(module, node, modules):
+    """``from ..x import y`` in ``module`` → the absolute module the names come from."""
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")
+    is_package = modules.get(module, (None, False))[1]
+    base = base if is_package else base[:-1]
+    if node.level > 1:
+        base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def actions_by_function(root=FUNCTIONS):
+    """``{function: {"ram:CreateUser": "where", ...}}`` for every deployed function (an entry file naming
+    ``app.Function(...)``): the actions reachable from the workflows it names, following calls function by
+    function (``self.x`` within the class, ``module.x`` through imports, a local made from a class, else
+    every function of that name that is not a builtin's method). An over-approximation where the type of
+    the called object is unknown; never an under-approximation of a literal call."""
+    paths = _python_files(root)
+    modules = {_module_name(p, root): (p, p.name == "__init__.py") for p in paths}
+    trees = {m: ast.parse(p.read_text(encoding="utf-8"), filename=str(p)) for m, (p, _) in modules.items()}
+    callers = _wrappers([(modules[m][0], t) for m, t in trees.items()])
+    functions, by_name, classes = {}, {}, set()
+    for module, tree in trees.items():
+        for top in tree.body:
+            if isinstance(top, ast.ClassDef):
+                classes.add((module, top.name))
+                for item in top.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        functions[(module, top.name, item.name)] = item
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                key = next((k for k, v in functions.items() if v is node), (module, None, node.name))
+                functions.setdefault(key, node)
+    for key in functions:
+        by_name.setdefault(key[2], []).append(key)
+
+    def aliases(module):
+        found = {}
+        for node in ast.walk(trees[module]):
+            if isinstance(node, ast.ImportFrom):
+                source = _resolve_from(module, node, modules)
+                for name in node.names:
+                    target = f"{source}.{name.name}" if source else name.name
+                    found[name.asname or name.name] = ("module", target) if target in modules else (
+                        "name", source, name.name)
+            elif isinstance(node, ast.Import):
+                for name in node.names:
+                    if name.name in modules:
+                        found[name.asname or name.name] = ("module", name.name)
+        return found
+
+    module_aliases = {m: aliases(m) for m in trees}
+
+    def named(module, name):
+        """A name as seen in ``module``: [function keys] (a class: its __init__), and the class if one."""
+        kind = module_aliases[module].get(name)
+        where, what = (kind[1], kind[2]) if kind and kind[0] == "name" else (module, name)
+        if (where, what) in classes:
+            return [(where, what, "__init__")], (where, what)
+        return ([(where, None, what)] if (where, None, what) in functions else []), None
+
+    def callees(module, cls, fn):
+        local_types = {}
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                    and isinstance(node.value.func, ast.Name):
+                _, made = named(module, node.value.func.id)
+                if made is not None:
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            local_types[target.id] = made
+        out = set()
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Name):
+                out.update(named(module, func.id)[0])
+            elif isinstance(func, ast.Attribute):
+                attr, value = func.attr, func.value
+                if attr in BASE_CALLERS:
+                    continue
+                if isinstance(value, ast.Name) and value.id in ("self", "cls") and (module, cls, attr) in functions:
+                    out.add((module, cls, attr))
+                elif isinstance(value, ast.Name) and value.id in local_types:
+                    owner = local_types[value.id]
+                    out.update([(owner[0], owner[1], attr)] if (owner[0], owner[1], attr) in functions else [])
+                elif isinstance(value, ast.Name) and module_aliases[module].get(value.id, ("",))[0] == "module":
+                    target = module_aliases[module][value.id][1]
+                    out.update([(target, None, attr)] if (target, None, attr) in functions else
+                               named(target, attr)[0])
+                elif attr not in _BUILTIN_METHODS:
+                    out.update(by_name.get(attr, []))
+        return out
+
+    def direct(module, fn):
+        found = {}
+        where = modules[module][0].relative_to(ROOT)
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Call):
+                continue
+            if len(node.args) >= 2 and _const_str(node.args[0]) in SERVICES:
+                for action in _action_constants(node.args[1]):
+                    found.setdefault(f"{_const_str(node.args[0])}:{action}", f"{where}:{node.lineno}")
+            target = callers.get(_call_name(node.func))
+            if target is not None and len(node.args) > target[1]:
+                for action in _action_constants(node.args[target[1]]):
+                    if re.fullmatch(r"[A-Z][A-Za-z0-9]+", action):
+                        found.setdefault(f"{target[0]}:{action}", f"{where}:{node.lineno}")
+        return found
+
+    result = {}
+    for module, tree in trees.items():
+        if "." in module:
+            continue
+        roots = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _call_name(node.func) == "Function":
+                for arg in list(node.args) + [k.value for k in node.keywords]:
+                    if isinstance(arg, ast.Name):
+                        roots.update(named(module, arg.id)[0])
+                    elif isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name):
+                        alias = module_aliases[module].get(arg.value.id)
+                        if alias and alias[0] == "module":
+                            roots.add((alias[1], None, arg.attr))
+        if not roots:
+            continue
+        seen, todo, actions = set(), list(roots), {}
+        while todo:
+            key = todo.pop()
+            if key in seen or key not in functions:
+                continue
+            seen.add(key)
+            for action, where in direct(key[0], functions[key]).items():
+                actions.setdefault(action, where)
+            todo.extend(callees(key[0], key[1], functions[key]) - seen)
+        result[module] = actions
+    return result

@@ -1,6 +1,6 @@
 """One simulated FC instance: the body of a child process started by ``tests/instances.py``.
 
-It runs nothing but the deployed handlers (``onboarding.handler`` / ``offboarding.handler``) on
+It runs nothing but the deployed handlers (``onboarding``, ``offboarding``, ``rotation``) on
 FC-shaped bytes, one invocation at a time (FC 3.0 standard runtimes have no instance
 concurrency), with its own environment (its own AccessKey, aimed at the test's localcloud) and its
 own clock. Commands arrive over a ``multiprocessing`` pipe:

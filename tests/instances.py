@@ -190,8 +190,9 @@ class Instance:
 
     def start(self, function: str, event: Any, now: datetime | None = None, raw: bool = False,
               record: bool = True) -> Invocation:
-        """Start ``function`` ("onboarding" | "offboarding") on ``event`` (an object sent as FC's JSON bytes;
-        ``raw=True``: ``event`` is the bytes). Returns at once; one invocation at a time per instance."""
+        """Start ``function`` ("onboarding" | "offboarding" | "rotation") on ``event`` (an object sent as
+        FC's JSON bytes; ``raw=True``: ``event`` is the bytes). Returns at once; one invocation at a time
+        per instance."""
         if self._proc.busy:
             raise InstanceError(f"{self} is still running an invocation (FC instances run one at a time)")
         payload = event if raw else json.dumps(event).encode("utf-8")
@@ -280,9 +281,12 @@ class Instances:
     secret prefix (as operators who change SECRET_PREFIX are told to grant)."""
 
     def __init__(self, cloud, n=2, env: dict[str, str] | None = None, now: datetime | None = None,
-                 secret_prefix="ram-user/"):
+                 secret_prefix="ram-user/", policies: dict[int, dict] | None = None):
         self.cloud, self.n, self.now = cloud, n, now
         self.env = dict(env or {})
+        # instance index -> the role policy its key is held to (default: the execution role's); e.g. the
+        # rotation function's own role (policies/rotation-role-policy.json)
+        self.policies = dict(policies or {})
         self.secret_prefix = secret_prefix
         self.instances: list[Instance] = []
         self.history: list[tuple[str, bytes]] = []
@@ -343,9 +347,9 @@ class Instances:
         """(Re)configure every instance: its key (re-registered and held to the role policy: the
         ``cloud`` fixture lifts every caller's policy), its environment, and a cold start."""
         self.env = dict(env if env is not None else self.env)
-        policy = role_policy(self.secret_prefix)
         for instance in self.instances:
             proc = instance._proc
+            policy = self.policies.get(instance.index) or role_policy(self.secret_prefix)
             if proc.key in self.cloud.authenticator.credentials:
                 self.cloud.detach_caller_policies(proc.key)
             self.cloud.add_caller(proc.key, proc._secret, policy=policy)

@@ -25,7 +25,7 @@ FC_PROVIDED_PREFIXES = ("ALIBABA_CLOUD_", "FC_")
 # Read by the code for development only, deliberately absent from the deployment.
 NOT_DEPLOYED = {"SCHEMA_DIR": "overrides where JSON Schemas are loaded from (tests/tools)"}
 EXPECTED_FUNCTIONS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler",
-                      "audit": "audit.handler"}
+                      "audit": "audit.handler", "rotation": "rotation.handler"}
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +122,18 @@ def test_triggers(spec):
     assert daily["triggerType"] == "timer" and daily["triggerConfig"]["cronExpression"].split()[4:] == ["*", "*", "*"]
     assert json.loads(daily["triggerConfig"]["payload"]) == {}
     assert audit["role"] != spec["resources"]["onboarding"]["props"]["role"]     # its own, read-only role
+    rotation = spec["resources"]["rotation"]["props"]["triggers"]
+    assert [t["triggerType"] for t in rotation] == ["timer"]            # its timer only, no event source
+    assert rotation[0]["triggerConfig"]["cronExpression"].split()[4:] == ["*", "*", "*"]
+    assert json.loads(rotation[0]["triggerConfig"]["payload"]) == {}
+
+
+def test_each_function_has_the_role_of_its_job(spec):
+    """Least privilege per job: the rotation and the audit functions run with their own roles, not the lifecycle one."""
+    roles = {name: spec["resources"][name]["props"]["role"] for name in EXPECTED_FUNCTIONS}
+    assert roles["onboarding"] == roles["offboarding"] != roles["rotation"] != roles["audit"] != roles["onboarding"]
+    assert roles["rotation"].endswith(":role/hr-ram-provisioner-rotation")
+    assert roles["audit"].endswith(":role/hr-ram-provisioner-audit")
 
 
 def test_async_and_logs(spec):

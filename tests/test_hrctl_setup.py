@@ -322,7 +322,8 @@ def test_setup_as_an_operator_runs_it_twice_across_a_restart_of_the_cloud(tmp_pa
     server = Standalone(state)
     try:
         code, body = run(server, "--apply-password-policy")
-        assert code == 0 and actions(body) == [*FIRST_RUN, "SetPasswordPolicy"] and body["stepsDone"] == len(FIRST_RUN) + 1
+        assert code == 0 and actions(body) == [*FIRST_RUN, "SetPasswordPolicy"]
+        assert body["stepsDone"] == len(FIRST_RUN) + 1
         assert server.stop() == 0
         server = Standalone(state)                      # the roles, policies and groups are in the state file
         mark = server.control.calls.mark()

@@ -37,7 +37,8 @@ def _rehire(setup):
 
 
 # flow: (setup, the event, its mode, its policy, the calls it makes when nothing fails): the ledger head,
-# ownership, the event appended; a round (head, reconcile); the re-check (head, keys, profile, secret version)
+# ownership, the event appended; a round (head, reconcile: a programmatic user's secret versions before its
+# keys); the re-check (head, keys, profile, secret version)
 FLOWS = {
     "new-programmatic": (None, event(), "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret", "ListSecretVersionIds", "GetUser",
@@ -52,8 +53,8 @@ FLOWS = {
     "rehire-programmatic": (_rehire(_setup_programmatic), event(event_id="r1", occurredAt=REHIRE_AT),
                             "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
-        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "GetLoginProfile", "ListAccessKeys",
-        "RestoreSecret", "DeleteAccessKey", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
+        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "GetLoginProfile", "RestoreSecret",
+        "ListAccessKeys", "DeleteAccessKey", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
         "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "rehire-console": (_rehire(_setup_console), event(mode="console", event_id="r2", occurredAt=REHIRE_AT),
                        "console", None, [
@@ -71,12 +72,12 @@ FLOWS = {
     "switch-to-programmatic": (_setup_console, event(event_id="s2"), "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "GetLoginProfile", "DeleteLoginProfile",
-        "ListAccessKeys", "ListSecretVersionIds", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
+        "ListSecretVersionIds", "ListAccessKeys", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
         "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "mover": (_setup_programmatic, event(level="full", event_id="m1"), "programmatic", FULL, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "AttachPolicyToUser", "DetachPolicyFromUser",
-        "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds", "ListSecretVersionIds", "GetUser",
+        "GetLoginProfile", "ListSecretVersionIds", "ListAccessKeys", "ListSecretVersionIds", "GetUser",
         "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
 }
 

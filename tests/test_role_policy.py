@@ -1,8 +1,11 @@
 """The execution role's policy against what the code really does.
 
-Granted = called: every RAM/KMS action the functions call (statically, following wrappers and
-planned steps; and at run time, from localcloud's call log over the whole session) is granted,
-and every granted action is called. Plus the two actions Function Compute itself performs with
+Granted = called, per role: each deployed function runs with the role of its job (``ROLES``: the
+lifecycle functions share the execution role, the rotation and the audit functions have their own), and every RAM/KMS
+action a function can reach (statically, function by function from the workflows its entry file
+names, following wrappers and planned steps; and at run time, from localcloud's call log over the
+whole session, per key) is granted in its role's policy, and every granted action is reached by one
+of the role's functions. Plus the two actions Function Compute itself performs with
 the role because s.yaml asks it to (logConfig, async onFailure destination). No wildcard action,
 no action that could widen anyone's permissions, and resources scoped wherever RAM/KMS allow.
 """
@@ -14,16 +17,18 @@ import pytest
 from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
-from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
-from tests.deploy_helpers import FUNCTIONS, ROOT, actions_called, module_closure
+from tests.conftest import FUNCTION_ACTIONS, ROTATION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
+from tests.deploy_helpers import ROOT, actions_by_function, actions_called, load_s_yaml
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
-# Each FC function's role policy document(s), and the handler modules whose code it must cover.
-FUNCTION_POLICIES = {
-    "function-role-policy.json": ("onboarding.py", "offboarding.py"),
-    "audit-role-policy.json": ("audit.py",),             # + audit-fix-role-policy.json when AUDIT_FIXES=true
-}
-MAIN_FUNCTIONS = FUNCTION_POLICIES["function-role-policy.json"]
+ROTATION_POLICY_PATH = ROOT / "policies" / "rotation-role-policy.json"
+AUDIT_POLICY = ROOT / "policies" / "audit-role-policy.json"
+AUDIT_FIX_POLICY = ROOT / "policies" / "audit-fix-role-policy.json"     # attached only when AUDIT_FIXES=true
+# each deployed function (its entry file under functions/) -> the policy documents of the role it runs with
+ROLES = {"onboarding": (POLICY_PATH,), "offboarding": (POLICY_PATH,), "rotation": (ROTATION_POLICY_PATH,),
+         "audit": (AUDIT_POLICY, AUDIT_FIX_POLICY)}
+OUR_GROUPS = {"acs:ram:*:*:group/hr-arms-read-only", "acs:ram:*:*:group/hr-arms-full"}
+DOCUMENTS = sorted({path for paths in ROLES.values() for path in paths})
 ARMS_POLICIES = {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
 # Performed by Function Compute with the role, not by our code: writing the function's logs
 # (logConfig) and delivering failed async events to the queue (asyncInvokeConfig.onFailure).
@@ -41,8 +46,8 @@ ESCALATION = [
 ]
 
 
-def load_policy():
-    return json.loads(POLICY_PATH.read_text(encoding="utf-8"))
+def load_policy(path=POLICY_PATH):
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def as_list(value):
@@ -60,8 +65,9 @@ def grants(policy=None):
     return out
 
 
-def test_document_shape():
-    policy = load_policy()
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+def test_document_shape(path):
+    policy = load_policy(path)
     assert policy["Version"] == "1"
     assert set(policy) == {"Version", "Statement"}
     for statement in policy["Statement"]:
@@ -71,11 +77,14 @@ def test_document_shape():
             assert re.fullmatch(r"[a-z]+:[A-Z][A-Za-z0-9]+", action), f"not one exact action: {action!r}"
 
 
-def test_no_wildcard_action_and_no_escalation():
-    granted = grants()
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+def test_no_wildcard_action_and_no_escalation(path):
+    granted = grants(load_policy(path))
     assert not [a for a in granted if "*" in a or "?" in a]
-    bad = sorted(a for a in granted if any(re.fullmatch(p, a) for p in ESCALATION))
+    bad = sorted(a for a in granted if any(re.fullmatch(p, a) for p in ESCALATION)
+                 and not (a == "ram:AddUserToGroup" and set(granted[a]) <= OUR_GROUPS | {"acs:ram:*:*:user/*"}))
     assert not bad, f"actions that could grant more than the role has: {bad}"
+    # joining a group is a grant: only into our two groups (they hold one ARMS policy each, hrctl setup)
 
 
 def test_attach_is_limited_to_the_two_arms_policies():
@@ -121,14 +130,45 @@ def test_platform_grants_match_s_yaml(s_engine):
     assert queue.split(":", 4)[4] == granted["mns:SendMessage"][0].split(":", 4)[4]
 
 
+def test_every_deployed_function_has_a_role():
+    handlers = {r["props"]["handler"].split(".")[0] for r in load_s_yaml()["resources"].values()}
+    assert handlers == set(ROLES) == set(actions_by_function())
+    roles = {r["props"]["handler"].split(".")[0]: r["props"]["role"] for r in load_s_yaml()["resources"].values()}
+    assert roles["onboarding"] == roles["offboarding"] != roles["rotation"] != roles["audit"] != roles["onboarding"]
+
+
 def test_every_action_the_code_calls_is_granted_and_nothing_else():
-    called, unresolved = actions_called(files=module_closure(MAIN_FUNCTIONS))
+    _, unresolved = actions_called()
     assert not unresolved, f"action names the scan cannot see (use literals): {unresolved}"
-    granted = set(grants())
-    missing = {a: where for a, where in called.items() if a not in granted}
-    assert not missing, f"called but not granted: {missing}"
-    unused = sorted(granted - set(called) - PLATFORM_ACTIONS)
-    assert not unused, f"granted but never called: {unused}"
+    reached = actions_by_function()
+    for paths in sorted(set(ROLES.values())):
+        functions = [f for f, p in ROLES.items() if p == paths]
+        called = {a: where for f in functions for a, where in reached[f].items()}
+        granted = {a for path in paths for a in grants(load_policy(path))}
+        names = "+".join(path.name for path in paths)
+        missing = {a: where for a, where in called.items() if a not in granted}
+        assert not missing, f"{names}: called by {functions} but not granted: {missing}"
+        unused = sorted(granted - set(called) - PLATFORM_ACTIONS)
+        assert not unused, f"{names}: granted but never called by {functions}: {unused}"
+
+
+def test_the_rotation_role_is_the_rotation_and_nothing_more():
+    """Least privilege per job: no user, policy, login profile or secret is created or deleted; only the
+    credential secrets (never the event ledgers, never KMS's own RAM secrets) get a new version."""
+    granted = grants(load_policy(ROTATION_POLICY_PATH))
+    assert set(granted) - PLATFORM_ACTIONS == {
+        "ram:GetUser", "ram:ListAccessKeys", "ram:CreateAccessKey", "ram:UpdateAccessKey", "ram:DeleteAccessKey",
+        "ram:GetAccountAlias", "ram:ListUsers", "kms:DescribeSecret", "kms:ListSecretVersionIds",
+        "kms:PutSecretValue"}
+    for action, resources in granted.items():
+        if action.startswith("kms:"):
+            assert resources == [f"acs:kms:*:*:secret/{Settings().secret_prefix}*"], (action, resources)
+        elif action.startswith("ram:") and resources != ["*"]:
+            assert resources == ["acs:ram:*:*:user/*"], (action, resources)
+        elif resources == ["*"]:
+            assert action in STAR_RESOURCE_OK, action
+    denied = [s for s in load_policy(ROTATION_POLICY_PATH)["Statement"] if s["Effect"] == "Deny"]
+    assert denied and denied[0]["Resource"] == f"acs:kms:*:*:secret/{Settings().secret_prefix}ledger/*"
 
 
 # -- run time ---------------------------------------------------------------------------------
@@ -167,9 +207,15 @@ def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
         seen.setdefault(action, "tests/test_role_policy.py (lifecycle)")
     granted = set(grants())
     assert not {a: t for a, t in seen.items() if a not in granted}, "called at run time, not granted"
-    static, _ = actions_called(files=module_closure(MAIN_FUNCTIONS))
+    reached = actions_by_function()
+    static = {**reached["onboarding"], **reached["offboarding"]}
     assert not {a: t for a, t in seen.items() if a not in static}, "called at run time, invisible to the scan"
     assert {"ram:CreateUser", "ram:AttachPolicyToUser", "kms:CreateSecret", "ram:DeleteUser"} <= set(seen)
+    rotation_granted = set(grants(load_policy(ROTATION_POLICY_PATH)))
+    assert not {a: t for a, t in ROTATION_ACTIONS.items() if a not in rotation_granted}, \
+        "called by the rotation function at run time, not granted to its role"
+    assert not {a: t for a, t in ROTATION_ACTIONS.items() if a not in reached["rotation"]}, \
+        "called by the rotation function at run time, invisible to the scan"
     with capsys.disabled():
         not_seen = sorted(set(static) - set(seen))
         print(f"\nrole policy: {len(granted)} actions granted, {len(seen)} seen at run time"
@@ -177,47 +223,20 @@ def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
 
 
 # -- the audit function (functions/audit.py): its own, read-only role -------------------------------
-AUDIT_POLICY = ROOT / "policies" / "audit-role-policy.json"
-AUDIT_FIX_POLICY = ROOT / "policies" / "audit-fix-role-policy.json"
-OUR_GROUPS = {"acs:ram:*:*:group/hr-arms-read-only", "acs:ram:*:*:group/hr-arms-full"}
-
-
-def _doc(path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def test_every_function_has_its_policy_documents():
-    for name, entries in FUNCTION_POLICIES.items():
-        assert (ROOT / "policies" / name).is_file()
-        assert all((FUNCTIONS / entry).is_file() for entry in entries)
 
 
 def test_the_audit_role_only_reads_and_the_fix_role_only_fixes():
-    for doc in (_doc(AUDIT_POLICY), _doc(AUDIT_FIX_POLICY)):
+    for doc in (load_policy(AUDIT_POLICY), load_policy(AUDIT_FIX_POLICY)):
         assert doc["Version"] == "1" and all(s["Effect"] == "Allow" for s in doc["Statement"])
-    reads = grants(_doc(AUDIT_POLICY))
+    reads = grants(load_policy(AUDIT_POLICY))
     assert all(re.fullmatch(r"(ram|kms):(Get|List|Describe)\w+", a) for a in reads), sorted(reads)
     assert "kms:GetSecretValue" not in reads                                   # metadata, never a value
     for action, resources in reads.items():
         if "*" in resources:
             assert action in STAR_RESOURCE_OK and resources == ["*"], action
-    fixes = grants(_doc(AUDIT_FIX_POLICY))
+    fixes = grants(load_policy(AUDIT_FIX_POLICY))
     assert set(fixes) == {"ram:DeleteLoginProfile", "ram:AddUserToGroup", "ram:DetachPolicyFromUser"}
     assert set(fixes["ram:AddUserToGroup"]) == {"acs:ram:*:*:user/*"} | OUR_GROUPS
     assert {r.rsplit("/", 1)[1] for r in fixes["ram:DetachPolicyFromUser"] if ":policy/" in r} == ARMS_POLICIES
     assert not [a for a in fixes if "*" in a or (a != "ram:AddUserToGroup" and any(re.fullmatch(p, a)
                                                                                   for p in ESCALATION))]
-
-
-def test_the_audit_code_calls_only_what_its_roles_grant_and_uses_every_grant():
-    """Module granularity: what only the audit's modules call must be granted by its two documents;
-    every grant must be called somewhere in its code. Shared modules (app, cloud/, platform/) are
-    proven at run time: tests/test_audit_function.py runs the audit with a key held to these roles."""
-    audit_files = module_closure(FUNCTION_POLICIES["audit-role-policy.json"])
-    own = audit_files - module_closure(MAIN_FUNCTIONS)
-    called_own, unresolved = actions_called(files=own)
-    assert not unresolved
-    granted = set(grants(_doc(AUDIT_POLICY))) | set(grants(_doc(AUDIT_FIX_POLICY)))
-    assert not {a: w for a, w in called_own.items() if a not in granted}, "called by the audit, not granted"
-    called_all, _ = actions_called(files=audit_files)
-    assert not sorted(granted - set(called_all)), "granted to the audit, never called"

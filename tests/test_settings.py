@@ -109,6 +109,10 @@ BAD = [
     # issue 13's audit settings
     ("AUDIT_FIXES", "yes"), ("AUDIT_FIXES", "1"), ("AUDIT_FIXES", ""), ("AUDIT_FIXES", "true "),
     ("MFA_GRACE_DAYS", "-1"), ("MFA_GRACE_DAYS", "366"), ("MFA_GRACE_DAYS", "7d"),
+    # issue 13's rotation settings: CIS 1.6 caps the key age at 90 days; the overlap ends before the next rotation
+    ("KEY_MAX_AGE_DAYS", "91"), ("KEY_MAX_AGE_DAYS", "0"), ("KEY_MAX_AGE_DAYS", "90d"), ("KEY_MAX_AGE_DAYS", ""),
+    ("KEY_ROTATION_OVERLAP_HOURS", "0"), ("KEY_ROTATION_OVERLAP_HOURS", "24h"),
+    ("KEY_ROTATION_OVERLAP_HOURS", "721"),
 ]
 
 

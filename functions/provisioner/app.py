@@ -61,6 +61,15 @@ def _logon(event: object) -> str | None:
     return value if isinstance(value, str) else None     # not validated yet: may be a list or an object
 
 
+def timer_only(name: str) -> Workflow:
+    """The event workflow of a function that takes its timer only (the audit, the rotation): an HR
+    event sent to it is ``rejected`` without a cloud call."""
+    def refuse(event: dict[str, Any], rt: Runtime) -> Result:
+        return rejected(_event_id(event), [{"path": "$", "message": f"the {name} function takes its timer only, "
+                                                                   "not HR events"}])
+    return refuse
+
+
 def log_result(answer: Result) -> None:
     """One line per result: INFO for a success, the status's alert line (``log.ALERTS``) for anything else."""
     fields = {k: v for k, v in answer.items() if k not in ("eventId", "status")}
@@ -145,16 +154,16 @@ def run_timer(payload: dict[str, Any], function: Function, tick: str, invocation
         return config_failed(None, err)
     except CloudError as err:   # permanent, outside any one user's work (e.g. ListUsers refused)
         answer = failed(None, None, err)
-        log.alert_result("sweep failed", Status.FAILED.value, error=answer["error"])
+        log.alert_result("timer run failed", Status.FAILED.value, error=answer["error"])
         return answer
     except TransientError as err:
-        log.alert(logging.ERROR, "sweep hit transient errors, left for FC's async retry", log.TRANSIENT_ALERT,
+        log.alert(logging.ERROR, "timer run hit transient errors, left for FC's async retry", log.TRANSIENT_ALERT,
                   error=str(err))
         raise
     failed_users = [row.get("userName") for row in report.get("users") or [] if row.get("action") == "failed"]
     if failed_users:
-        log.alert(logging.ERROR, "sweep: users failed", log.alert_for(Status.FAILED.value), failed=len(failed_users),
-                  users=failed_users[:MAX_LISTED])
+        log.alert(logging.ERROR, "timer run: users failed", log.alert_for(Status.FAILED.value),
+                  failed=len(failed_users), users=failed_users[:MAX_LISTED])
     return report
 
 

@@ -19,7 +19,14 @@ What is emulated (KMS 2016-01-20, secrets only; no keys, no certificates):
 - RAMCredentials: ``ExtendedConfig`` ``{"SecretSubType": "RamUserAccessKey",
   "UserName": ...}``; ``SecretData`` ``{"AccessKeys": [{"AccessKeyId",
   "AccessKeySecret"}]}`` listing every AccessKey the RAM user has (checked
-  against the RAM backend of the same LocalCloud). No rotation ever happens.
+  against the RAM backend of the same LocalCloud).
+- RAMCredentials rotation, as KMS does it on its clock: when ``RotationInterval`` has passed since the
+  last rotation (or the creation), evaluated lazily whenever KMS looks (any action, and ``tick()``),
+  or at once with RotateSecret: the key of the ACSPrevious version is deleted in RAM (a user has at
+  most two), RAM creates a new key for the user, the secret gets a new version holding it (ACSCurrent;
+  the old current becomes ACSPrevious). Version ids of an automatic rotation are KMS's own (32 hex
+  digits, not AccessKeyIds); RotateSecret's is the caller's ``VersionId`` (a repeat: no rotation).
+  A rotation that cannot run (the RAM user is gone) leaves the secret as it is and is tried again.
 
 Every error is one the metadata lists for the action (see exceptions.py).
 """
@@ -99,6 +106,14 @@ class Secret:
     planned_delete: float = None
     rotation_interval: int = None                   # seconds, when automatic rotation is on
     seq: int = 0
+    last_rotation: float = None                     # when KMS last rotated it (RAMCredentials)
+    rotation_since: float = None                    # the interval counts from here (a rotation, or turning it on)
+
+    @property
+    def next_rotation(self):
+        if not self.rotation_interval:
+            return None
+        return (self.rotation_since if self.rotation_since is not None else self.created) + self.rotation_interval
 
     def stage_holder(self, stage):
         for version in self.versions.values():
@@ -141,6 +156,66 @@ class KmsBackend:
         now = self._now()   # lazy: any clock object may have moved since the last call
         for name in [n for n, s in self.secrets.items() if s.planned_delete is not None and s.planned_delete <= now]:
             del self.secrets[name]
+        self._rotate_due(now)
+
+    def tick(self):
+        """Run whatever is due on the clock now (scheduled deletions, RAM secret rotations); KMS does it
+        lazily on every action anyway. Returns the names of the secrets rotated."""
+        with self.lock:
+            before = {n: s.last_rotation for n, s in self.secrets.items()}
+            self._purge()
+            return sorted(n for n, s in self.secrets.items() if n in before and s.last_rotation != before[n])
+
+    def _rotate_due(self, now):
+        for secret in list(self.secrets.values()):
+            due = secret.next_rotation
+            if (secret.secret_type == RAM_CREDENTIALS and due is not None and due <= now
+                    and secret.planned_delete is None):
+                self._rotate(secret, _secrets.token_hex(16))
+
+    def _rotate(self, secret, version_id):
+        """One RAM secret rotation: the ACSPrevious version's key deleted, a new key, a new current version."""
+        ram = self.ram
+        user_name = (secret.extended_config or {}).get("UserName")
+        if ram is None or not user_name or user_name not in getattr(ram, "users", {}):
+            return False                            # cannot rotate now (the user is gone): tried again later
+        previous = secret.stage_holder(PREVIOUS)
+        current = secret.stage_holder(CURRENT)
+        keep = set(self._key_ids(current))
+        for key_id in self._key_ids(previous):
+            if key_id not in keep:
+                try:
+                    ram.delete_access_key(user_name, key_id)
+                except ApiError:
+                    pass                            # deleted meanwhile
+        try:
+            key = ram.create_access_key(user_name)
+        except ApiError:
+            return False                            # e.g. two keys already (one made outside KMS)
+        now = self._now()
+        data = json.dumps({"AccessKeys": [{"AccessKeyId": key.access_key_id, "AccessKeySecret": key.secret}]})
+        if previous is not None:
+            previous.stages.remove(PREVIOUS)
+        if current is not None:
+            current.stages.remove(CURRENT)
+            current.stages.append(PREVIOUS)
+        secret.versions[version_id] = Version(version_id, data, "text", now, [CURRENT])
+        for old in [v for v in secret.versions.values() if not v.stages]:
+            del secret.versions[old.version_id]     # a RAM secret keeps its current and previous versions
+        secret.last_rotation = secret.rotation_since = secret.updated = now
+        self._remember(data)
+        return True
+
+    @staticmethod
+    def _key_ids(version):
+        if version is None:
+            return []
+        try:
+            value = json.loads(version.data)
+        except ValueError:
+            return []
+        return [k.get("AccessKeyId") for k in (value.get("AccessKeys") or []) if isinstance(k, dict)] \
+            if isinstance(value, dict) else []
 
     # -- lookup --------------------------------------------------------------
     def _name_from(self, name_or_arn):
@@ -402,6 +477,23 @@ class KmsBackend:
         with self.lock:
             return self._get(name)
 
+    def rotate_secret(self, name, version_id):
+        """RotateSecret: rotate now, the new version named ``version_id``; a ``version_id`` the secret has
+        already is a success without a rotation (the API's idempotence). Generic secrets: InvalidParameter."""
+        self._check_version_id(version_id)
+        with self.lock:
+            try:
+                secret = self._get(name, allow_deleting=False)
+            except ApiError:
+                # RotateSecret's metadata lists InvalidParameter only (and the gateway's codes)
+                raise err.invalid_parameter(f"The secret {name} does not exist or is scheduled for deletion.") from None
+            if secret.secret_type == GENERIC:
+                raise err.invalid_parameter("RotateSecret is not available for Generic secrets: use PutSecretValue.")
+            if version_id not in secret.versions and not self._rotate(secret, version_id):
+                raise err.invalid_parameter(f"The secret {secret.name} cannot be rotated now (its RAM user "
+                                            "is gone or already has two AccessKeys).")
+            return secret
+
     def update_secret_rotation_policy(self, name, enable, rotation_interval=None):
         """Only secrets KMS can rotate (not Generic); turning rotation on needs an interval."""
         interval = None
@@ -413,6 +505,8 @@ class KmsBackend:
             secret = self._get(name, allow_deleting=False)
             if secret.secret_type == GENERIC:
                 raise err.invalid_parameter("Generic secrets are not rotated by KMS.")
+            if interval and not secret.rotation_interval:
+                secret.rotation_since = self._now()        # turned on: the interval counts from now
             secret.rotation_interval = interval
             secret.updated = self._now()
             return secret
@@ -562,6 +656,7 @@ class KmsBackend:
                 "planned_delete_time": iso(secret.planned_delete) if secret.planned_delete is not None else None,
                 "created": iso(secret.created), "updated": iso(secret.updated),
                 "rotation_interval": secret.rotation_interval,
+                "last_rotation": iso(secret.last_rotation) if secret.last_rotation is not None else None,
             }
 
 

@@ -70,7 +70,9 @@ def _rotation_fields(secret):
     body = {"AutomaticRotation": "Enabled" if secret.rotation_interval else "Disabled"}
     if secret.rotation_interval:
         body["RotationInterval"] = f"{secret.rotation_interval}s"
-        body["NextRotationDate"] = iso(secret.created + secret.rotation_interval)
+        body["NextRotationDate"] = iso(secret.next_rotation)
+    if secret.last_rotation is not None:
+        body["LastRotationDate"] = iso(secret.last_rotation)
     return body
 
 
@@ -185,6 +187,11 @@ def update_secret(backend, p):
     return {"SecretName": secret.name}
 
 
+def rotate_secret(backend, p):
+    secret = backend.rotate_secret(_required(p, "SecretName"), _required(p, "VersionId"))
+    return {"Arn": secret.arn, "SecretName": secret.name, "VersionId": p.get("VersionId")}
+
+
 def update_secret_rotation_policy(backend, p):
     enable = p.get_bool("EnableAutomaticRotation", None, invalid=_invalid)
     if enable is None:
@@ -277,6 +284,7 @@ SERVICE = Service(name="kms", version="2016-01-20", backend_factory=KmsBackend, 
     "DescribeSecret": describe_secret,
     "UpdateSecret": update_secret,
     "UpdateSecretRotationPolicy": update_secret_rotation_policy,
+    "RotateSecret": rotate_secret,
     "ListSecrets": list_secrets,
     "ListSecretVersionIds": list_secret_version_ids,
     "DeleteSecret": delete_secret,

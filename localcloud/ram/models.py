@@ -85,8 +85,9 @@ Decisions and known deviations from the real service (quoted by the README):
   or ``AccessKeyLastUsed: {}`` for a key never used (our reading: the reference
   shows no example of a never-used key). Its error codes are those of the other
   AccessKey actions (``EntityNotExist.User``, ``EntityNotExist.User.AccessKey``).
-  A RAM-minted key may do what its user's attached system policies allow
-  (``localcloud/userkeys.py``); an Inactive key is refused
+  A RAM-minted key may do what its user's and its groups' system policies allow
+  (``localcloud/userkeys.py``), plus what a test attached to the user
+  (``LocalCloud.attach_user_policy``); an Inactive key is refused
   (``InvalidAccessKeyId.Inactive``).
 """
 import base64
@@ -976,12 +977,6 @@ class RamBackend:
             return [{"AccessKeyId": k.access_key_id, "Status": k.status, "CreateDate": iso(k.created)}
                     for k in user.access_keys.values()]
 
-    def access_key_owner(self, access_key_id):
-        """UserName owning ``access_key_id``, or None."""
-        with self.lock:
-            user = self._key_owner.get(access_key_id)
-            return user.user_name if user is not None else None
-
     def user_state(self, user_name):
         """Everything attached to a user as plain data (no credential), or None if it does not exist."""
         with self.lock:
@@ -1037,11 +1032,16 @@ class RamBackend:
             return None if key is None else (key.secret, key.status, user.user_name)
 
     def policy_names_of(self, user_name):
-        """Policy names attached to the user: what decides what a RAM-minted key may do
-        (``localcloud/userkeys.py``). Group policies join here once groups carry policies."""
+        """Policy names attached to the user and to its groups: what decides what a RAM-minted key
+        may do (``localcloud/userkeys.py``)."""
         with self.lock:
             user = self.users.get(user_name)
-            return [name for _, name in user.policies] if user is not None else []
+            if user is None:
+                return []
+            names = [name for _, name in user.policies]
+            for group in sorted(user.groups):
+                names.extend(name for _, name in self.group_policies.get(group, {}))
+            return names
 
     def set_last_login(self, user_name, when):
         """Test control: the user's LastLoginDate (epoch seconds; None: never logged on)."""

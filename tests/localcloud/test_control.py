@@ -391,3 +391,19 @@ def test_minted_credentials_is_the_only_endpoint_with_credentials(cloud, control
                control.clock.describe()]
     text = json.dumps(answers)
     assert not [c for c in minted if c in text]
+
+
+def test_kms_tick_rotates_the_ram_secrets_that_are_due(cloud, ram, kms, control):
+    """The clock moved through the control API; ``kms_tick`` runs the RAM secret rotation KMS owes now."""
+    ram.create_user(rm.CreateUserRequest(user_name="tick.user"))
+    key = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="tick.user")).body.access_key
+    data = json.dumps({"AccessKeys": [{"AccessKeyId": key.access_key_id, "AccessKeySecret": key.access_key_secret}]})
+    name = kms.create_secret(km.CreateSecretRequest(
+        secret_name="$Auto", version_id=key.access_key_id, secret_data=data, secret_type="RAMCredentials",
+        extended_config={"SecretSubType": "RamUserAccessKey", "UserName": "tick.user"},
+        enable_automatic_rotation=True, rotation_interval="1d")).body.secret_name
+    assert control.kms_tick() == []
+    control.clock.advance(days=1, seconds=1)
+    assert control.kms_tick() == [name]
+    assert len(control.ram_user("tick.user")["AccessKeys"]) == 2
+    assert control.kms_secret(name)["CurrentVersionId"] != key.access_key_id

@@ -50,8 +50,6 @@ GATEWAY_CODE_PREFIXES = ("InvalidAccessKeyId", "InvalidSecurityToken", "InvalidT
 NOT_RETURNED = {
     ("ram", "GetPolicy"): {"Policy.PolicyDocument": "deprecated by the reference; the document is in "
                                                     "DefaultPolicyVersion"},
-    ("kms", "GetSecretValue"): {"LastRotationDate": "no rotation ever happens"},
-    ("kms", "DescribeSecret"): {"LastRotationDate": "no rotation ever happens"},
 }
 
 PASSWORD = "Hr-Prov1sioner!2026"
@@ -690,6 +688,7 @@ def _(cloud, ram, kms):
 def _(cloud, ram, kms):
     generic(kms)
     name = ram_secret(cloud, ram, kms).body.secret_name
+    kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="v2"))      # LastRotationDate
     return [kms.get_secret_value(km.GetSecretValueRequest(secret_name="ram-user/alice.wang")),
             kms.get_secret_value(km.GetSecretValueRequest(secret_name=name, fetch_extended_config=True))]
 
@@ -709,6 +708,7 @@ def _(cloud, ram, kms):
     generic(kms, dkmsinstance_id="kst-hzz0001", encryption_key_id="key-hzz0001")
     kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/alice.wang", recovery_window_in_days="7"))
     name = ram_secret(cloud, ram, kms).body.secret_name
+    kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="v2"))      # LastRotationDate
     return [kms.describe_secret(km.DescribeSecretRequest(secret_name="ram-user/alice.wang", fetch_tags="true")),
             kms.describe_secret(km.DescribeSecretRequest(secret_name=name))]
 
@@ -720,6 +720,13 @@ def _(cloud, ram, kms):
     return [kms.update_secret(km.UpdateSecretRequest(secret_name="ram-user/alice.wang", description="rotated")),
             kms.update_secret(km.UpdateSecretRequest(
                 secret_name=name, extended_config=km.UpdateSecretRequestExtendedConfig(custom_data={"team": "sre"})))]
+
+
+@scenario("kms", "RotateSecret")
+def _(cloud, ram, kms):
+    name = ram_secret(cloud, ram, kms).body.secret_name
+    return [kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="v2")),
+            kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="v2"))]     # a repeat
 
 
 @scenario("kms", "UpdateSecretRotationPolicy")
@@ -892,6 +899,10 @@ def test_kms_error_codes_are_documented(cloud, ram, kms):
                extended_config={"SecretSubType": "RamUserAccessKey", "UserName": "alice.wang"},
                secret_data='{"AccessKeys":[{"AccessKeyId":"a","AccessKeySecret":"b"}]}'),
         create(secret_type="RAMCredentials", secret_name="$Auto"),
+        # RotateSecret: a Generic secret, an unknown one, one in its delete window
+        lambda: kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="v9")),
+        lambda: kms.rotate_secret(km.RotateSecretRequest(secret_name="nope", version_id="v9")),
+        lambda: kms.rotate_secret(km.RotateSecretRequest(secret_name="deleting", version_id="v9")),
         # GetSecretValue
         lambda: kms.get_secret_value(km.GetSecretValueRequest(secret_name="nope")),
         lambda: kms.get_secret_value(km.GetSecretValueRequest(secret_name="deleting")),

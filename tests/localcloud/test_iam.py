@@ -77,3 +77,36 @@ def test_resource_arns():
                                              "ExtendedConfig": json.dumps({"UserName": "bob"})}, acct) == [
         "acs:kms:cn-hangzhou:123:secret/acs/ram/user/bob"]
     assert resources("ram", "ListUsers", {}, acct) == ["acs:ram:*:123:*"]
+
+
+def _as_user_key(cloud, key):
+    from alibabacloud_ram20150501.client import Client as RamClient
+    return RamClient(cloud.client_config(access_key_id=key.access_key_id, access_key_secret=key.access_key_secret,
+                                         security_token=None))
+
+
+def test_a_ram_users_key_signs_while_active_only(cloud, ram):
+    """What a reader of a rotated secret relies on: the key it read signs while it is Active; an Inactive
+    key is refused (InvalidAccessKeyId.Inactive), a deleted one is unknown (InvalidAccessKeyId.NotFound)."""
+    ram.create_user(rm.CreateUserRequest(user_name="reader"))
+    key = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="reader")).body.access_key
+    as_user = _as_user_key(cloud, key)
+    # authenticated, and held to the user's policies: none yet, so nothing is allowed
+    assert _code(lambda: as_user.get_user(rm.GetUserRequest(user_name="reader"))) == ("NoPermission", 403)
+    cloud.attach_user_policy("reader", {"Version": "1", "Statement": [
+        {"Effect": "Allow", "Action": "ram:GetUser", "Resource": "acs:ram:*:*:user/reader"}]})
+    try:
+        assert as_user.get_user(rm.GetUserRequest(user_name="reader")).body.user.user_name == "reader"
+        assert _code(lambda: as_user.get_user(rm.GetUserRequest(user_name="other"))) == ("NoPermission", 403)
+        ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="reader", user_access_key_id=key.access_key_id,
+                                                        status="Inactive"))
+        assert _code(lambda: as_user.get_user(rm.GetUserRequest(user_name="reader"))) == (
+            "InvalidAccessKeyId.Inactive", 400)
+        ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="reader", user_access_key_id=key.access_key_id,
+                                                        status="Active"))
+        assert as_user.get_user(rm.GetUserRequest(user_name="reader")).body.user.user_name == "reader"
+        ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name="reader", user_access_key_id=key.access_key_id))
+        assert _code(lambda: as_user.get_user(rm.GetUserRequest(user_name="reader"))) == (
+            "InvalidAccessKeyId.NotFound", 404)
+    finally:
+        cloud.detach_caller_policies("user/reader")

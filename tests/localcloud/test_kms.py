@@ -513,3 +513,75 @@ def test_concurrent_put_keeps_one_current(kms, cloud):
     versions = cloud.kms.secret_state("app/db")["versions"]
     stages = [s for v in versions for s in v["stages"]]
     assert stages.count("ACSCurrent") == 1 and stages.count("ACSPrevious") == 1 and len(versions) == 10
+
+
+# -- RAMCredentials rotation, on the clock and on demand ---------------------------------------------------------
+def _ram_secret(cloud, ram, kms, interval="7d"):
+    ram.create_user(rm.CreateUserRequest(user_name="rot.user"))
+    key = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="rot.user")).body.access_key
+    data = json.dumps({"AccessKeys": [{"AccessKeyId": key.access_key_id, "AccessKeySecret": key.access_key_secret}]})
+    name = kms.create_secret(km.CreateSecretRequest(
+        secret_name="$Auto", version_id=key.access_key_id, secret_data=data, secret_type="RAMCredentials",
+        extended_config={"SecretSubType": "RamUserAccessKey", "UserName": "rot.user"},
+        enable_automatic_rotation=True, rotation_interval=interval)).body.secret_name
+    return name, key.access_key_id
+
+
+def _stages(kms, name):
+    versions = kms.list_secret_version_ids(km.ListSecretVersionIdsRequest(secret_name=name)).body.to_map()
+    return {v["VersionId"]: v["VersionStages"]["VersionStage"] for v in versions["VersionIds"]["VersionId"]}
+
+
+def _key_ids(cloud):
+    return [k["AccessKeyId"] for k in cloud.ram.access_keys("rot.user")]
+
+
+def test_a_ram_secret_rotates_when_its_interval_has_passed(cloud, ram, kms):
+    """KMS on its clock: a new key for the RAM user, the secret's new current version holds it, the old one
+    is ACSPrevious (still readable, still a key of the user); at the next rotation the key before it goes.
+    Version ids of a rotation are KMS's own, not AccessKeyIds."""
+    name, first = _ram_secret(cloud, ram, kms)
+    cloud.clock.advance(days=6, hours=23)
+    assert _stages(kms, name) == {first: ["ACSCurrent"]}                        # not yet
+    described = kms.describe_secret(km.DescribeSecretRequest(secret_name=name)).body
+    assert described.last_rotation_date is None and described.rotation_interval == "604800s"
+    cloud.clock.advance(hours=1, seconds=1)
+    stages = _stages(kms, name)                                                  # any access: KMS rotates
+    (current,) = [v for v, s in stages.items() if "ACSCurrent" in s]
+    assert stages[first] == ["ACSPrevious"] and current != first
+    assert current not in _key_ids(cloud) and len(current) == 32
+    second = json.loads(get(kms, name).secret_data)["AccessKeyId"]
+    assert _key_ids(cloud) == [first, second]
+    assert json.loads(get(kms, name, version_stage="ACSPrevious").secret_data)["AccessKeyId"] == first
+    described = kms.describe_secret(km.DescribeSecretRequest(secret_name=name)).body
+    assert described.last_rotation_date and described.next_rotation_date > described.last_rotation_date
+    cloud.clock.advance(days=7, seconds=1)
+    assert cloud.kms.tick() == [name]                                            # the control API's tick
+    third = json.loads(get(kms, name).secret_data)["AccessKeyId"]
+    assert _key_ids(cloud) == [second, third]                                    # the key before went
+    assert json.loads(get(kms, name, version_stage="ACSPrevious").secret_data)["AccessKeyId"] == second
+
+
+def test_no_rotation_when_it_is_off_or_the_secret_is_being_deleted(cloud, ram, kms):
+    name, first = _ram_secret(cloud, ram, kms)
+    kms.update_secret_rotation_policy(km.UpdateSecretRotationPolicyRequest(secret_name=name,
+                                                                           enable_automatic_rotation=False))
+    cloud.clock.advance(days=30)
+    assert cloud.kms.tick() == [] and _key_ids(cloud) == [first]
+    kms.update_secret_rotation_policy(km.UpdateSecretRotationPolicyRequest(
+        secret_name=name, enable_automatic_rotation=True, rotation_interval="7d"))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name=name, recovery_window_in_days="7"))
+    cloud.clock.advance(days=6)
+    assert cloud.kms.tick() == [] and _key_ids(cloud) == [first]
+
+
+def test_rotate_secret_rotates_now_once_per_version_id(cloud, ram, kms):
+    name, first = _ram_secret(cloud, ram, kms)
+    answer = kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="manual-1")).body
+    assert answer.version_id == "manual-1" and answer.secret_name == name
+    assert _stages(kms, name) == {first: ["ACSPrevious"], "manual-1": ["ACSCurrent"]}
+    kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="manual-1"))      # a retry: nothing
+    assert len(_key_ids(cloud)) == 2 and _stages(kms, name)["manual-1"] == ["ACSCurrent"]
+    with pytest.raises(AlibabaCloudException) as info:
+        kms.rotate_secret(km.RotateSecretRequest(secret_name="app/none", version_id="x"))
+    assert info.value.code == "InvalidParameter"

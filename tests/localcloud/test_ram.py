@@ -280,7 +280,7 @@ def test_access_key_lifecycle(ram, cloud):
     ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="alice", user_access_key_id=key.access_key_id,
                                                     status="Active"))
     assert cloud.ram.user_state("alice")["access_keys"] == [{"AccessKeyId": key.access_key_id, "Status": "Active"}]
-    assert cloud.ram.access_key_owner(key.access_key_id) == "alice"
+    assert cloud.ram.gateway_key(key.access_key_id)[1:] == ("Active", "alice")
     ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name="alice", user_access_key_id=key.access_key_id))
     assert cloud.ram.access_keys("alice") == []
     assert key.access_key_secret in cloud.minted_credentials()   # minted stays minted

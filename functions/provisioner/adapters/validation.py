@@ -37,6 +37,7 @@ SCHEMAS = {"employee.onboarded": "onboarding-event.schema.json",
            "employee.offboarded": "offboarding-event.schema.json"}
 SWEEP_PAYLOAD_SCHEMA = "sweep-payload.schema.json"
 AUDIT_PAYLOAD_SCHEMA = "audit-payload.schema.json"
+ROTATION_PAYLOAD_SCHEMA = "rotation-payload.schema.json"
 # a jsonschema keyword function: (validator, value, instance, schema) -> its errors
 _Keyword = Callable[[Any, Any, Any, dict[str, Any]], Iterator[Any]]
 
@@ -208,8 +209,8 @@ def _problems(name: str, instance: Any, root: str = "$", extra: list[Problem] | 
 
 
 def validate_sweep_payload(payload: Any, schema: str = SWEEP_PAYLOAD_SCHEMA) -> list[Problem]:
-    """Problems of a timer payload (already parsed) against its function's schema (the sweep's, or
-    ``AUDIT_PAYLOAD_SCHEMA``), with paths under ``$.payload``."""
+    """Problems of a timer payload (already parsed) against its function's schema (the sweep's,
+    ``AUDIT_PAYLOAD_SCHEMA`` or ``ROTATION_PAYLOAD_SCHEMA``), with paths under ``$.payload``."""
     return _problems(schema, payload, "$.payload")
 
 

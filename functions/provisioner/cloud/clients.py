@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from ..platform import log
@@ -29,6 +30,16 @@ def listed(body: Mapping[str, Any] | None, outer: str, inner: str) -> list[dict[
     """The items of a list in an API answer: ``listed(body, "Users", "User")`` for
     ``{"Users": {"User": [...]}}``; an absent or empty list is ``[]``."""
     return list(((body or {}).get(outer) or {}).get(inner) or [])
+
+
+def api_time(value: Any) -> datetime | None:
+    """An API timestamp (``2026-11-28T09:00:00Z``) as an aware datetime; None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return None
 
 
 def _snake(action: str) -> str:

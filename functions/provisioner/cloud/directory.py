@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
 from ..domain.audit import AccessKeyView, SecretView, UserView
 from ..domain.ownership import Marker
-from .clients import listed
+from .clients import api_time, listed
 
 if TYPE_CHECKING:
     from .clients import Cloud
@@ -116,16 +115,6 @@ def policies(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
 
 def groups(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListGroupsForUser", UserName=user_name), "Groups", "Group")
-
-
-def api_time(value: Any) -> datetime | None:
-    """An API timestamp (``2026-11-28T09:00:00Z``) as an aware datetime; None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(timezone.utc)
-    except ValueError:
-        return None
 
 
 def all_secrets(store: SecretStore) -> dict[str, SecretInfo]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
-from ..domain.credentials import password_version_id
-from .clients import listed
+from ..domain.credentials import Key, Version, Versions, password_version_id
+from .clients import api_time, listed
 from .errors import CloudError
 
 if TYPE_CHECKING:
@@ -66,16 +66,27 @@ class SecretStore:
                           rotation_enabled=body.get("AutomaticRotation") == "Enabled")
 
     def current_version(self, name: str) -> str | None:
+        return self.versions(name).current_id
+
+    def versions(self, name: str) -> Versions:
+        """The ACSCurrent and ACSPrevious versions (ids and creation times; one ListSecretVersionIds)."""
         body = self.cloud.kms("ListSecretVersionIds", SecretName=name, IncludeDeprecated="false",
                               PageSize=100)
+        staged: dict[str, Version] = {}
         for version in listed(body, "VersionIds", "VersionId"):
-            if "ACSCurrent" in listed(version, "VersionStages", "VersionStage"):
-                return version.get("VersionId")
-        return None
+            for stage in listed(version, "VersionStages", "VersionStage"):
+                staged[str(stage)] = Version(str(version.get("VersionId")), api_time(version.get("CreateTime")))
+        return Versions(staged.get("ACSCurrent"), staged.get("ACSPrevious"))
+
+    @staticmethod
+    def keys(listed_keys: list[dict[str, Any]]) -> list[Key]:
+        """ListAccessKeys' items as ``Key``s (ids, status, creation time)."""
+        return [Key(str(k.get("AccessKeyId")), str(k.get("Status")), api_time(k.get("CreateDate")))
+                for k in listed_keys]
 
     def _payload(self, user_name: str, logon_principal: str | None, access_key: dict[str, Any] | None = None,
-                 password: str | None = None) -> dict[str, Any]:
-        if access_key and self.settings.secret_type == RAM_CREDENTIALS:
+                 password: str | None = None, generic: bool = False) -> dict[str, Any]:
+        if access_key and self.settings.secret_type == RAM_CREDENTIALS and not generic:
             return {"AccessKeys": [{"AccessKeyId": access_key["AccessKeyId"],
                                     "AccessKeySecret": access_key["AccessKeySecret"]}]}
         data: dict[str, Any] = {"UserName": user_name, "LogonPrincipal": logon_principal}
@@ -84,6 +95,25 @@ class SecretStore:
         if password:
             data["Password"] = password
         return data
+
+    def put_version(self, name: str, version: str, data: str) -> None:
+        """A new current version of an existing Generic secret (the old one becomes ACSPrevious).
+        KMS answers a repeat of the same version and value as success, another value as
+        Rejected.ResourceExist."""
+        self.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=data, SecretDataType="text")
+
+    def put_access_key(self, name: str, *, user_name: str, logon_principal: str | None,
+                       access_key: dict[str, Any]) -> str:
+        """The rotation's write: ``access_key`` as the Generic secret's new current version, named after
+        its AccessKeyId; a repeat after a lost answer is a success. Only PutSecretValue."""
+        version = access_key["AccessKeyId"]
+        data = json.dumps(self._payload(user_name, logon_principal, access_key, generic=True))
+        try:
+            self.put_version(name, version, data)
+        except CloudError as err:
+            if not err.already_exists:
+                raise
+        return version
 
     def write(self, name: str, *, employee_id: str, user_name: str, logon_principal: str | None,
               access_key: dict[str, Any] | None = None, password: str | None = None,
@@ -100,8 +130,7 @@ class SecretStore:
                 self.cloud.try_kms("DeleteSecret", SecretName=name, ForceDeleteWithoutRecovery="true")
                 exists = False
             if exists:
-                self.cloud.kms("PutSecretValue", SecretName=name, VersionId=version, SecretData=data,
-                               SecretDataType="text")
+                self.put_version(name, version, data)
             else:
                 self.cloud.kms(
                     "CreateSecret", SecretName="$Auto" if ram_secret else name, VersionId=version,
@@ -110,7 +139,7 @@ class SecretStore:
                     ExtendedConfig=({"SecretSubType": "RamUserAccessKey", "UserName": user_name}
                                     if ram_secret else None),
                     EnableAutomaticRotation="true" if ram_secret else None,
-                    RotationInterval="30d" if ram_secret else None,
+                    RotationInterval=f"{self.settings.key_max_age_days}d" if ram_secret else None,
                     EncryptionKeyId=self.settings.kms_encryption_key_id or None,
                     DKMSInstanceId=self.settings.kms_instance_id or None,
                     Description=f"Credential of RAM user {user_name} (hr-ram-provisioner)",

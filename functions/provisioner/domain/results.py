@@ -25,6 +25,7 @@ class Status(str, Enum):
     FAILED = "failed"                # permanent cloud error; ``error`` names code, action, RequestId
     SWEPT = "swept"                  # the timer's report
     AUDITED = "audited"              # the audit's report (functions/audit.py)
+    ROTATED = "rotated"              # the rotation function's report (workflows/rotation.py)
 
     def __str__(self) -> str:
         return self.value
@@ -37,7 +38,8 @@ NON_SUCCESS = frozenset({Status.REJECTED, Status.CONFLICT, Status.NOT_FOUND, Sta
 # (transient failures are 503 with Retry-After, decided where they are caught).
 HTTP_STATUS = {Status.PROVISIONED: 200, Status.ALREADY_PROVISIONED: 200, Status.DISABLED: 200,
                Status.SCHEDULED: 200, Status.DELETED: 200, Status.NOT_FOUND: 404, Status.REJECTED: 400,
-               Status.CONFLICT: 409, Status.FAILED: 422, Status.SWEPT: 200}
+               Status.CONFLICT: 409, Status.FAILED: 422, Status.SWEPT: 200,
+               Status.ROTATED: 200}
 
 
 def result(status: Status, event_id: str | None = None, user_name: str | None = None,

@@ -57,9 +57,11 @@ LOGON_NAME_MISMATCH_ALERT = "logon-name-mismatch"     # a leaver found by employ
 MASS_DELETION_BRAKE_ALERT = "mass-deletion-brake"     # the sweep stopped deleting (ERROR)
 SWEEP_TICK_OWNED_ALERT = "sweep-tick-owned"           # another run owns this tick's deletions
 NOTIFICATION_FAILED_ALERT = "notification-failed"     # a robot message was not delivered (never retried)
+ROTATION_SKIPPED_ALERT = "rotation-skipped"           # a due user's key was not rotated (workflows/rotation.py)
 ALERT_NAMES = frozenset({name for name, _ in ALERTS.values()} | {
     CONFIG_ALERT, TRANSIENT_ALERT, REFUSED_ALERT, LOGON_NAME_MISMATCH_ALERT, MASS_DELETION_BRAKE_ALERT,
-    SWEEP_TICK_OWNED_ALERT, NOTIFICATION_FAILED_ALERT} | AUDIT_ALERTS)   # the audit: one per finding (WARNING)
+    SWEEP_TICK_OWNED_ALERT, NOTIFICATION_FAILED_ALERT, ROTATION_SKIPPED_ALERT}
+    | AUDIT_ALERTS)   # the audit: one per finding (WARNING)
 
 
 def alert_for(status: str) -> str:

@@ -182,7 +182,7 @@ def _webhook_key(env: Env) -> str:
 
 
 SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json",
-                "audit-payload.schema.json")
+                "audit-payload.schema.json", "rotation-payload.schema.json")
 
 
 def _schema_dir(env: Env) -> None:
@@ -264,6 +264,8 @@ class Settings:
     notify_timeout_ms: int = 3_000
     audit_fixes: bool = False          # the audit applies its safe fixes (AUDIT_FIXES; needs the fix policy)
     mfa_grace_days: int = 7            # days a console user may go without MFA (CIS 1.4)
+    key_max_age_days: int = 90
+    key_rotation_overlap_hours: int = 24
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -302,7 +304,16 @@ class Settings:
             raise ConfigError("MAX_EVENT_AGE_DAYS", f"MAX_EVENT_AGE_DAYS must be at most SECRET_RECOVERY_DAYS + "
                               f"OFFBOARD_GRACE_DAYS ({recovery + grace}), got {max_age}")
         notify_url, notify_kind = _notify(env)
+        # CIS 1.6: AccessKeys rotated every 90 days or less (Generic: the rotation function; RAMCredentials:
+        # KMS's own rotation interval). The old key overlaps the new one for KEY_ROTATION_OVERLAP_HOURS, which
+        # must end well before the next rotation is due.
+        key_max_age = _int(env, "KEY_MAX_AGE_DAYS", 90, 1, 90)
+        overlap = _int(env, "KEY_ROTATION_OVERLAP_HOURS", 24, 1, 720)
+        if overlap >= key_max_age * 24:
+            raise ConfigError("KEY_ROTATION_OVERLAP_HOURS", f"KEY_ROTATION_OVERLAP_HOURS must be less than "
+                              f"KEY_MAX_AGE_DAYS in hours ({key_max_age * 24}), got {overlap}")
         return cls(
+            key_max_age_days=key_max_age, key_rotation_overlap_hours=overlap,
             notify_webhook_url=notify_url, notify_kind=notify_kind,
             notify_webhook_secret=_raw(env, "NOTIFY_WEBHOOK_SECRET") or "",
             notify_timeout_ms=_int(env, "NOTIFY_TIMEOUT_MS", 3_000, 100, 10_000),

@@ -38,6 +38,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..cloud import directory
+from ..cloud.clients import api_time
 from ..cloud.errors import CloudError
 from ..domain import access, audit, lifecycle, ownership
 from ..domain.audit import AuditPolicy, Finding, UserView
@@ -76,13 +77,13 @@ def read_user(rt: Runtime, managed: directory.ManagedUser,
     last_login = None
     if view.console:
         user = directory.get_user(rt.cloud, view.user_name) or {}
-        last_login = directory.api_time(user.get("LastLoginDate"))
+        last_login = api_time(user.get("LastLoginDate"))
     return replace(view, access_keys=keys, last_login=last_login)
 
 
 def _last_used(rt: Runtime, user_name: str, key_id: str) -> datetime | None:
     body = rt.cloud.try_ram("GetAccessKeyLastUsed", UserName=user_name, UserAccessKeyId=key_id)
-    return directory.api_time(((body or {}).get("AccessKeyLastUsed") or {}).get("LastUsedDate"))
+    return api_time(((body or {}).get("AccessKeyLastUsed") or {}).get("LastUsedDate"))
 
 
 # -- fixes ------------------------------------------------------------------------------------------
@@ -101,8 +102,8 @@ def _disable_console(rt: Runtime, view: UserView, pol: AuditPolicy, now: datetim
     profile = rt.cloud.try_ram("GetLoginProfile", UserName=view.user_name)
     if profile is None:
         return SKIPPED, "the login profile is already gone"
-    created = directory.api_time((profile.get("LoginProfile") or {}).get("CreateDate"))
-    last_login = directory.api_time(user.get("LastLoginDate"))
+    created = api_time((profile.get("LoginProfile") or {}).get("CreateDate"))
+    last_login = api_time(user.get("LastLoginDate"))
     fresh = replace(view, console=True, console_created=created, last_login=last_login)
     if created != view.console_created or not audit.console_unused(fresh, now, pol):
         return SKIPPED, "the console access changed since it was read"

@@ -49,10 +49,10 @@ from ..cloud.errors import RAM_SECRET_KEYS_CHANGED, RESTORED_CODES, CloudError, 
 from ..cloud.secret_store import RAM_CREDENTIALS, SecretInfo
 from ..domain import ownership
 from ..domain.access import ARMS_POLICIES, policy_for
-from ..domain.credentials import PROGRAMMATIC, is_password_version, make_password
+from ..domain.credentials import PROGRAMMATIC, Versions, held_keys, is_password_version, make_password
 from ..domain.ordering import Entry
 from ..domain.results import Result, Status, result
-from ..platform import log
+from ..platform import clock, log
 
 if TYPE_CHECKING:
     from ..platform.runtime import Runtime
@@ -182,8 +182,13 @@ class Onboarding:
     def secret_state(self, secret: SecretInfo | None, fresh_credential: bool) -> str | None:
         """The secret's current version id (None when it has none we can use), restoring it if
         offboarding scheduled it for deletion."""
+        return self.secret_versions(secret, fresh_credential).current_id
+
+    def secret_versions(self, secret: SecretInfo | None, fresh_credential: bool) -> Versions:
+        """The secret's current and previous versions (none when it has none we can use), restoring it
+        if offboarding scheduled it for deletion."""
         if secret is None:
-            return None
+            return Versions()
         if secret.in_delete_window:
             try:
                 self.kms("RestoreSecret", SecretName=self.secret_name)
@@ -191,7 +196,7 @@ class Onboarding:
                 if err.code not in RESTORED_CODES:     # restored by a retry whose answer was lost
                     raise
             log.info("secret restored", step="secret")
-        return None if fresh_credential else self.store.current_version(self.secret_name)
+        return Versions() if fresh_credential else self.store.versions(self.secret_name)
 
     def write_secret(self, secret_exists: bool, **credential: Any) -> str:
         version = self.store.write(self.secret_name, employee_id=self.employee_id, user_name=self.user_name,
@@ -204,11 +209,15 @@ class Onboarding:
             # the other kind goes first (mode switch console → programmatic): exactly one credential kind,
             # and a failure later never leaves a password that KMS no longer holds as current
             self._ignore(lambda e: e.not_found, "DeleteLoginProfile", UserName=self.user_name)
+        # KMS first, then the keys: a rotation creates its key before it writes the version, so keys read
+        # after the versions always include the key the current version names.
+        versions = self.secret_versions(secret, rehire or self.force_new_credential)
         keys = [] if fresh else self.access_keys()
-        current = self.secret_state(secret, rehire or self.force_new_credential)
-        held = next((k for k in keys if k.get("AccessKeyId") == current and k.get("Status") == "Active"), None)
-        if held is not None:
-            self.delete_keys(keys, keep=current)                  # orphans of an interrupted earlier run
+        held = held_keys(self.store.keys(keys), versions, clock.now(), self.ram_secret)
+        if held.current is not None and held.current.active:
+            # orphans of an interrupted earlier run go; KMS's previous key (a rotation's overlap) and a
+            # key another instance is writing (a rotation in flight) stay: workflows/rotation.py
+            self.delete_keys([k for k in keys if k.get("AccessKeyId") not in held.kept])
         else:
             self.delete_keys(keys)                                # none of them is in KMS (or usable)
             self.mint_and_store(secret is not None)
@@ -346,12 +355,16 @@ class Onboarding:
 
     def current_or_none(self) -> str | None:
         """The secret's current version id; None when there is no such secret."""
+        return self.versions_or_none().current_id
+
+    def versions_or_none(self) -> Versions:
+        """The secret's current and previous versions; none when there is no such secret."""
         try:
-            return self.store.current_version(self.secret_name)
+            return self.store.versions(self.secret_name)
         except CloudError as err:
             if not err.not_found:
                 raise
-            return None
+            return Versions()
 
     def holds(self) -> bool:
         """Re-read after the writes: exactly the credential kind the head implies, held by KMS."""
@@ -359,13 +372,19 @@ class Onboarding:
         marker = ownership.owned_by(user, self.employee_id)
         if marker is None or marker.state != ownership.ACTIVE:
             return False
-        keys = self.access_keys()
+        if self.mode == PROGRAMMATIC:
+            keys = self.store.keys(self.access_keys())
+            profile = self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
+            versions = self.versions_or_none()
+            held = held_keys(keys, versions, clock.now(), self.ram_secret)
+            # exactly one key in use, KMS's current; besides it only a rotation's previous key
+            # (its overlap) or a key in flight (a rotation between its key and its write)
+            return (profile is None and held.current is not None and held.current.active and not held.strays
+                    and (held.previous is None or held.previous.active))
+        keys_listed = self.access_keys()
         profile = self.cloud.try_ram("GetLoginProfile", UserName=self.user_name)
         current = self.current_or_none()
-        if self.mode == PROGRAMMATIC:
-            return (profile is None and len(keys) == 1 and keys[0].get("Status") == "Active"
-                    and keys[0].get("AccessKeyId") == current)
-        return profile is not None and not keys and is_password_version(current)
+        return profile is not None and not keys_listed and is_password_version(current)
 
 
 def run(event: dict[str, Any], rt: Runtime) -> Result:

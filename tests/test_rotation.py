@@ -1,0 +1,525 @@
+"""AccessKey rotation (CIS 1.6, issue 13): the rotation function through its handler and timer envelope,
+with its own key held to policies/rotation-role-policy.json, against localcloud.
+
+- the whole rotation (create, write, overlap, disable + delete the old key), then a redelivered
+  onboarding event: ``already-provisioned``, zero mutating calls;
+- a crash after every call of every step (everything after it fails, as if the process died), then
+  the next runs converge; at every moment at most two keys and KMS's current version an Active key;
+- a reader (its own test-only key, the helpdesk policy) that polls the secret and signs a RAM call with
+  the key it read never fails, during any of it (localcloud refuses Inactive and deleted keys);
+- dry-run = the plan, no change; leavers, console users, foreign secrets are never touched.
+"""
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from alibabacloud_kms20160120 import models as km
+from alibabacloud_kms20160120.client import Client as KmsClient
+from alibabacloud_ram20150501 import models as rm
+from alibabacloud_ram20150501.client import Client as RamClient
+from provisioner.domain.credentials import IN_FLIGHT_SECONDS
+from provisioner.platform import clock, runtime
+
+from tests import concurrency_invariants as inv8
+from tests.conftest import ROTATION_KEY_ID, ROTATION_POLICY, as_bytes, hr_time, set_clock
+from tests.onboarding_support import event, invoke
+
+USER = "alice.wang"
+SECRET = f"ram-user/{USER}"
+READER = json.loads((ROTATION_POLICY.parent / "credential-reader-policy.json").read_text(encoding="utf-8"))
+ROTATION_SECRET = "test-rotation-fn-secret-not-a-credential"   # noqa: S105 - a test caller's key
+MUTATING_PREFIXES = ("Get", "List", "Describe")
+
+
+def timer(payload=None):
+    return {"triggerTime": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "triggerName": "daily-rotation",
+            "payload": json.dumps(payload if payload is not None else {})}
+
+
+@pytest.fixture
+def env(cloud, monkeypatch):
+    """A key a day old is due, the overlap is an hour (the defaults are 90 days and 24 hours)."""
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "1")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    cloud.add_caller(ROTATION_KEY_ID, ROTATION_SECRET, policy=json.loads(ROTATION_POLICY.read_text("utf-8")))
+    yield cloud
+    cloud.remove_caller(ROTATION_KEY_ID)
+
+
+class AsRotation:
+    """Run the rotation function as FC would: its own instance (settings, clients) and its own role's key."""
+
+    def __init__(self, cloud, monkeypatch):
+        self.cloud, self.monkeypatch = cloud, monkeypatch
+
+    def __call__(self, payload=None, expect_raise=False):
+        import rotation
+        key_id, key_secret = self.cloud.access_key_id, self.cloud.access_key_secret
+        self.monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", ROTATION_KEY_ID)
+        self.monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", ROTATION_SECRET)
+        runtime.reset()
+        try:
+            return rotation.handler(as_bytes(timer(payload)), None)
+        finally:
+            self.monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", key_id)
+            self.monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", key_secret)
+            runtime.reset()
+
+
+@pytest.fixture
+def rotate(env, monkeypatch):
+    return AsRotation(env, monkeypatch)
+
+
+def keys(cloud, user=USER):
+    return [(k["AccessKeyId"], k["Status"]) for k in cloud.ram.access_keys(user)]
+
+
+def kms_current(cloud, name=SECRET):
+    state = cloud.kms.secret_state(name)
+    return state and state["current_version"]
+
+
+def kms_previous(cloud, name=SECRET):
+    state = cloud.kms.secret_state(name) or {"versions": []}
+    return next((v["version_id"] for v in state["versions"] if "ACSPrevious" in v["stages"]), None)
+
+
+def assert_safe(cloud):
+    """What must hold at every instant: at most two keys, KMS's current version an Active key of the user."""
+    held = keys(cloud)
+    assert len(held) <= 2, held
+    assert (kms_current(cloud), "Active") in held, (kms_current(cloud), held)
+
+
+def assert_one_key_in_kms(cloud):
+    held = keys(cloud)
+    assert len(held) == 1 and held[0] == (kms_current(cloud), "Active"), (held, kms_current(cloud))
+    assert cloud.kms.secret_state(SECRET)["current"]["AccessKeyId"] == held[0][0]
+
+
+def later(**delta):
+    return set_clock(clock.now() + timedelta(**delta))
+
+
+class Reader:
+    """A reader of the credential (an application that reads its key from KMS at run time): its own test
+    key held to the helpdesk's policy reads the secret, then signs ram:GetUser with the key it read.
+    Runs in a thread until stopped; ``pause()`` holds it between two cycles (while a test moves the clock:
+    a reader reads at least once per overlap)."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        key_id, key_secret = cloud.add_caller(policy=READER)
+        self.key_id = key_id
+        self.kms = KmsClient(cloud.client_config(access_key_id=key_id, access_key_secret=key_secret,
+                                                 security_token=None))
+        cloud.attach_user_policy(USER, {"Version": "1", "Statement": [
+            {"Effect": "Allow", "Action": "ram:GetUser", "Resource": f"acs:ram:*:*:user/{USER}"}]})
+        self.failures, self.cycles, self.keys_seen = [], 0, set()
+        self._stop, self._running = threading.Event(), threading.Event()
+        self._idle = threading.Event()
+        self._running.set()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def cycle(self):
+        value = json.loads(self.kms.get_secret_value(km.GetSecretValueRequest(secret_name=SECRET)).body.secret_data)
+        config = self.cloud.client_config(access_key_id=value["AccessKeyId"],
+                                          access_key_secret=value["AccessKeySecret"], security_token=None)
+        try:
+            RamClient(config).get_user(rm.GetUserRequest(user_name=USER))
+        except Exception as exc:  # noqa: BLE001 - recorded, the test fails on it
+            self.failures.append((value["AccessKeyId"], getattr(exc, "code", type(exc).__name__)))
+        self.keys_seen.add(value["AccessKeyId"])
+        self.cycles += 1
+
+    def _loop(self):
+        while not self._stop.is_set():
+            if not self._running.is_set():
+                self._idle.set()
+                self._running.wait(0.05)
+                continue
+            self._idle.clear()
+            self.cycle()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def pause(self):
+        self._running.clear()
+        assert self._idle.wait(10)
+
+    def resume(self):
+        before = self.cycles
+        self._running.set()
+        while self.cycles < before + 1 and self.thread.is_alive():     # it has read once since
+            threading.Event().wait(0.005)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._running.set()
+        self.thread.join(10)
+        self.cloud.detach_caller_policies(f"user/{USER}")
+        self.cloud.remove_caller(self.key_id)
+
+
+def move(reader, **delta):
+    """Move the shared clock while the reader is between two cycles; it reads again before going on."""
+    reader.pause()
+    later(**delta)
+    reader.resume()
+
+
+def test_a_whole_rotation_then_a_redelivered_event_is_already_provisioned(cloud, rotate):
+    joiner = event()
+    assert invoke(joiner)["status"] == "provisioned"
+    (old, _), = keys(cloud)
+    set_clock(clock.now())
+    with Reader(cloud) as reader:
+        reader.resume()
+        report = rotate()
+        assert report["counts"]["notDue"] == 1 and report["users"] == []
+        move(reader, days=1, minutes=1)
+        report = rotate()
+        assert report["status"] == "rotated" and report["counts"]["rotated"] == 1, report
+        (row,) = report["users"]
+        assert row["action"] == "rotated" and row["previousAccessKeyId"] == old
+        new = row["accessKeyId"]
+        assert kms_current(cloud) == new and kms_previous(cloud) == old
+        assert sorted(keys(cloud)) == sorted([(old, "Active"), (new, "Active")])     # the overlap
+        assert rotate()["counts"]["overlap"] == 1                                   # not yet
+        assert sorted(keys(cloud)) == sorted([(old, "Active"), (new, "Active")])
+        move(reader, hours=1, minutes=1)
+        report = rotate()
+        assert report["counts"]["finished"] == 1, report
+        assert [c.action for c in cloud.calls if c.access_key_id == ROTATION_KEY_ID and c.action in (
+            "UpdateAccessKey", "DeleteAccessKey")][-2:] == ["UpdateAccessKey", "DeleteAccessKey"]
+        assert_one_key_in_kms(cloud)
+        assert keys(cloud) == [(new, "Active")]
+        reader.pause()
+        assert reader.failures == [] and {old, new} <= reader.keys_seen, (reader.failures, reader.keys_seen)
+    # the event again (FC's redelivery): the new key is the credential, nothing to do
+    mark = cloud.calls.mark()
+    answer = invoke(joiner)
+    assert answer["status"] == "already-provisioned", answer
+    assert [c.action for c in cloud.calls.mutating(mark)] == []
+    assert keys(cloud) == [(new, "Active")]
+
+
+def test_an_event_during_the_overlap_keeps_both_keys(cloud, rotate):
+    """A redelivery while the old key still serves readers: zero mutating calls, both keys stay."""
+    joiner = event()
+    invoke(joiner)
+    later(days=1, minutes=1)
+    rotate()
+    before = sorted(keys(cloud))
+    mark = cloud.calls.mark()
+    assert invoke(joiner)["status"] == "already-provisioned"
+    assert cloud.calls.mutating(mark) == []
+    assert sorted(keys(cloud)) == before
+
+
+def test_dry_run_reports_the_plan_and_changes_nothing(cloud, rotate):
+    invoke(event())
+    later(days=1, minutes=1)
+    mark = cloud.calls.mark()
+    report = rotate({"dryRun": True})
+    assert report["dryRun"] is True
+    (row,) = report["users"]
+    assert row["action"] == "planned" and row["next"] == "rotate"
+    assert [s["action"] for s in row["steps"]] == ["CreateAccessKey", "PutSecretValue"]
+    assert cloud.calls.mutating(mark) == []
+    assert rotate({"maxDeletions": 1})["status"] == "rejected"          # the sweep's payload is not its
+
+
+def test_never_touches_leavers_console_users_or_foreign_secrets(cloud, rotate, kms):
+    import offboarding
+    invoke(event(logon="leaver.one", employee_id="E1"))
+    invoke(event(mode="console", logon="console.one", employee_id="E2"))
+    invoke(event(logon="foreign.one", employee_id="E3"))
+    kms.untag_resource(km.UntagResourceRequest(secret_name="ram-user/foreign.one", tag_keys='["managed-by"]'))
+    leaver = {"eventId": "l1", "eventType": "employee.offboarded", "occurredAt": hr_time(),
+              "employee": {"employeeId": "E1", "logonName": "leaver.one"}}
+    assert offboarding.handler(as_bytes(leaver), None)["status"] == "disabled"
+    later(days=2)
+    mark = cloud.calls.mark()
+    report = rotate()
+    assert report["counts"]["rotated"] == 0 and report["users"] == [], report
+    assert [c for c in cloud.calls.mutating(mark)] == []
+
+
+# -- a crash after every call ---------------------------------------------------------------------------------
+def _successful_calls(cloud, rotate):
+    """The rotation's calls, in order, as (action, n-th of that action), over create/write and finish."""
+    invoke(event())
+    later(days=1, minutes=1)
+    mark = cloud.calls.mark()
+    rotate()
+    later(hours=1, minutes=1)
+    rotate()
+    calls, seen = [], {}
+    for c in cloud.calls.since(mark):
+        if c.access_key_id == ROTATION_KEY_ID:
+            seen[c.action] = seen.get(c.action, 0) + 1
+            calls.append((c.action, seen[c.action]))
+    return calls
+
+
+def _crash_points():
+    return [("CreateAccessKey", 1), ("GetUser", 1), ("ListSecretVersionIds", 2), ("ListAccessKeys", 2),
+            ("PutSecretValue", 1), ("GetUser", 2), ("UpdateAccessKey", 1), ("DeleteAccessKey", 1)]
+
+
+LAST_CALLS = {("GetUser", 2), ("DeleteAccessKey", 1)}      # a run's last call: nothing follows to fail
+
+
+def test_the_crash_points_are_the_calls_a_rotation_makes(cloud, rotate):
+    calls = _successful_calls(cloud, rotate)
+    mutating = [c for c in calls if not c[0].startswith(MUTATING_PREFIXES)]
+    assert mutating == [("CreateAccessKey", 1), ("PutSecretValue", 1), ("UpdateAccessKey", 1),
+                        ("DeleteAccessKey", 1)], calls
+    assert set(_crash_points()) <= set(calls)
+
+
+@pytest.mark.parametrize("action, nth", _crash_points(), ids=[f"{a}#{n}" for a, n in _crash_points()])
+def test_a_crash_after_any_call_then_the_next_runs_converge(cloud, rotate, action, nth):
+    """Call ``nth`` of ``action`` runs, then everything fails (the process is gone, as far as the cloud
+    can tell); the state is safe right then, and the following runs finish the rotation."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    with Reader(cloud) as reader:
+        reader.resume()
+        move(reader, days=1, minutes=1)
+        in_finish = action in ("UpdateAccessKey", "DeleteAccessKey")
+        if in_finish:
+            rotate()
+            move(reader, hours=1, minutes=1)
+        hold = cloud.hold(ROTATION_KEY_ID, action, when="after", nth=nth)
+        outcome = {}
+
+        def run():
+            try:
+                outcome["report"] = rotate()
+            except Exception as exc:  # noqa: BLE001 - TransientError, for FC's retry
+                outcome["raised"] = type(exc).__name__
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert cloud.wait_held(hold, 20), f"{action}#{nth} never called"
+        reader.pause()                  # the injected faults are everybody's: the reader waits them out
+        assert_safe(cloud)
+        cloud.faults.fail(None, "ServiceUnavailable", 503, times=None)      # from here on: the crash
+        cloud.release(hold)
+        thread.join(60)
+        # TransientError for FC's retry; or a report when the held call was the run's last
+        assert outcome.get("raised") == "TransientError" or (action, nth) in LAST_CALLS, outcome
+        cloud.faults.clear()
+        reader.resume()
+        assert_safe(cloud)
+        # the next scheduled runs (a key left in flight is an orphan once IN_FLIGHT_SECONDS have passed)
+        move(reader, seconds=IN_FLIGHT_SECONDS + 60)
+        for _ in range(3):
+            rotate()
+            assert_safe(cloud)
+            move(reader, hours=1, minutes=1)
+        assert_one_key_in_kms(cloud)
+        assert keys(cloud)[0][0] != old, "the key was not rotated"
+        reader.pause()
+        assert reader.failures == [], reader.failures
+
+
+# -- two processes, interleaved exactly (tests/instances.py, localcloud holds) -----------------------------------
+def _fleet(cloud):
+    from tests.instances import Instances
+    rotation_role = json.loads(ROTATION_POLICY.read_text(encoding="utf-8"))
+    return Instances(cloud, 2, env={"KEY_MAX_AGE_DAYS": "1", "KEY_ROTATION_OVERLAP_HOURS": "1"},
+                     policies={1: rotation_role})
+
+
+def _joiner_and_due(cloud, fc):
+    """fc[0] (the lifecycle role) onboards; the shared clock then moves a day on: the key is due."""
+    from tests.concurrency_support import joiner
+    start = clock.now().replace(microsecond=0)
+    set_clock(start)
+    joined = joiner("j1", (start - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert fc[0].run("onboarding", joined, now=start)["status"] == "provisioned"
+    (old, _), = keys(cloud)
+    due = set_clock(start + timedelta(days=1, minutes=1)).now()
+    return joined, old, due
+
+
+def _leaver(due):
+    from tests.concurrency_support import leaver
+    return leaver("l1", (due - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _timer_at(due):
+    return {"triggerTime": due.strftime("%Y-%m-%dT%H:%M:%SZ"), "triggerName": "daily-rotation", "payload": "{}"}
+
+
+def test_rotation_holding_after_its_new_key_while_a_leaver_disables(cloud, env):
+    """Rotation (fc[1], its own role) parked right after CreateAccessKey; the leaver (fc[0]) disables the
+    user meanwhile; then the rotation goes on. It sees the user disabled, deletes its key and writes
+    nothing: no Active key, and KMS holds exactly what the leaver path leaves (the old key, current)."""
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        versions_before = [v["version_id"] for v in cloud.kms.secret_state(SECRET)["versions"]]
+        hold = cloud.hold(fc[1].key, "CreateAccessKey", when="after")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        assert len(keys(cloud)) == 2                         # the rotation's new key exists, Active
+        assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
+        cloud.release(hold)
+        report = rotation.result()
+        (row,) = report["users"]
+        assert row["action"] == "skipped" and "disabled" in row["reason"], row
+        assert keys(cloud) == [(old, "Inactive")]
+        assert kms_current(cloud) == old
+        assert [v["version_id"] for v in cloud.kms.secret_state(SECRET)["versions"]] == versions_before
+        assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "PutSecretValue"]
+        inv8.check(cloud)                          # invariant 8: disabled, no Active key, every key KMS's
+
+
+def test_rotation_holding_before_its_write_while_a_leaver_disables(cloud, env):
+    """Rotation parked after its re-check, right before PutSecretValue; the leaver disables (both keys,
+    it sees the new one too). The write lands, then the rotation sees the user disabled: the new key is
+    KMS's current and Inactive, the old one deleted. No Active key; one key, KMS's."""
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, "PutSecretValue", when="before")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
+        assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] == "skipped", row
+        (key, status), = keys(cloud)
+        assert status == "Inactive" and key == kms_current(cloud) != old
+        inv8.check(cloud)
+        assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "UpdateAccessKey"
+                    and c.params.get("Status") == "Active"]
+
+
+@pytest.mark.parametrize("action, when", [("CreateAccessKey", "after"), ("PutSecretValue", "after")])
+def test_an_onboarding_redelivery_during_a_rotation_changes_nothing(cloud, env, action, when):
+    """Rotation parked with its new key made (not yet in KMS), or just written (the old key KMS's
+    previous): the joiner delivered again (fc[0]) answers already-provisioned with zero mutating calls
+    (no third key, neither key deleted); the rotation then completes."""
+    with _fleet(cloud) as fc:
+        joined, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, action, when=when)
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        before = sorted(keys(cloud))
+        mark = cloud.calls.mark()
+        answer = fc[0].run("onboarding", joined, now=due)
+        assert answer["status"] == "already-provisioned", answer
+        assert [c.action for c in cloud.calls.mutating(mark) if c.access_key_id == fc[0].key] == []
+        assert sorted(keys(cloud)) == before
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] == "rotated", row
+        assert kms_previous(cloud) == old and (kms_current(cloud), "Active") in keys(cloud)
+        mark = cloud.calls.mark()
+        assert fc[0].run("onboarding", joined, now=due)["status"] == "already-provisioned"
+        assert [c.action for c in cloud.calls.mutating(mark) if c.access_key_id == fc[0].key] == []
+
+
+# -- RAMCredentials: KMS rotates, the product stays idempotent -------------------------------------------------
+RAM_SECRET = f"acs/ram/user/{USER}"
+
+
+def test_a_ram_secret_rotated_by_kms_then_a_redelivered_event_is_already_provisioned(cloud, kms, monkeypatch):
+    """Onboarding turns KMS's rotation on with KEY_MAX_AGE_DAYS as the interval; KMS rotates on its clock
+    (version ids of its own), and on demand (RotateSecret); each time the joiner delivered again is
+    already-provisioned with zero mutating calls (no re-mint: KMS holds both of the user's keys)."""
+    import offboarding
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "1")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    joiner = event()
+    assert invoke(joiner)["status"] == "provisioned"
+    state = cloud.kms.secret_state(RAM_SECRET)
+    assert state["rotation_interval"] == 86400
+    (first, _), = keys(cloud)
+    described = kms.describe_secret(km.DescribeSecretRequest(secret_name=RAM_SECRET)).body
+    assert described.automatic_rotation == "Enabled" and described.rotation_interval == "86400s"
+    for turn in range(2):
+        set_clock(clock.now() + timedelta(days=1, minutes=1))
+        assert cloud.kms.tick() == [RAM_SECRET]
+        current = kms_current(cloud, RAM_SECRET)
+        assert current not in [k for k, _ in keys(cloud)]                   # not an AccessKeyId any more
+        assert len(keys(cloud)) == 2
+        mark = cloud.calls.mark()
+        assert invoke(joiner)["status"] == "already-provisioned", turn
+        assert cloud.calls.mutating(mark) == [], [c.action for c in cloud.calls.mutating(mark)]
+    assert first not in [k for k, _ in keys(cloud)]                          # KMS deleted the key before
+    kms.rotate_secret(km.RotateSecretRequest(secret_name=RAM_SECRET, version_id="manual-rotation-1"))
+    mark = cloud.calls.mark()
+    assert invoke(joiner)["status"] == "already-provisioned"
+    assert cloud.calls.mutating(mark) == []
+    # the leaver: both keys Inactive, and KMS's rotation of our RAM secret stopped (no key comes back)
+    leaver = {"eventId": "l1", "eventType": "employee.offboarded", "occurredAt": hr_time(),
+              "employee": {"employeeId": "E10023", "logonName": USER}}
+    assert offboarding.handler(as_bytes(leaver), None)["status"] == "disabled"
+    assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+    set_clock(clock.now() + timedelta(days=3))
+    assert cloud.kms.tick() == [] and [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+
+
+def test_a_key_made_after_kms_rotated_is_not_taken_for_kms_s(cloud, ram, monkeypatch):
+    """After a KMS rotation the version id names no key: the key KMS holds is told by time. A key made
+    afterwards outside KMS (and older than IN_FLIGHT_SECONDS) is a stray, deleted; the rest stays."""
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "1")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    joiner = event()
+    invoke(joiner)
+    set_clock(clock.now() + timedelta(days=1, minutes=1))
+    cloud.kms.tick()
+    (_, _), (kms_key, _) = keys(cloud)
+    ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name=USER, user_access_key_id=keys(cloud)[0][0]))
+    set_clock(clock.now() + timedelta(minutes=1))
+    stray = ram.create_access_key(rm.CreateAccessKeyRequest(user_name=USER)).body.access_key.access_key_id
+    set_clock(clock.now() + timedelta(seconds=IN_FLIGHT_SECONDS + 60))
+    answer = invoke(joiner)
+    assert answer["status"] == "provisioned", answer
+    assert keys(cloud) == [(kms_key, "Active")] and stray != kms_key
+
+
+def test_a_refused_write_fails_the_user_with_an_alert_and_leaves_no_key_outside_kms(cloud, rotate, capsys):
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    cloud.faults.fail("PutSecretValue", "Forbidden.NoPermission", 403, times=1)
+    capsys.readouterr()
+    report = rotate()
+    (row,) = report["users"]
+    assert row["action"] == "failed" and row["error"]["code"] == "Forbidden.NoPermission", row
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == old       # the new key is gone again
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(line.get("alert") == "provisioning-failed" and line.get("users") == [USER] for line in lines)
+    assert rotate()["counts"]["rotated"] == 1                                   # the next run rotates
+
+
+def test_a_key_in_flight_is_left_to_its_run_then_taken_for_an_orphan(cloud, rotate, ram):
+    """Another run's new key, not yet in KMS (made after KMS's current version, moments ago): this run
+    leaves the user alone (in-progress, no change); once IN_FLIGHT_SECONDS have passed it is an orphan:
+    deleted, and the rotation goes on."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    other = ram.create_access_key(rm.CreateAccessKeyRequest(user_name=USER)).body.access_key.access_key_id
+    mark = cloud.calls.mark()
+    (row,) = rotate()["users"]
+    assert row["action"] == "in-progress" and row["accessKeyIds"] == [other], row
+    assert cloud.calls.mutating(mark) == []
+    later(seconds=IN_FLIGHT_SECONDS + 1)
+    report = rotate()
+    assert report["counts"]["strays"] == 1 and report["counts"]["rotated"] == 1, report
+    assert other not in [k for k, _ in keys(cloud)] and kms_previous(cloud) == old
