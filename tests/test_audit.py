@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from provisioner.domain import audit, lifecycle
 from provisioner.domain.audit import AccessKeyView, SecretView, UserView
+from provisioner.domain.credentials import Version, Versions
 from provisioner.domain.ownership import Marker
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=timezone.utc)
@@ -15,7 +16,7 @@ def key(key_id="LTAIkey1", days=1, status="Active"):
 
 
 def ours(version="LTAIkey1", name="ram-user/u"):
-    return SecretView(name, owned=True, current_version=version)
+    return SecretView(name, owned=True, versions=Versions(Version(version, None)) if version else None)
 
 
 def programmatic(**kw):
@@ -96,11 +97,14 @@ def test_rule_key_rotation_due_after_key_max_age_days():
 def test_rule_more_than_one_active_key_outside_a_rotation():
     old = AccessKeyView("LTAIkey1", "Active", NOW - timedelta(days=10), last_used=NOW)
     rotating = AccessKeyView("LTAIkey2", "Active", NOW - timedelta(hours=2), last_used=NOW)
-    stuck = replace(rotating, created=NOW - timedelta(hours=25))
+    window = 24 + audit.ROTATION_RUN_HOURS        # the default overlap, then the next daily run ends it
+    stuck = replace(rotating, created=NOW - timedelta(hours=window + 1))
     assert audit.MULTIPLE_ACTIVE_KEYS not in codes(programmatic(access_keys=(old, rotating)))
     assert audit.MULTIPLE_ACTIVE_KEYS in codes(programmatic(access_keys=(old, stuck)))
-    day_old = replace(rotating, created=NOW - timedelta(hours=audit.ROTATION_WINDOW_HOURS))
-    assert audit.MULTIPLE_ACTIVE_KEYS in codes(programmatic(access_keys=(old, day_old)))     # the overlap is over
+    ended = replace(rotating, created=NOW - timedelta(hours=window))
+    assert audit.MULTIPLE_ACTIVE_KEYS in codes(programmatic(access_keys=(old, ended)))     # the overlap is over
+    assert audit.MULTIPLE_ACTIVE_KEYS not in [f["alert"] for f in audit.findings(   # KEY_ROTATION_OVERLAP_HOURS
+        programmatic(access_keys=(old, ended)), NOW, audit.AuditPolicy(rotation_overlap_hours=48))]
     assert audit.MULTIPLE_ACTIVE_KEYS not in codes(programmatic(access_keys=(old, replace(stuck, status="Inactive"))))
 
 
@@ -156,7 +160,21 @@ def test_missing_foreign_and_mismatched_secrets():
     foreign = SecretView("ram-user/u", owned=False)
     assert sorted(codes(programmatic(secrets=(foreign,)))) == [audit.SECRET_FOREIGN, audit.SECRET_MISSING]
     assert codes(programmatic(secrets=(ours("LTAIother"),))) == [audit.KEY_NOT_IN_KMS]
-    deleting = SecretView("ram-user/u", owned=True, current_version="LTAIkey1", planned_delete_time="2027-03-09")
+
+
+def test_during_a_rotation_the_previous_key_is_kms_s_and_a_stray_is_not():
+    """The rotation's overlap: KMS's ACSPrevious key stays Active and is no finding; a third key
+    that KMS does not hold and no rotation is making (older than its in-flight time) is."""
+    old, new = key("LTAIold", days=91), key("LTAInew", days=0)
+    rotating = SecretView("ram-user/u", owned=True, versions=Versions(Version("LTAInew", NOW - timedelta(hours=1)),
+                                                                      Version("LTAIold", NOW - timedelta(days=91))))
+    assert audit.KEY_NOT_IN_KMS not in codes(programmatic(access_keys=(old, new), secrets=(rotating,)))
+    stray = key("LTAIstray", days=1)
+    found = audit.findings(programmatic(access_keys=(new, stray), secrets=(rotating,)), NOW)
+    assert [f["message"] for f in found if f["alert"] == audit.KEY_NOT_IN_KMS] == [
+        "AccessKey LTAIstray is not the key KMS holds"]
+    deleting = SecretView("ram-user/u", owned=True, versions=Versions(Version("LTAIkey1", None)),
+                          planned_delete_time="2027-03-09")
     assert codes(programmatic(secrets=(deleting,))) == [audit.SECRET_MISSING]
     # a disabled user's secret is on its way out: no finding for its absence
     disabled = Marker("E1", state="disabled", disabled_at=NOW)

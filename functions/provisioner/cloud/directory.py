@@ -153,7 +153,7 @@ def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser,
             continue
         owned = info.owned_by(managed.marker.employee_id)
         secrets.append(SecretView(name=secret_name, owned=owned, secret_type=info.secret_type,
-                                  current_version=store.current_version(secret_name) if owned else None,
+                                  versions=store.versions(secret_name) if owned else None,
                                   planned_delete_time=info.planned_delete_time))
     login = (profile or {}).get("LoginProfile") or {}
     return UserView(

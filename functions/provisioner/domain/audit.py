@@ -15,8 +15,10 @@ Invariants and decisions:
   policy is one finding for the account (``password_policy_findings``), not per user;
 - "unused" counts from the last use, or, never used, from the creation of the key or the login
   profile: a credential nobody ever used is as idle as one abandoned;
-- a user with two Active keys is in a rotation while the newer key is younger than
-  ``ROTATION_WINDOW_HOURS`` (the rotation's overlap); after that it is a finding;
+- a user with two Active keys is in a rotation while the newer key is younger than the
+  rotation's overlap plus one day (``KEY_ROTATION_OVERLAP_HOURS``; the daily rotation run ends the
+  overlap); after that it is a finding; which keys KMS holds (current, the previous one during
+  the overlap, one in flight) is ``domain/credentials.held_keys``, as the rotation decides it;
 - drift (a policy or group beyond ours) is reported, never fixed: someone granted it on purpose
   or by mistake, and only a human can tell which.
 """
@@ -31,13 +33,12 @@ from zoneinfo import ZoneInfo
 
 from . import lifecycle, password_policy
 from .access import ARMS_POLICIES
-from .credentials import is_password_version
+from .credentials import Key, Versions, held_keys, is_password_version
 from .ownership import ACTIVE, DISABLED, Marker
 
-KEY_MAX_AGE_DAYS = 90            # CIS 1.6 (the KEY_MAX_AGE_DAYS setting's default)
 UNUSED_DAYS = 90                 # CIS 1.5 (console) and Alibaba's AccessKey governance (keys)
 MFA_GRACE_DAYS = 7               # the MFA_GRACE_DAYS setting's default
-ROTATION_WINDOW_HOURS = 24       # two Active keys younger than this: a rotation in progress
+ROTATION_RUN_HOURS = 24          # the rotation's timer period: the overlap ends at the first run after it
 # Key-age buckets of the report's chart: (label, upper bound in days, exclusive; None: no bound).
 KEY_AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("< 30 days", 30), ("30-90 days", 91), ("> 90 days", None))
 NO_KEY = "no active key"
@@ -80,8 +81,12 @@ class SecretView:
     name: str
     owned: bool                      # tagged ours for this user's employee id
     secret_type: str = "Generic"     # noqa: S105 - a KMS secret type name
-    current_version: str | None = None
+    versions: Versions | None = None         # ACSCurrent / ACSPrevious (ids, creation times); owned only
     planned_delete_time: str = ""
+
+    @property
+    def current_version(self) -> str | None:
+        return self.versions.current_id if self.versions is not None else None
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,8 @@ class UserView:
 class AuditPolicy:
     """What the rules read from the settings (defaults: the CIS figures)."""
     mfa_grace_days: int = MFA_GRACE_DAYS
-    key_max_age_days: int = KEY_MAX_AGE_DAYS
+    key_max_age_days: int = 90                 # KEY_MAX_AGE_DAYS (CIS 1.6)
+    rotation_overlap_hours: int = 24           # KEY_ROTATION_OVERLAP_HOURS
     unused_days: int = UNUSED_DAYS
     group_mode: bool = False                   # GRANT_MODE=group: ARMS policies only through our groups
     groups: Mapping[str, str] = field(default_factory=dict)     # level -> our group's name
@@ -246,7 +252,7 @@ def multiple_active_keys(view: UserView, now: datetime, policy: AuditPolicy) -> 
     if len(active) < 2:
         return []
     newest = max((k.created for k in active if k.created is not None), default=None)
-    if newest is not None and now - newest < timedelta(hours=ROTATION_WINDOW_HOURS):
+    if newest is not None and now - newest < timedelta(hours=policy.rotation_overlap_hours + ROTATION_RUN_HOURS):
         return []
     return [_finding(MULTIPLE_ACTIVE_KEYS, None, HIGH,
                      f"{len(active)} Active AccessKeys ({', '.join(k.access_key_id for k in active)}) outside a "
@@ -298,12 +304,17 @@ def secrets(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]
         if secret is None or secret.planned_delete_time:
             where = f" ({', '.join(s.name for s in view.secrets)} foreign)" if view.secrets else ""
             found.append(_finding(SECRET_MISSING, None, HIGH, f"no secret of ours holds this user's credential{where}"))
-        elif secret.secret_type == "Generic":  # noqa: S105 - a KMS secret type name
+        else:
             held = secret.current_version
-            for key in view.active_keys:
-                if key.access_key_id != held:
-                    found.append(_finding(KEY_NOT_IN_KMS, None, HIGH,
-                                          f"AccessKey {key.access_key_id} is not the key KMS holds"))
+            if secret.versions is not None:
+                keys = [Key(k.access_key_id, k.status, k.created) for k in view.access_keys]
+                ram_secret = secret.secret_type == "RAMCredentials"  # noqa: S105 - a KMS secret type name
+                kept = held_keys(keys, secret.versions, now, ram_secret=ram_secret)
+                ours = {k.access_key_id for k in (kept.current, kept.previous, *kept.in_flight) if k is not None}
+                for key in view.active_keys:
+                    if key.access_key_id not in ours:
+                        found.append(_finding(KEY_NOT_IN_KMS, None, HIGH,
+                                              f"AccessKey {key.access_key_id} is not the key KMS holds"))
             if view.console and not view.active_keys and not is_password_version(held):
                 found.append(_finding(KEY_NOT_IN_KMS, None, HIGH, "KMS's current version is not a console password"))
     if view.marker.state == DISABLED and credential_kind(view) != "none":

@@ -57,13 +57,13 @@ SUGGESTED, APPLIED, SKIPPED, FIX_FAILED, DRY_RUN = "suggested", "applied", "skip
 
 
 def policy(settings: Settings) -> AuditPolicy:
-    """The rules' knobs from the settings. Shim: GRANT_MODE, GROUP_READ_ONLY/GROUP_FULL and
-    KEY_MAX_AGE_DAYS belong to other branches; read them if this Settings has them."""
+    """The rules' knobs from the settings. Shim: GRANT_MODE and GROUP_READ_ONLY/GROUP_FULL belong
+    to another branch; read them if this Settings has them."""
     groups = dict(getattr(access, "DEFAULT_GROUPS", DEFAULT_GROUPS))
     groups["read-only"] = str(getattr(settings, "group_read_only", "") or groups["read-only"])
     groups["full"] = str(getattr(settings, "group_full", "") or groups["full"])
-    return AuditPolicy(mfa_grace_days=settings.mfa_grace_days,
-                       key_max_age_days=int(getattr(settings, "key_max_age_days", audit.KEY_MAX_AGE_DAYS)),
+    return AuditPolicy(mfa_grace_days=settings.mfa_grace_days, key_max_age_days=settings.key_max_age_days,
+                       rotation_overlap_hours=settings.key_rotation_overlap_hours,
                        group_mode=str(getattr(settings, "grant_mode", "user")) == "group", groups=groups)
 
 
