@@ -287,8 +287,11 @@ def _dry_run(function: str, calls: list[tuple[list, str]], timer: bool) -> list[
     return results
 
 
+TIMER_ONLY = ("rotation", "audit")     # functions with no event workflow (functions/rotation.py, audit.py)
+
+
 @cli.command()
-@click.argument("function", type=click.Choice(["onboarding", "offboarding"]))
+@click.argument("function", type=click.Choice(["onboarding", "offboarding", "rotation", "audit"]))
 @click.argument("file", required=False, metavar="[FILE]")
 @click.option("--csv", "csv_path", metavar="FILE", help="employees, one per row (onboarding: employeeId, logonName, "
               "displayName, email, mobilePhone, mode, level, endDate; offboarding: employeeId, logonName, "
@@ -304,9 +307,12 @@ def _dry_run(function: str, calls: list[tuple[list, str]], timer: bool) -> list[
 @click.option("--no-state", is_flag=True, help="local target: do not list the users afterwards")
 @target_options
 def invoke(function, file, csv_path, envelope, payload, mode, level, dry_run, as_json, no_state, target_spec):
-    """Send events to a function as FC would deliver them, and show each result."""
+    """Send events to a function as FC would deliver them, and show each result (rotation and
+    audit: their timer only, ``--envelope timer [--dry-run]``)."""
     from .csvfile import CsvError, describe, read
     timer = envelope == "timer"
+    if function in TIMER_ONLY and not timer:
+        raise UsageFailure(f"the {function} function takes its timer only: use --envelope timer")
     if sum(bool(x) for x in (file, csv_path)) > 1:
         raise UsageFailure("give an event FILE or --csv FILE, not both")
     if timer and (file or csv_path):

@@ -135,6 +135,8 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     _one_line_error(capsys, 2, ["invoke", "offboarding", "--envelope", "timer", "--payload", "[1]"],
                     "--payload: must be a JSON object")
     _one_line_error(capsys, 2, ["invoke", "onboarding"], "give an event FILE")
+    _one_line_error(capsys, 2, ["invoke", "rotation", "examples/events/direct.json"], "takes its timer only")
+    _one_line_error(capsys, 2, ["invoke", "audit", "examples/events/direct.json"], "takes its timer only")
     _one_line_error(capsys, 2, ["invoke", "onboarding", "--csv", missing], "nope.json: no such file")
     no_mode = _csv(tmp_path, ["E1,a,A"], "employeeId,logonName,displayName")
     _one_line_error(capsys, 2, ["invoke", "onboarding", "--csv", no_mode],
@@ -173,6 +175,19 @@ def test_invoke_exits_1_on_any_rejected_result_and_0_when_all_are_good(tmp_path,
     out = capsys.readouterr()
     assert json.loads(out.out)[0]["status"] == "provisioned"
     assert '"level": "INFO"' not in out.err                                     # logs at WARNING by default
+
+
+@pytest.mark.parametrize("function, status", [("rotation", "rotated"), ("audit", "audited")])
+def test_the_timer_only_functions_run_their_timer_and_dry_run(tmp_path, capsys, function, status):
+    good = {**EVENT, "occurredAt": hr_time()}
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps([good]), encoding="utf-8")
+    assert main(["invoke", "onboarding", str(path), "--json"]) == 0
+    capsys.readouterr()
+    for extra in (["--dry-run"], []):
+        assert main(["invoke", function, "--envelope", "timer", "--json", *extra]) == 0
+        (report,) = json.loads(capsys.readouterr().out)
+        assert report["status"] == status and report.get("dryRun", False) == bool(extra)
 
 
 def test_csv_import_shows_a_progress_bar_and_a_summary(tmp_path, capsys):
