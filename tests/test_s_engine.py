@@ -19,8 +19,9 @@ from tests import s_engine as se
 from tests.reference import FC3_SCHEMA
 
 EXPECTED_HANDLERS = {"onboarding": "onboarding.handler", "offboarding": "offboarding.handler",
-                     "audit": "audit.handler"}
-ROLES = {"audit": "hr-ram-provisioner-audit"}     # the others run under hr-ram-provisioner-fn
+                     "audit": "audit.handler", "rotation": "rotation.handler"}
+# the others run under hr-ram-provisioner-fn
+ROLES = {"audit": "hr-ram-provisioner-audit", "rotation": "hr-ram-provisioner-rotation"}
 # FC runtime -> the CPython tag its native extensions must carry
 RUNTIME_ABI = {"python3.10": "cp310", "python3.12": "cp312"}
 MANYLINUX2014_GLIBC = (2, 17)   # FC's platform: manylinux2014_x86_64
