@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
+from ..domain.access import Grant, held_grants
 from ..domain.audit import AccessKeyView, SecretView, UserView
 from ..domain.ownership import Marker
 from .clients import listed
@@ -114,8 +115,15 @@ def policies(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListPoliciesForUser", UserName=user_name), "Policies", "Policy")
 
 
-def groups(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
+def groups_of(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListGroupsForUser", UserName=user_name), "Groups", "Group")
+
+
+def grants(cloud: Cloud, user_name: str, groups: dict[str, str]) -> set[Grant]:
+    """The ARMS grants ``user_name`` holds: our groups (``groups``: level -> name) and direct ARMS
+    attachments (``domain.access.held_grants``). Two reads."""
+    attached = {str(p.get("PolicyName")) for p in policies(cloud, user_name) if p.get("PolicyType") == "System"}
+    return held_grants(attached, {str(g.get("GroupName")) for g in groups_of(cloud, user_name)}, groups)
 
 
 def _when(value: Any) -> datetime | None:
