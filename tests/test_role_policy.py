@@ -14,11 +14,17 @@ import pytest
 from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
-from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
+from tests.conftest import FUNCTION_ACTIONS, as_bytes, function_actions, hr_time, set_clock, use_user_mode
 from tests.deploy_helpers import ROOT, actions_called
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
+# GRANT_MODE=user: the same document with AttachPolicyToUser (the two ARMS policies) in place of
+# AddUserToGroup (the two ARMS groups).
+USER_MODE_POLICY_PATH = ROOT / "policies" / "function-role-policy.user-mode.json"
+POLICY_PATHS = {"group": POLICY_PATH, "user": USER_MODE_POLICY_PATH}
 ARMS_POLICIES = {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
+# The actions only one mode calls (workflows/steps.py grant_step): every other action both modes call.
+MODE_ONLY = {"group": {"ram:AddUserToGroup"}, "user": {"ram:AttachPolicyToUser"}}
 # Performed by Function Compute with the role, not by our code: writing the function's logs
 # (logConfig) and delivering failed async events to the queue (asyncInvokeConfig.onFailure).
 PLATFORM_ACTIONS = {"log:PostLogStoreLogs", "mns:SendMessage"}
@@ -28,25 +34,25 @@ STAR_RESOURCE_OK = {"ram:GetAccountAlias", "ram:GetPasswordPolicy", "ram:ListUse
 # Anything that could make the role (or anyone) more powerful than it is.
 ESCALATION = [
     r"ram:(Create|Update|Delete)Policy(Version)?", r"ram:SetDefaultPolicyVersion",
-    r"ram:\w*Role\w*", r"ram:AttachPolicyTo(Group|Role)", r"ram:AddUserToGroup", r"ram:CreateGroup",
+    r"ram:\w*Role\w*", r"ram:AttachPolicyTo(Group|Role)", r"ram:CreateGroup", r"ram:\w*GroupPolicy\w*",
     r"ram:UpdateLoginProfile", r"ram:Set\w+", r"ram:(Create|Delete)AccountAlias", r"ram:(Bind|Create)\w*MFA\w*",
     r"sts:\w+", r"ims:\w+", r"resourcemanager:\w+", r"kms:GetSecretValue", r"kms:SetSecretPolicy",
     r"kms:\w*(Decrypt|KeyPolicy|CreateKey|Grant)\w*", r"kms:UpdateSecret(VersionStage)?",  # rotation off: allowed
 ]
 
 
-def load_policy():
-    return json.loads(POLICY_PATH.read_text(encoding="utf-8"))
+def load_policy(mode="group"):
+    return json.loads(POLICY_PATHS[mode].read_text(encoding="utf-8"))
 
 
 def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def grants(policy=None):
+def grants(policy=None, mode="group"):
     """{action: [resources...]} over the Allow statements."""
     out = {}
-    for statement in (policy or load_policy())["Statement"]:
+    for statement in (policy or load_policy(mode))["Statement"]:
         if statement["Effect"] != "Allow":
             continue
         for action in as_list(statement["Action"]):
@@ -54,8 +60,12 @@ def grants(policy=None):
     return out
 
 
-def test_document_shape():
-    policy = load_policy()
+MODES = pytest.mark.parametrize("mode", ["group", "user"])
+
+
+@MODES
+def test_document_shape(mode):
+    policy = load_policy(mode)
     assert policy["Version"] == "1"
     assert set(policy) == {"Version", "Statement"}
     for statement in policy["Statement"]:
@@ -65,24 +75,55 @@ def test_document_shape():
             assert re.fullmatch(r"[a-z]+:[A-Z][A-Za-z0-9]+", action), f"not one exact action: {action!r}"
 
 
-def test_no_wildcard_action_and_no_escalation():
-    granted = grants()
+@MODES
+def test_no_wildcard_action_and_no_escalation(mode):
+    granted = grants(mode=mode)
     assert not [a for a in granted if "*" in a or "?" in a]
     bad = sorted(a for a in granted if any(re.fullmatch(p, a) for p in ESCALATION))
     assert not bad, f"actions that could grant more than the role has: {bad}"
 
 
 def test_attach_is_limited_to_the_two_arms_policies():
-    resources = grants()["ram:AttachPolicyToUser"]
+    resources = grants(mode="user")["ram:AttachPolicyToUser"]
     policies = [r for r in resources if ":policy/" in r]
     assert {r.rsplit("/", 1)[1] for r in policies} == ARMS_POLICIES
     assert all(r.startswith("acs:ram:*:system:policy/") for r in policies)
     assert [r for r in resources if ":policy/" not in r] == ["acs:ram:*:*:user/*"]
 
 
-def test_resources_are_scoped():
+def test_group_mode_attaches_no_policy_to_anyone():
+    """CIS 1.16: in group mode the role cannot attach any policy to a user (nor to a group or role)."""
+    granted = grants(mode="group")
+    assert not [a for a in granted if a.startswith("ram:AttachPolicyTo")]
+    assert "ram:AttachPolicyToUser" in grants(mode="user")       # the check above can fail
+
+
+def test_add_user_to_group_is_limited_to_the_two_arms_groups():
+    """RAM's resource for a group: acs:ram:*:<account>:group/<GroupName>; only our two (the default
+    GROUP_READ_ONLY / GROUP_FULL: changing them means changing the policy, as the README says)."""
+    settings = Settings()
+    resources = grants(mode="group")["ram:AddUserToGroup"]
+    assert sorted(r for r in resources if ":group/" in r) == sorted(
+        f"acs:ram:*:*:group/{name}" for name in settings.groups.values())
+    assert [r for r in resources if ":group/" not in r] == ["acs:ram:*:*:user/*"]
+    assert "ram:AddUserToGroup" not in grants(mode="user")
+
+
+def test_the_two_documents_differ_only_in_how_a_level_is_granted():
+    """One source of truth: the user-mode document is the group-mode one with the AddUserToGroup
+    statement replaced by the AttachPolicyToUser one, nothing else."""
+    group, user = load_policy("group")["Statement"], load_policy("user")["Statement"]
+    assert len(group) == len(user)
+    differ = [(g, u) for g, u in zip(group, user) if g != u]
+    assert len(differ) == 1
+    (g, u), = differ
+    assert (g["Action"], u["Action"]) == ("ram:AddUserToGroup", "ram:AttachPolicyToUser")
+
+
+@MODES
+def test_resources_are_scoped(mode):
     prefix = Settings().secret_prefix
-    for action, resources in grants().items():
+    for action, resources in grants(mode=mode).items():
         if "*" in resources:
             assert action in STAR_RESOURCE_OK, f"{action} on every resource"
             assert resources == ["*"]
@@ -115,10 +156,15 @@ def test_platform_grants_match_s_yaml(s_engine):
     assert queue.split(":", 4)[4] == granted["mns:SendMessage"][0].split(":", 4)[4]
 
 
-def test_every_action_the_code_calls_is_granted_and_nothing_else():
+@MODES
+def test_every_action_the_code_calls_is_granted_and_nothing_else(mode):
+    """Per GRANT_MODE: what the code calls, less what only the other mode calls (MODE_ONLY)."""
     called, unresolved = actions_called()
     assert not unresolved, f"action names the scan cannot see (use literals): {unresolved}"
-    granted = set(grants())
+    other = next(m for m in MODE_ONLY if m != mode)
+    assert MODE_ONLY[mode] | MODE_ONLY[other] <= set(called)
+    called = {a: where for a, where in called.items() if a not in MODE_ONLY[other]}
+    granted = set(grants(mode=mode))
     missing = {a: where for a, where in called.items() if a not in granted}
     assert not missing, f"called but not granted: {missing}"
     unused = sorted(granted - set(called) - PLATFORM_ACTIONS)
@@ -152,19 +198,27 @@ def _exercise(cloud, ram, mocker):
 
 
 @pytest.mark.after_suite
-def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
+@MODES
+def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, monkeypatch, capsys, mode):
+    if mode == "user":
+        use_user_mode(cloud, monkeypatch)
+    mark = cloud.calls.mark()
     sweep = _exercise(cloud, ram, mocker)
     assert sweep is not None
-    here = function_actions(cloud)
+    here = {f"{c.service}:{c.action}" for c in cloud.calls.since(mark)
+            if c.service and c.action and c.access_key_id == cloud.access_key_id}
+    assert here <= set(grants(mode=mode)), "called at run time, not granted in this mode"
+    other = next(m for m in MODE_ONLY if m != mode)
+    assert MODE_ONLY[mode] <= here and not MODE_ONLY[other] & here, (mode, sorted(here))
     seen = dict(FUNCTION_ACTIONS)
-    for action in here:
+    for action in function_actions(cloud):
         seen.setdefault(action, "tests/test_role_policy.py (lifecycle)")
-    granted = set(grants())
+    granted = set(grants(mode="group")) | set(grants(mode="user"))
     assert not {a: t for a, t in seen.items() if a not in granted}, "called at run time, not granted"
     static, _ = actions_called()
     assert not {a: t for a, t in seen.items() if a not in static}, "called at run time, invisible to the scan"
-    assert {"ram:CreateUser", "ram:AttachPolicyToUser", "kms:CreateSecret", "ram:DeleteUser"} <= set(seen)
+    assert {"ram:CreateUser", "kms:CreateSecret", "ram:DeleteUser"} | MODE_ONLY[mode] <= set(seen)
     with capsys.disabled():
         not_seen = sorted(set(static) - set(seen))
-        print(f"\nrole policy: {len(granted)} actions granted, {len(seen)} seen at run time"
-              f"{', not exercised: ' + ', '.join(not_seen) if not_seen else ''}")
+        print(f"\nrole policy ({mode} mode): {len(grants(mode=mode))} actions granted, {len(seen)} seen at run "
+              f"time{', not exercised: ' + ', '.join(not_seen) if not_seen else ''}")
