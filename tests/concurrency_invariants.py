@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from provisioner.domain import ownership
-from provisioner.domain.access import ARMS_POLICIES, DEFAULT_GROUPS, Grant, held_grants
+from provisioner.domain.access import DEFAULT_GROUPS, Grant, held_grants
 
 from tests.invariants import InvariantViolation
 

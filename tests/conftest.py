@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from provisioner.domain.access import DEFAULT_GROUPS
 
 from localcloud import LocalCloud
-from provisioner.domain.access import DEFAULT_GROUPS
 
 ROLE_POLICY = Path(__file__).resolve().parent.parent / "policies" / "function-role-policy.json"
 # GRANT_MODE=user needs AttachPolicyToUser instead of AddUserToGroup: its own document (README).

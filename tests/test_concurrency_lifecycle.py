@@ -17,8 +17,6 @@ from provisioner.domain import ownership
 from tests import concurrency_invariants as inv8
 from tests.concurrency_support import (
     EMPLOYEE,
-    FULL,
-    READ_ONLY,
     T0,
     USER,
     at,
