@@ -408,7 +408,7 @@ def _collect(progress_console: Console | None = None) -> list[dict]:
     with progress:
         task = progress.add_task("users", total=len(listing.managed))
         for managed in sorted(listing.managed, key=lambda m: m.user_name):
-            view = directory.user_view(rt.cloud, rt.secrets, managed)
+            view = directory.user_view(rt.cloud, rt.secrets, managed, rt.settings.groups)
             rows.append(audit.row(view, clock.now(), rt.settings.hr_timezone, rt.settings.offboard_grace_days))
             progress.advance(task)
     return rows
@@ -478,7 +478,8 @@ def user(name, as_json, target_spec):
             marker = ownership.owned_by(found)
             if marker is None:
                 raise NotFound(f"{name}: not managed by hr-ram-provisioner (no ownership marker); not shown")
-            view = directory.user_view(rt.cloud, rt.secrets, directory.ManagedUser(name, marker, found))
+            view = directory.user_view(rt.cloud, rt.secrets, directory.ManagedUser(name, marker, found),
+                                       rt.settings.groups)
         except NotFound:
             raise
         except Exception as err:  # noqa: BLE001
@@ -496,7 +497,7 @@ def user(name, as_json, target_spec):
                 ("level", r["level"] or "-"), ("credential", r["credential"]),
                 ("AccessKeys", keys), ("key age", f"{r['keyAgeDays']} days" if r["keyAgeDays"] is not None else "-"),
                 ("console MFA", "yes" if r["mfa"] else ("no" if r["console"] else "-")),
-                ("policies", ", ".join(r["policies"]) or "-"),
+                ("policies", ", ".join(r["policies"]) or "-"), ("groups", ", ".join(r["groups"]) or "-"),
                 ("secret", f"{r['secretName']} ({r['secretType']})" if r["secretName"] else "-"),
                 ("leave date", r["leaveDate"] or "-"), ("contract end", r["contractEnd"] or "-"),
                 ("disabled at", r["disabledAt"] or "-"), ("next action", _when(r)),

@@ -106,6 +106,9 @@ BAD = [
     ("NOTIFY_WEBHOOK_URL", "ftp://robot.example/send"), ("NOTIFY_WEBHOOK_URL", "http://robot.example/send"),
     ("NOTIFY_WEBHOOK_URL", " https://oapi.dingtalk.com/robot/send"), ("NOTIFY_KIND", "slack"),
     ("NOTIFY_TIMEOUT_MS", "0"), ("NOTIFY_TIMEOUT_MS", "3s"), ("NOTIFY_WEBHOOK_SECRET", " SEC0123456789 "),
+    # issue 13's grants through groups
+    ("GRANT_MODE", "groups"), ("GRANT_MODE", ""), ("GROUP_READ_ONLY", "arms ro"), ("GROUP_READ_ONLY", ""),
+    ("GROUP_FULL", "x" * 65), ("GROUP_FULL", "hr-arms-read-only"),
 ]
 
 

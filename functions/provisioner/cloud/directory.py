@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
-from ..domain.access import Grant, held_grants
+from ..domain.access import DEFAULT_GROUPS, Grant, held_grants
 from ..domain.audit import AccessKeyView, SecretView, UserView
 from ..domain.ownership import Marker
 from .clients import listed
@@ -136,10 +136,14 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser) -> UserView:
-    """One managed user's read model for the access review (``domain.audit``): policies, keys,
-    login profile, MFA, and what sits at its secret names. Metadata only, never a secret value."""
+def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser,
+              arms_groups: dict[str, str] | None = None) -> UserView:
+    """One managed user's read model for the access review (``domain.audit``): policies, groups (and
+    the ARMS levels ``arms_groups``, level -> our group name, grant), keys, login profile, MFA, and
+    what sits at its secret names. Metadata only, never a secret value."""
     name = managed.user_name
+    arms_groups = arms_groups if arms_groups is not None else DEFAULT_GROUPS
+    group_names = tuple(str(g.get("GroupName")) for g in groups_of(cloud, name))
     profile = cloud.try_ram("GetLoginProfile", UserName=name)
     mfa = cloud.try_ram("GetUserMFAInfo", UserName=name)
     secrets = []
@@ -156,6 +160,8 @@ def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser) -> UserVie
         user_name=name, marker=managed.marker, display_name=str(managed.user.get("DisplayName") or ""),
         created=_when(managed.user.get("CreateDate")),
         policies=tuple(str(p.get("PolicyName")) for p in policies(cloud, name)),
+        groups=group_names,
+        group_levels=tuple(lvl for lvl, group in arms_groups.items() if group in group_names),
         access_keys=tuple(AccessKeyView(str(k.get("AccessKeyId")), str(k.get("Status")), _when(k.get("CreateDate")))
                           for k in access_keys(cloud, name)),
         console=profile is not None,

@@ -60,6 +60,8 @@ class UserView:
     display_name: str = ""
     created: datetime | None = None
     policies: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()     # every RAM group the user is in
+    group_levels: tuple[str, ...] = ()   # the ARMS levels our groups among them grant (GRANT_MODE=group)
     access_keys: tuple[AccessKeyView, ...] = ()
     console: bool = False            # has a login profile
     mfa_bind_required: bool | None = None
@@ -77,8 +79,9 @@ class UserView:
 
 
 def level(view: UserView) -> str | None:
-    """``read-only`` / ``full`` from the ARMS policy attached (None: neither; ``mixed``: both)."""
-    levels = [lvl for lvl, policy in ARMS_POLICIES.items() if policy in view.policies]
+    """``read-only`` / ``full`` from the ARMS grants, through our groups or a policy attached directly
+    (None: neither; ``mixed``: both levels)."""
+    levels = sorted({lvl for lvl, policy in ARMS_POLICIES.items() if policy in view.policies} | set(view.group_levels))
     if len(levels) > 1:
         return "mixed"
     return levels[0] if levels else None
@@ -188,6 +191,7 @@ def row(view: UserView, now: datetime, tz_name: str, grace_days: int) -> dict[st
         "due": bool(action and action[1] <= now),
         "createdAt": lifecycle.iso(view.created),
         "policies": list(view.policies),
+        "groups": list(view.groups),
         "accessKeys": [{"accessKeyId": k.access_key_id, "status": k.status, "createdAt": lifecycle.iso(k.created)}
                        for k in view.access_keys],
         "secretName": secret.name if secret else None,
