@@ -2,6 +2,7 @@
 the function environment pointing at it, and official SDK clients for inspection."""
 import itertools
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def cloud(localcloud_server, monkeypatch):
     localcloud_server.reset()
     make_groups(localcloud_server)
     localcloud_server.detach_caller_policies()
-    localcloud_server.attach_caller_policy(role_policy())
+    # GRANT_MODE=user in the shell runs a suite in user mode, under that mode's role policy
+    localcloud_server.attach_caller_policy(role_policy(mode=os.environ.get("GRANT_MODE") or "group"))
     for key, value in localcloud_server.function_env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("RETRY_BASE_SECONDS", "0")

@@ -124,6 +124,8 @@ def test_lifecycle_through_hrctl_across_restarts(cloud, tmp_path):
     assert sorted(users) == ["ann.lee", "cy.xu", "di.wu"]
     assert (users["ann.lee"]["state"], users["ann.lee"]["level"], users["ann.lee"]["credential"]) == (
         "active", "full", "console")
+    # the level through its group (GRANT_MODE=group): no policy attached to the user
+    assert (users["ann.lee"]["groups"], users["ann.lee"]["policies"]) == (["hr-arms-full"], [])
     assert (users["di.wu"]["credential"], users["di.wu"]["keyAgeDays"], users["di.wu"]["secretName"]) == (
         "programmatic", 0, "ram-user/di.wu")
     assert [f["alert"] for f in users["ann.lee"]["findings"]] == ["console-without-mfa"]
@@ -165,6 +167,7 @@ def test_lifecycle_through_hrctl_across_restarts(cloud, tmp_path):
     code, out, _ = hrctl(cloud, tmp_path, "users", "--json")
     di = by_name(json.loads(out))["di.wu"]
     assert (di["state"], di["credential"], di["nextAction"]) == ("disabled", "none", "delete")
+    assert (di["groups"], di["level"]) == ([], None)                          # disabled: out of our group
     disabled_at = datetime.fromisoformat(di["disabledAt"].replace("Z", "+00:00"))
     assert di["nextActionAt"] == stamp(disabled_at + timedelta(days=30))        # OFFBOARD_GRACE_DAYS
     code, out, _ = hrctl(cloud, tmp_path, "invoke", "offboarding", write(tmp_path / "ghost.json", json.dumps(
