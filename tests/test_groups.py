@@ -69,6 +69,15 @@ def test_swap_rule_never_holds_more_than_either_event_implies():
     assert held_grants({RO_POLICY, "AdministratorAccess"}, {FULL, "oncall"}, DEFAULT_GROUPS) == {legacy_ro, full}
 
 
+def test_the_access_review_reads_the_level_from_our_groups():
+    from provisioner.domain import audit, ownership
+    view = audit.UserView("alice.wang", ownership.Marker("E1"), groups=("oncall", RO), group_levels=("read-only",))
+    assert audit.level(view) == "read-only"
+    assert audit.level(audit.UserView("a", ownership.Marker("E1"), policies=(FULL_POLICY,),
+                                      group_levels=("read-only",))) == "mixed"
+    assert audit.level(audit.UserView("a", ownership.Marker("E1"), groups=("oncall",))) is None
+
+
 # -- settings ------------------------------------------------------------------------------------------------
 def test_settings_default_to_group_mode_and_the_default_groups():
     s = Settings.from_env({})

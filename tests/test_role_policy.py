@@ -34,7 +34,7 @@ STAR_RESOURCE_OK = {"ram:GetAccountAlias", "ram:GetPasswordPolicy", "ram:ListUse
 # Anything that could make the role (or anyone) more powerful than it is.
 ESCALATION = [
     r"ram:(Create|Update|Delete)Policy(Version)?", r"ram:SetDefaultPolicyVersion",
-    r"ram:\w*Role\w*", r"ram:AttachPolicyTo(Group|Role)", r"ram:CreateGroup", r"ram:\w*GroupPolicy\w*",
+    r"ram:\w*Role\w*", r"ram:AttachPolicyTo(Group|Role)", r"ram:(Create|Update|Delete)Group",
     r"ram:UpdateLoginProfile", r"ram:Set\w+", r"ram:(Create|Delete)AccountAlias", r"ram:(Bind|Create)\w*MFA\w*",
     r"sts:\w+", r"ims:\w+", r"resourcemanager:\w+", r"kms:GetSecretValue", r"kms:SetSecretPolicy",
     r"kms:\w*(Decrypt|KeyPolicy|CreateKey|Grant)\w*", r"kms:UpdateSecret(VersionStage)?",  # rotation off: allowed

@@ -106,7 +106,7 @@ def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
     ours = set(rt.settings.groups.values())
     for group in directory.groups_of(rt.cloud, user_name):
         if group["GroupName"] not in ours:
-            log.info("a group that is not ours: the user leaves it, as RAM requires before DeleteUser",
+            log.info("a group that is not ours: the user leaves it first (RAM refuses DeleteUser before)",
                      step="delete", foreignGroup=group["GroupName"])
         plan.append(steps.ram("RemoveUserFromGroup", UserName=user_name, GroupName=group["GroupName"]))
     for key in directory.access_keys(rt.cloud, user_name):
