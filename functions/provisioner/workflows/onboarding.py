@@ -86,7 +86,6 @@ class Onboarding:
         self.user_name = user_name
         assert head.level is not None and head.mode is not None  # noqa: S101 - a joiner entry
         self.mode = head.mode
-        self.level = head.level
         self.policy = policy_for(head.level)
         self.groups = rt.settings.groups
         self.grant = Grant(rt.settings.grant_mode, head.level)
