@@ -312,8 +312,7 @@ def test_rehire_after_the_user_was_deleted_keeps_the_secret(cloud, ram, kms):
     offboard_like_offboarding(ram, kms)
     for key_id, _ in user_state(ram, kms, "alice.wang")["keys"]:
         ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name="alice.wang", user_access_key_id=key_id))
-    ram.remove_user_from_group(rm.RemoveUserFromGroupRequest(group_name="hr-arms-read-only", user_name="alice.wang"))
-    ram.delete_user(rm.DeleteUserRequest(user_name="alice.wang"))
+    ram.delete_user(rm.DeleteUserRequest(user_name="alice.wang"))         # disabling left our group
     assert invoke(event(event_id="rehire-2", occurredAt=REHIRE_AT))["status"] == "provisioned"
     assert_converged_programmatic(cloud, ram, kms)
 
