@@ -520,7 +520,7 @@ def user(name, as_json, target_spec):
                 ("level", r["level"] or "-"), ("credential", r["credential"]),
                 ("AccessKeys", keys), ("key age", f"{r['keyAgeDays']} days" if r["keyAgeDays"] is not None else "-"),
                 ("console MFA", "yes" if r["mfa"] else ("no" if r["console"] else "-")),
-                ("policies", ", ".join(r["policies"]) or "-"),
+                ("policies", ", ".join(r["policies"]) or "-"), ("groups", ", ".join(r["groups"]) or "-"),
                 ("secret", f"{r['secretName']} ({r['secretType']})" if r["secretName"] else "-"),
                 ("leave date", r["leaveDate"] or "-"), ("contract end", r["contractEnd"] or "-"),
                 ("disabled at", r["disabledAt"] or "-"), ("next action", _when(r)),

@@ -26,7 +26,10 @@ def target(real, alias="corp"):
         os.environ.setdefault("WEBHOOK_SIGNING_KEY", "local-demo-" + uuid.uuid4().hex)
         os.environ["ACCOUNT_ID"] = cloud.account_id
         from provisioner.platform import runtime
+
+        from .target import set_up_groups
         runtime.reset()
+        set_up_groups(cloud, runtime.settings())
         try:
             yield cloud
         finally:

@@ -154,8 +154,8 @@ def render_html(rows: list[dict], summary: dict, account: str, generated: dateti
 
 
 CSV_COLUMNS = ("userName", "displayName", "employeeId", "state", "level", "credential", "keyAgeDays", "mfa",
-               "leaveDate", "contractEnd", "disabledAt", "nextAction", "nextActionAt", "policies", "secretName",
-               "findings")
+               "leaveDate", "contractEnd", "disabledAt", "nextAction", "nextActionAt", "policies", "groups",
+               "secretName", "findings")
 
 
 def _cell(value) -> str:
@@ -169,7 +169,7 @@ def render_csv(rows: list[dict]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        values = dict(r, policies=" ".join(r["policies"]),
+        values = dict(r, policies=" ".join(r["policies"]), groups=" ".join(r.get("groups") or []),
                       findings="; ".join(f"{f['alert']}: {f['message']}" for f in r["findings"]))
         writer.writerow([_cell(values.get(c)) for c in CSV_COLUMNS])
     return buffer.getvalue()

@@ -30,6 +30,8 @@ def snapshot(config):
                 pols = ram.list_policies_for_user(rm.ListPoliciesForUserRequest(user_name=name)).body
                 keys = ram.list_access_keys(rm.ListAccessKeysRequest(user_name=name)).body
                 row["policies"] = [p.policy_name for p in pols.policies.policy or []]
+                groups = ram.list_groups_for_user(rm.ListGroupsForUserRequest(user_name=name)).body
+                row["groups"] = [g.group_name for g in groups.groups.group or []]
                 row["accessKeys"] = [f"{k.access_key_id} ({k.status})" for k in keys.access_keys.access_key or []]
                 try:
                     ram.get_login_profile(rm.GetLoginProfileRequest(user_name=name))
@@ -61,7 +63,7 @@ def print_snapshot(config, out=sys.stdout):
     for u in snap["ramUsers"]:
         extra = ""
         if u["managed"]:
-            extra = (f"  policies={u['policies']} accessKeys={u['accessKeys']} "
+            extra = (f"  policies={u['policies']} groups={u['groups']} accessKeys={u['accessKeys']} "
                      f"consoleLogin={u['consoleLogin']}")
         out.write(f"  - {u['userName']:<20} managed={u['managed']!s:<5} state={u['state']:<8}{extra}\n")
     out.write("KMS secrets (names and tags only; values are never read):\n")

@@ -85,7 +85,7 @@ def open_target(endpoint: str | None = None, real: bool = False, log_level: str 
         with LocalCloud(account_alias=os.environ.get("HRCTL_ACCOUNT_ALIAS", "corp")) as cloud:
             os.environ.update(cloud.function_env())
             os.environ["ACCOUNT_ID"] = cloud.account_id
-            _settings()
+            set_up_groups(cloud, _settings())
             yield Target("local", f"a fresh in-process localcloud ({cloud.endpoint}; gone when this command ends)",
                          account_id=cloud.account_id, cloud=cloud)
     finally:
@@ -94,6 +94,14 @@ def open_target(endpoint: str | None = None, real: bool = False, log_level: str 
         os.environ.clear()
         os.environ.update(saved)
         runtime.reset()
+
+
+def set_up_groups(cloud, settings) -> None:
+    """A fresh in-process localcloud made an account as ``hrctl setup`` leaves it: the two ARMS
+    groups (GROUP_READ_ONLY / GROUP_FULL) that GRANT_MODE=group adds users to exist."""
+    for group in settings.groups.values():
+        if group not in cloud.ram.groups():
+            cloud.ram.create_group(group, comments="hr-ram-provisioner ARMS level (hrctl setup)")
 
 
 def _check_credentials() -> None:

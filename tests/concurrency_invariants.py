@@ -15,7 +15,11 @@ check cannot leak and cannot disturb the call log.
     login profile's (same fingerprint), and no rotating RAMCredentials secret;
   - no AccessKey outside KMS: every key (Active or not) is held by the current version of one of
     the user's secrets;
-  - at most one ARMS policy; an active user exactly one;
+  - ARMS *grants* (``provisioner.domain.access``: a membership of one of our two groups, or an
+    ARMS policy attached directly) are checked alike: at most one; an active user exactly one, of
+    the ``grant_mode``'s kind (group mode: our group of its level, no direct ARMS attachment; user
+    mode: the policy, in none of our groups); a disabled user is in none of our groups (in both
+    modes: disable takes the user out of them; a direct attachment may stay in user mode);
 - one employeeId has at most one active RAM user;
 - a secret tagged ours whose RAM user does not exist is scheduled for deletion (a deleted or never
   created user keeps no live credential);
@@ -31,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from provisioner.domain import ownership
-from provisioner.domain.access import ARMS_POLICIES
+from provisioner.domain.access import DEFAULT_GROUPS, Grant, held_grants
 
 from tests.invariants import InvariantViolation
 
@@ -173,14 +177,24 @@ def managed_users(cloud):
 
 
 # -- the checks ------------------------------------------------------------------------------------------
-def _check_user(cloud, user, marker, prefix):
+def grants_of(user, groups=None):
+    """The user's ARMS grants (``domain.access.held_grants``) from localcloud's inspection view."""
+    return held_grants({p["PolicyName"] for p in user["Policies"]}, {g["GroupName"] for g in user["Groups"]},
+                       groups or DEFAULT_GROUPS)
+
+
+def _shown(grants):
+    return sorted(f"{g.kind}:{g.level}" for g in grants)
+
+
+def _check_user(cloud, user, marker, prefix, grant_mode="group", groups=None):
     name = user["UserName"]
     keys = user["AccessKeys"]
     profile = user["LoginProfile"]
     secrets_ = user_secrets(cloud, name, marker.employee_id, prefix)
-    arms = [p["PolicyName"] for p in user["Policies"] if p["PolicyName"] in ARMS_POLICIES.values()]
-    if len(arms) > 1:
-        _fail("one ARMS policy", f"{name} carries {sorted(arms)}")
+    grants = grants_of(user, groups)
+    if len(grants) > 1:
+        _fail("one ARMS grant", f"{name} carries {_shown(grants)}")
     held = set()
     for secret in secrets_.values():
         version = _current(secret)
@@ -200,9 +214,13 @@ def _check_user(cloud, user, marker, prefix):
         if _rotating(ram_secret):
             _fail("a disabled user has no access",
                   f"{name} is disabled and KMS still rotates {ram_secret['SecretName']}")
+        in_groups = [g for g in grants if g.kind == "group"]
+        if in_groups:
+            _fail("a disabled user has no access", f"{name} is disabled and still in our group(s) {_shown(in_groups)}")
         return
-    if len(arms) != 1:
-        _fail("an active user carries its ARMS policy", f"{name} is active with ARMS policies {arms}")
+    if len(grants) != 1 or next(iter(grants)).kind != grant_mode:
+        _fail("an active user carries its ARMS grant", f"{name} is active with ARMS grants {_shown(grants)} "
+                                                       f"({grant_mode} mode)")
     if keys and profile is not None:
         _fail("exactly one credential kind", f"active {name} has a login profile AND AccessKey(s)")
     if not keys and profile is None:
@@ -238,7 +256,7 @@ def _check_user(cloud, user, marker, prefix):
               f"{ram_secret['SecretName']}")
 
 
-def _check_expect(cloud, expect, users, prefix, secret_type):
+def _check_expect(cloud, expect, users, prefix, secret_type, grant_mode="group", groups=None):
     name = expect.user_name
     found = users.get(name)
     if not expect.active:
@@ -263,10 +281,9 @@ def _check_expect(cloud, expect, users, prefix, secret_type):
     if expect.leave_date is not UNCHECKED and (
             marker.leave_date.isoformat() if marker.leave_date else None) != expect.leave_date:
         problems.append(f"leave={marker.leave_date}")
-    policy = ARMS_POLICIES[expect.level]
-    arms = [p["PolicyName"] for p in user["Policies"] if p["PolicyName"] in ARMS_POLICIES.values()]
-    if arms != [policy]:
-        problems.append(f"ARMS policies {arms}")
+    grants = grants_of(user, groups)
+    if grants != {Grant(grant_mode, expect.level)}:
+        problems.append(f"ARMS grants {_shown(grants)}")
     kind = "programmatic" if user["AccessKeys"] else "console" if user["LoginProfile"] else "none"
     if kind != expect.mode:
         problems.append(f"credential kind {kind}")
@@ -280,13 +297,14 @@ def _check_expect(cloud, expect, users, prefix, secret_type):
               + f" (marker {user['Comments']!r})")
 
 
-def check(cloud, expectations=(), *, bystanders=None, prefix=GENERIC_PREFIX, secret_type="Generic"):
+def check(cloud, expectations=(), *, bystanders=None, prefix=GENERIC_PREFIX, secret_type="Generic",
+          grant_mode="group", groups=None):
     """Invariant 8 over the whole account, then each expectation (see the module docstring)."""
     managed = managed_users(cloud)
     users = {user["UserName"]: (user, marker) for user, marker in managed}
     active_by_employee: dict[str, list[str]] = {}
     for user, marker in managed:
-        _check_user(cloud, user, marker, prefix)
+        _check_user(cloud, user, marker, prefix, grant_mode, groups)
         if marker.state == ownership.ACTIVE:
             active_by_employee.setdefault(marker.employee_id, []).append(user["UserName"])
     for employee_id, names in active_by_employee.items():
@@ -302,6 +320,6 @@ def check(cloud, expectations=(), *, bystanders=None, prefix=GENERIC_PREFIX, sec
             _fail("a deleted user keeps no credential", f"{secret['SecretName']} (of {owner}, who does not exist) "
                   "is not scheduled for deletion")
     for expect in (expectations.values() if isinstance(expectations, dict) else expectations):
-        _check_expect(cloud, expect, users, prefix, secret_type)
+        _check_expect(cloud, expect, users, prefix, secret_type, grant_mode, groups)
     if bystanders is not None:
         bystanders.check()

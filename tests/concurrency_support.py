@@ -6,6 +6,7 @@ import copy
 from datetime import datetime, timedelta, timezone
 
 from provisioner.domain import ownership
+from provisioner.domain.access import DEFAULT_GROUPS
 
 from tests import concurrency_invariants as inv8
 from tests import invariants as inv
@@ -65,9 +66,12 @@ def seed_bystanders(cloud):
         assert status == 200, (action, body.get("Code"))
         return body
 
-    def user(name, comments, policy, login=False):
+    def user(name, comments, policy, login=False, group=None):
         call("CreateUser", UserName=name, DisplayName=name, Comments=comments)
-        call("AttachPolicyToUser", PolicyType="System", PolicyName=policy, UserName=name)
+        if group:                  # a user we manage: its level through our group (GRANT_MODE=group)
+            call("AddUserToGroup", GroupName=group, UserName=name)
+        else:
+            call("AttachPolicyToUser", PolicyType="System", PolicyName=policy, UserName=name)
         key = call("CreateAccessKey", UserName=name)["AccessKey"]
         if login:
             call("CreateLoginProfile", UserName=name, Password="Adm1n!Passw0rd-bystander", PasswordResetRequired="true")
@@ -75,7 +79,7 @@ def seed_bystanders(cloud):
 
     user("admin", "created by hand", "AdministratorAccess", login=True)
     user("ops.bot", "hrrp:v2;emp=E10023;st=active", FULL)
-    key = user("carol.li", ownership.Marker("E20001").render(), READ_ONLY)
+    key = user("carol.li", ownership.Marker("E20001").render(), READ_ONLY, group=DEFAULT_GROUPS["read-only"])
     call("CreateSecret", SecretName="ram-user/carol.li", VersionId=key["AccessKeyId"], SecretDataType="text",
          SecretData=json.dumps({"UserName": "carol.li", "LogonPrincipal": "carol.li@corp.onaliyun.com",
                                 "AccessKeyId": key["AccessKeyId"], "AccessKeySecret": key["AccessKeySecret"]}),
@@ -119,7 +123,8 @@ def settle(cloud, fc, *, bystanders=None, now=T0, secret_type="Generic", expect=
         expectations = expect if expect is not None else inv8.expected_from_events(
             hr_events(fc), now, user_name=user_name)
         try:
-            inv8.check(cloud, expectations, bystanders=bystanders, secret_type=secret_type)
+            inv8.check(cloud, expectations, bystanders=bystanders, secret_type=secret_type,
+                       grant_mode=fc.env.get("GRANT_MODE", "group"))
             if extra is not None:
                 extra(name)
         except AssertionError as err:

@@ -2,14 +2,19 @@
 the function environment pointing at it, and official SDK clients for inspection."""
 import itertools
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from provisioner.domain.access import DEFAULT_GROUPS
 
 from localcloud import LocalCloud
 
 ROLE_POLICY = Path(__file__).resolve().parent.parent / "policies" / "function-role-policy.json"
+# GRANT_MODE=user needs AttachPolicyToUser instead of AddUserToGroup: its own document (README).
+ROLE_POLICY_USER_MODE = ROLE_POLICY.with_name("function-role-policy.user-mode.json")
+ROLE_POLICIES = {"group": ROLE_POLICY, "user": ROLE_POLICY_USER_MODE}
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +25,35 @@ def localcloud_server():
         yield cloud
 
 
-def role_policy(secret_prefix="ram-user/"):
-    """The execution role's policy, with its secret ARNs moved to ``secret_prefix`` as the
-    README tells operators who change SECRET_PREFIX to do."""
-    text = ROLE_POLICY.read_text(encoding="utf-8")
+def role_policy(secret_prefix="ram-user/", mode="group"):
+    """The execution role's policy of GRANT_MODE ``mode``, with its secret ARNs moved to
+    ``secret_prefix`` as the README tells operators who change SECRET_PREFIX to do."""
+    text = ROLE_POLICIES[mode].read_text(encoding="utf-8")
     return json.loads(text.replace("secret/ram-user/", f"secret/{secret_prefix}"))
+
+
+def make_groups(cloud, groups=None):
+    """The two ARMS groups, as ``hrctl setup`` leaves an account (without their policies: the
+    functions only add and remove members)."""
+    for name in (groups or DEFAULT_GROUPS).values():
+        if name not in cloud.ram.groups():
+            cloud.ram.create_group(name, comments="hr-ram-provisioner ARMS level")
+
+
+def use_user_mode(cloud, monkeypatch):
+    """GRANT_MODE=user for the rest of the test: the environment and the execution role's policy
+    of that mode (AttachPolicyToUser, no AddUserToGroup)."""
+    from provisioner.platform import runtime
+    monkeypatch.setenv("GRANT_MODE", "user")
+    cloud.detach_caller_policies(cloud.access_key_id)
+    cloud.attach_caller_policy(role_policy(mode="user"))
+    runtime.reset()
+
+
+@pytest.fixture
+def user_mode(cloud, monkeypatch):
+    use_user_mode(cloud, monkeypatch)
+    return cloud
 
 
 @pytest.fixture
@@ -32,8 +61,10 @@ def cloud(localcloud_server, monkeypatch):
     """A clean localcloud, and the functions' environment aimed at it (fast retries)."""
     from provisioner.platform import runtime
     localcloud_server.reset()
+    make_groups(localcloud_server)
     localcloud_server.detach_caller_policies()
-    localcloud_server.attach_caller_policy(role_policy())
+    # GRANT_MODE=user in the shell runs a suite in user mode, under that mode's role policy
+    localcloud_server.attach_caller_policy(role_policy(mode=os.environ.get("GRANT_MODE") or "group"))
     for key, value in localcloud_server.function_env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("RETRY_BASE_SECONDS", "0")

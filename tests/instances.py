@@ -244,9 +244,10 @@ class Instance:
 def role_actions() -> list[str]:
     """Every RAM / KMS action the execution role may call (policies/function-role-policy.json)."""
     if not _ROLE_ACTIONS:
-        for statement in role_policy()["Statement"]:
+        for statement in role_policy()["Statement"] + role_policy(mode="user")["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            _ROLE_ACTIONS.extend(a.split(":", 1)[1] for a in actions if a.split(":", 1)[0] in ("ram", "kms"))
+            _ROLE_ACTIONS.extend(a.split(":", 1)[1] for a in actions
+                                 if a.split(":", 1)[0] in ("ram", "kms") and a.split(":", 1)[1] not in _ROLE_ACTIONS)
     return list(_ROLE_ACTIONS)
 
 
@@ -349,7 +350,8 @@ class Instances:
         self.env = dict(env if env is not None else self.env)
         for instance in self.instances:
             proc = instance._proc
-            policy = self.policies.get(instance.index) or role_policy(self.secret_prefix)
+            policy = self.policies.get(instance.index) or role_policy(self.secret_prefix,
+                                                                      mode=self.env.get("GRANT_MODE", "group"))
             if proc.key in self.cloud.authenticator.credentials:
                 self.cloud.detach_caller_policies(proc.key)
             self.cloud.add_caller(proc.key, proc._secret, policy=policy)

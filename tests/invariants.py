@@ -13,9 +13,10 @@ and cannot itself disturb the call log a test asserts on.
 - ``Counter``                      a tiny pytest plugin that prints schedule / example counts at the end
 """
 import json
+import os
 
 from provisioner.domain import ownership
-from provisioner.domain.access import ARMS_POLICIES
+from provisioner.domain.access import ARMS_POLICIES, DEFAULT_GROUPS
 
 RAM_SECRET_PREFIX = "acs/ram/user/"
 GENERIC_PREFIX = "ram-user/"
@@ -104,6 +105,37 @@ def credentials_only_in_kms(cloud, user_name, prefix=GENERIC_PREFIX):
             _fail(2, f"the current version of {user_name}'s secret is not named after its AccessKey {key}")
 
 
+# -- invariant 3: the ARMS level, granted the GRANT_MODE way ----------------------------------------
+def grant_mode(env=None):
+    """The GRANT_MODE (and level -> group names) the functions run with in this test's environment."""
+    env = os.environ if env is None else env
+    groups = {"read-only": env.get("GROUP_READ_ONLY") or DEFAULT_GROUPS["read-only"],
+              "full": env.get("GROUP_FULL") or DEFAULT_GROUPS["full"]}
+    return env.get("GRANT_MODE") or "group", groups
+
+
+def granted(state, level, env=None):
+    """Fails unless ``state`` (``cloud.ram.user_state``) holds exactly ``level``'s ARMS grant, the way
+    the mode says: group mode, the level's group of ours and no ARMS policy attached; user mode, the
+    level's policy attached and none of our groups. Other groups and policies are not looked at."""
+    mode, groups = grant_mode(env)
+    name = state["user"]["UserName"]
+    arms = [p for p in state["policies"] if p in ARMS_POLICIES.values()]
+    ours = [g for g in state["groups"] if g in groups.values()]
+    wanted = ([], [groups[level]]) if mode == "group" else ([ARMS_POLICIES[level]], [])
+    if (arms, ours) != wanted:
+        _fail(3, f"{name} ({mode} mode) has ARMS policies {arms} and groups {ours}, wanted {wanted[0]} and "
+                 f"{wanted[1]}")
+
+
+def no_grant(state, env=None):
+    """A disabled user is in none of our groups (both modes)."""
+    _, groups = grant_mode(env)
+    ours = [g for g in state["groups"] if g in groups.values()]
+    if ours:
+        _fail(3, f"disabled user {state['user']['UserName']} is still in our group(s) {ours}")
+
+
 # -- invariants 2 and 3 for a finished event --------------------------------------------------------
 def onboarded(cloud, user_name, employee_id, mode, level, *, secret_name, secret_type="Generic",
               end_date=None, console=None, prefix=GENERIC_PREFIX):
@@ -116,9 +148,11 @@ def onboarded(cloud, user_name, employee_id, mode, level, *, secret_name, secret
         _fail(4, f"{user_name} does not carry our marker for {employee_id}")
     if marker.state != ownership.ACTIVE or (marker.end_date and marker.end_date.isoformat()) != (end_date or None):
         _fail(3, f"{user_name}'s marker is {state['user']['Comments']!r}, wanted active with endDate {end_date}")
-    wanted = ARMS_POLICIES[level]
-    if state["policies"] != [wanted] or state["policy_types"] != {wanted: "System"}:
-        _fail(3, f"{user_name} has policies {state['policies']}, wanted exactly [{wanted}]")
+    granted(state, level)
+    if grant_mode()[0] == "group" and state["policies"]:
+        _fail(3, f"{user_name} has policies {state['policies']} attached, wanted none (group mode)")
+    if grant_mode()[0] == "user" and state["policy_types"] != {ARMS_POLICIES[level]: "System"}:
+        _fail(3, f"{user_name} has policies {state['policies']}, wanted exactly [{ARMS_POLICIES[level]}]")
     credentials_only_in_kms(cloud, user_name, prefix)
     secret = cloud.kms.secret_state(secret_name)
     if secret is None or secret["deleting"]:
@@ -175,6 +209,7 @@ def disabled(cloud, user_name, employee_id, prefix=GENERIC_PREFIX):
     active = [k for k in state["access_keys"] if k["Status"] != "Inactive"]
     if active:
         _fail(3, f"disabled user {user_name} still has Active AccessKeys {active}")
+    no_grant(state)
     credentials_only_in_kms(cloud, user_name, prefix)
     return state
 

@@ -56,8 +56,8 @@ def timer(payload=None, tick=None):
             "payload": json.dumps(payload) if payload is not None else ""}
 
 
-def make_user(ram, kms, name, employee_id, *, comments=None, keys=1, login=True, mfa=False, groups=(),
-              policies=("AliyunARMSReadOnlyAccess",), custom_policies=(), secret="Generic", inactive_keys=False):
+def make_user(ram, kms, name, employee_id, *, comments=None, keys=1, login=True, mfa=False,
+              groups=("hr-arms-read-only",), policies=(), custom_policies=(), secret="Generic", inactive_keys=False):
     """A RAM user with whatever hangs off it, plus (optionally) its KMS secret tagged ours."""
     ram.create_user(ram_models.CreateUserRequest(user_name=name, display_name=name[:24],
                                                  comments=comments if comments is not None else marker(employee_id)))

@@ -61,7 +61,7 @@ def user_state(ram, kms, user_name, secret_name=None):
         if _code(exc) != "EntityNotExist.User":
             raise
         user = None
-    state = {"user": user, "keys": [], "profile": None, "policies": [], "secret": None, "current": None}
+    state = {"user": user, "keys": [], "profile": None, "policies": [], "groups": [], "secret": None, "current": None}
     if user is not None:
         keys = ram.list_access_keys(rm.ListAccessKeysRequest(user_name=user_name)).body.to_map()
         state["keys"] = [(k["AccessKeyId"], k["Status"]) for k in keys["AccessKeys"]["AccessKey"]]
@@ -73,6 +73,8 @@ def user_state(ram, kms, user_name, secret_name=None):
                 raise
         pols = ram.list_policies_for_user(rm.ListPoliciesForUserRequest(user_name=user_name)).body.to_map()
         state["policies"] = sorted(p["PolicyName"] for p in pols["Policies"]["Policy"])
+        groups = ram.list_groups_for_user(rm.ListGroupsForUserRequest(user_name=user_name)).body.to_map()
+        state["groups"] = sorted(g["GroupName"] for g in groups["Groups"]["Group"])
     try:
         desc = kms.describe_secret(km.DescribeSecretRequest(secret_name=secret_name, fetch_tags="true")).body
         state["secret"] = {k: v for k, v in desc.to_map().items() if k != "RequestId"}
@@ -103,8 +105,22 @@ def assert_converged_programmatic(cloud, ram, kms, user_name="alice.wang", polic
     value = secret_value(cloud, f"ram-user/{user_name}")
     assert value["AccessKeyId"] == key_id and value["UserName"] == user_name
     assert s["profile"] is None
-    assert s["policies"] == [policy]
+    assert_grant(s, policy)
     return s
+
+
+def assert_grant(s, policy):
+    """The ARMS ``policy``'s level granted the GRANT_MODE way (tests.invariants.granted): group mode,
+    our group of its level and no policy; user mode, the policy and none of our groups."""
+    from provisioner.domain.access import ARMS_POLICIES
+
+    from tests.invariants import grant_mode
+    mode, groups = grant_mode()
+    level = next(lvl for lvl, name in ARMS_POLICIES.items() if name == policy)
+    if mode == "group":
+        assert (s["policies"], s["groups"]) == ([], [groups[level]]), (s["policies"], s["groups"])
+    else:
+        assert s["policies"] == [policy] and not set(s["groups"]) & set(groups.values()), (s["policies"], s["groups"])
 
 
 def assert_converged_console(cloud, ram, kms, user_name="alice.wang", policy="AliyunARMSReadOnlyAccess"):
@@ -117,5 +133,5 @@ def assert_converged_console(cloud, ram, kms, user_name="alice.wang", policy="Al
     assert set(value) == {"UserName", "LogonPrincipal", "Password"}
     # The login profile's password is the one KMS holds: it is the last password RAM accepted.
     assert cloud.ram.minted_credentials()[-1] == value["Password"]
-    assert s["policies"] == [policy]
+    assert_grant(s, policy)
     return s

@@ -119,9 +119,10 @@ def test_rule_drift_policies_and_groups_beyond_ours_never_fixed():
     assert audit.findings(in_ours, NOW, GROUP_MODE) == []
     admins = programmatic(policies=(), groups=("hr-arms-read-only", "admins"))
     assert [f["alert"] for f in audit.findings(admins, NOW, GROUP_MODE)] == [audit.FOREIGN_GROUP]
-    both = programmatic(policies=(), groups=("hr-arms-read-only", "hr-arms-full"))
+    both = programmatic(policies=(), groups=("hr-arms-read-only", "hr-arms-full"), group_levels=("read-only", "full"))
     assert [f["alert"] for f in audit.findings(both, NOW, GROUP_MODE)] == [audit.FOREIGN_GROUP]
-    assert audit.level(both, GROUP_MODE) == "mixed" and audit.level(in_ours, GROUP_MODE) == "read-only"
+    in_ours = replace(in_ours, group_levels=("read-only",))
+    assert audit.level(both) == "mixed" and audit.level(in_ours) == "read-only"
 
 
 def test_rule_direct_arms_attachment_in_group_mode():

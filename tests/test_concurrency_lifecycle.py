@@ -17,8 +17,6 @@ from provisioner.domain import ownership
 from tests import concurrency_invariants as inv8
 from tests.concurrency_support import (
     EMPLOYEE,
-    FULL,
-    READ_ONLY,
     T0,
     USER,
     at,
@@ -216,19 +214,19 @@ def test_05_programmatic_and_console_event_at_once(cloud, bystanders, later):
 
 
 # -- 6 -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("parked", ["later-mover-after-reading-policies", "earlier-mover-after-attaching"])
+@pytest.mark.parametrize("parked", ["later-mover-after-reading-groups", "earlier-mover-after-joining"])
 def test_06_two_level_movers_at_once(cloud, bystanders, parked):
-    """Two movers (full at 25th, read-only at 26th) at once: the later one's policy, exactly one ARMS
-    policy. Parked: the later mover after it read the policies (the earlier then runs through), or the
-    earlier mover right after its AttachPolicyToUser (the later then runs through)."""
+    """Two movers (full at 25th, read-only at 26th) at once: the later one's group, exactly one ARMS
+    grant. Parked: the later mover after it read the groups (the earlier then runs through), or the
+    earlier mover right after its AddUserToGroup (the later then runs through)."""
     m_full = joiner("m1", at(25), level="full")
     m_ro = joiner("m2", at(26), level="read-only")
     with Instances(cloud, 2, now=T0) as fc:
         assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
-        if parked == "later-mover-after-reading-policies":
-            first, second, action, ev_first, ev_second = fc[1], fc[0], "ListPoliciesForUser", m_ro, m_full
+        if parked == "later-mover-after-reading-groups":
+            first, second, action, ev_first, ev_second = fc[1], fc[0], "ListGroupsForUser", m_ro, m_full
         else:
-            first, second, action, ev_first, ev_second = fc[0], fc[1], "AttachPolicyToUser", m_full, m_ro
+            first, second, action, ev_first, ev_second = fc[0], fc[1], "AddUserToGroup", m_full, m_ro
         h = cloud.hold(first.key, action, when="after")
         a = first.start("onboarding", ev_first)
         held(cloud, a, h)
@@ -236,12 +234,13 @@ def test_06_two_level_movers_at_once(cloud, bystanders, parked):
         cloud.release(h)
         a.outcome()
         settle(cloud, fc, bystanders=bystanders)
-        arms = [p["PolicyName"] for p in ram_user(cloud, USER)["Policies"]]
-        assert arms == [READ_ONLY], arms
+        user = ram_user(cloud, USER)
+        assert ([p["PolicyName"] for p in user["Policies"]], [g["GroupName"] for g in user["Groups"]]) == (
+            [], ["hr-arms-read-only"]), user["Groups"]
 
 
 # -- 7 -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("action, when", [("GetUser", "after"), ("DetachPolicyFromUser", "before"),
+@pytest.mark.parametrize("action, when", [("GetUser", "after"), ("DeleteAccessKey", "before"),
                                           ("DeleteUser", "before")])
 def test_07_sweep_deleting_while_a_rehire_runs(cloud, bystanders, action, when):
     """A leaver disabled on Nov 10 (grace 0: due for deletion); the sweep is parked at ``action`` while a
@@ -315,7 +314,7 @@ def test_09c_old_joiner_redelivered_after_a_mover_does_not_undo_it(cloud, bystan
         assert fc[1].run("onboarding", joiner("m1", at(25), level="full"))["status"] == "provisioned"
         fc[0].run("onboarding", j)
         settle(cloud, fc, bystanders=bystanders)
-        assert [p["PolicyName"] for p in ram_user(cloud, USER)["Policies"]] == [FULL]
+        assert [g["GroupName"] for g in ram_user(cloud, USER)["Groups"]] == ["hr-arms-full"]
 
 
 def test_09d_joiner_retried_after_a_no_show_leaver_ends_not_provisioned(cloud, bystanders):

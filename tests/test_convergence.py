@@ -43,7 +43,7 @@ from provisioner.platform import runtime
 
 from tests import invariants as inv
 from tests import leakcheck
-from tests.conftest import as_bytes
+from tests.conftest import as_bytes, make_groups
 from tests.onboarding_support import REHIRE_AT
 from tests.onboarding_support import event as onboarding_event
 
@@ -309,7 +309,7 @@ def seed_bystanders(cloud):
     ram.attach_policy_to_user("System", "AliyunARMSFullAccess", "ops.bot")
     ram.create_access_key("ops.bot")
     ram.create_user("carol.li", display_name="Carol Li", comments=ownership.Marker("E20001").render())
-    ram.attach_policy_to_user("System", "AliyunARMSReadOnlyAccess", "carol.li")
+    ram.add_user_to_group("carol.li", "hr-arms-read-only")
     key = ram.create_access_key("carol.li")
     cloud.kms.create_secret("ram-user/carol.li", key.access_key_id, inv.dump(
         {"UserName": "carol.li", "LogonPrincipal": "carol.li@corp.onaliyun.com",
@@ -326,6 +326,7 @@ class World:
 
     def start(self, flow):
         self.cloud.reset()
+        make_groups(self.cloud)
         self.monkeypatch.setenv("SECRET_TYPE", flow.secret_type)
         runtime.reset()
         self.clock[0] = T0

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from tests import concurrency_invariants as inv8
 from tests import invariants as inv
 from tests.concurrency_support import T0, at, joiner, leaver, seed_bystanders
+from tests.conftest import make_groups
 from tests.instances import Instances, timer
 
 TOTAL = int(os.environ.get("CROSS_INSTANCE_SCHEDULES", "200"))
@@ -134,6 +135,7 @@ def test_invariant_8_holds_for_any_cross_instance_schedule(cloud, request, data)
     n, queues, secret_type = data.draw(schedules(), label="schedule")
     counts = inv.counter(request.config)
     cloud.reset()
+    make_groups(cloud)
     bystanders = seed_bystanders(cloud)
     env = {"SECRET_TYPE": secret_type, "OFFBOARD_GRACE_DAYS": "0"}
     with Instances(cloud, n, env=env, now=T0) as fc:

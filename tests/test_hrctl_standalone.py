@@ -42,7 +42,11 @@ class Server:
 @pytest.fixture
 def cloud(tmp_path):
     """Named ``cloud`` so that the suite-wide leak guard checks these tests too."""
+    from alibabacloud_ram20150501 import models as rm
+    from provisioner.domain.access import DEFAULT_GROUPS
     server = Server(tmp_path / "state.json")
+    for group in DEFAULT_GROUPS.values():          # the account as `hrctl setup` leaves it (GRANT_MODE=group)
+        server.ram().create_group(rm.CreateGroupRequest(group_name=group))
     yield server
     server.process.stop()
 
@@ -120,6 +124,8 @@ def test_lifecycle_through_hrctl_across_restarts(cloud, tmp_path):
     assert sorted(users) == ["ann.lee", "cy.xu", "di.wu"]
     assert (users["ann.lee"]["state"], users["ann.lee"]["level"], users["ann.lee"]["credential"]) == (
         "active", "full", "console")
+    # the level through its group (GRANT_MODE=group): no policy attached to the user
+    assert (users["ann.lee"]["groups"], users["ann.lee"]["policies"]) == (["hr-arms-full"], [])
     assert (users["di.wu"]["credential"], users["di.wu"]["keyAgeDays"], users["di.wu"]["secretName"]) == (
         "programmatic", 0, "ram-user/di.wu")
     assert users["ann.lee"]["findings"] == []                      # MFA: still inside MFA_GRACE_DAYS (7)
@@ -161,6 +167,7 @@ def test_lifecycle_through_hrctl_across_restarts(cloud, tmp_path):
     code, out, _ = hrctl(cloud, tmp_path, "users", "--json")
     di = by_name(json.loads(out))["di.wu"]
     assert (di["state"], di["credential"], di["nextAction"]) == ("disabled", "none", "delete")
+    assert (di["groups"], di["level"]) == ([], None)                          # disabled: out of our group
     disabled_at = datetime.fromisoformat(di["disabledAt"].replace("Z", "+00:00"))
     assert di["nextActionAt"] == stamp(disabled_at + timedelta(days=30))        # OFFBOARD_GRACE_DAYS
     code, out, _ = hrctl(cloud, tmp_path, "invoke", "offboarding", write(tmp_path / "ghost.json", json.dumps(

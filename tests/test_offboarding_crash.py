@@ -31,7 +31,7 @@ def setup_user(cloud, ram, kms, mocker, monkeypatch, secret_type, attempts):
     cloud.ram.add_custom_policy("team-extra")
     # disabled 31 days ago; a login profile re-appeared meanwhile, so every kind of step is present
     make_user(ram, kms, "zoe", "E1", comments=marker("E1", state="disabled", at=T0), keys=2, login=True, mfa=True,
-              groups=("arms-team", "oncall"), policies=("AliyunARMSReadOnlyAccess", "ReadOnlyAccess"),
+              groups=("hr-arms-read-only", "arms-team", "oncall"), policies=("ReadOnlyAccess",),
               custom_policies=("team-extra",), secret=secret_type)
     make_user(ram, kms, "zz.bystander", "E2", comments=marker("E2", state="disabled", at=T0), mfa=True,
               groups=("oncall",))

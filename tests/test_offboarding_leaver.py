@@ -36,9 +36,11 @@ def test_leaver_now_disables_keeps_keys_inactive_and_marks_last(cloud, ram, kms,
     assert state["user"]["Comments"] == f"hrrp:v1;emp=E1;st=disabled;at={NOW}"
     mutating = [c.action for c in cloud.calls.mutating(m)]
     # the event is recorded in the employee's ledger first (docs/concurrency.md), then RAM is changed
-    assert mutating == ["CreateSecret", "DeleteLoginProfile", "UpdateAccessKey", "UpdateAccessKey", "UpdateUser"]
+    # the credentials, then the ARMS grant (out of our group), the marker last
+    assert mutating == ["CreateSecret", "DeleteLoginProfile", "UpdateAccessKey", "UpdateAccessKey",
+                        "RemoveUserFromGroup", "UpdateUser"]
     assert cloud.calls.mutating(m)[0].params["SecretName"] == "ram-user/ledger/E1"
-    assert state["policies"] == ["AliyunARMSReadOnlyAccess"]          # deletion is the sweep's job
+    assert state["groups"] == []
     assert not any(c.action == "GetSecretValue" for c in cloud.calls.since(m))
 
 

@@ -67,8 +67,9 @@ def test_sweep_over_2000_users_pages_and_counts_its_calls(cloud, mocker, monkeyp
     with capsys.disabled():
         print(f"\n2,000-user sweep: {len(calls)} API calls in {seconds:.2f}s: {dict(sorted(by_action.items()))}")
     assert len(calls) == (2 + MANAGED // 100 + 1             # listing
-                          + TO_DISABLE * 7                   # ledger head, GetUser, GetLoginProfile,
-                          #     ListAccessKeys, DescribeSecret (a RAM secret to stop?), UpdateUser, ledger head
+                          + TO_DISABLE * 9                   # ledger head, GetUser, GetLoginProfile,
+                          #     ListAccessKeys, DescribeSecret (a RAM secret to stop?), ListPoliciesForUser,
+                          #     ListGroupsForUser (ARMS grants to take away), UpdateUser, ledger head
                           + 2                                # the tick claimed once: DescribeSecret, CreateSecret
                           + TO_DELETE * 13)                  # ledger head, GetUser, 2 DescribeSecret, 3 List*,
     #                          2 Get*, DeleteUser, DeleteSecret, DescribeSecret (ledger), ledger head

@@ -29,6 +29,19 @@ def _setup_console(ram, kms):
     invoke(event(mode="console"))
 
 
+def _setup_full(ram, kms):
+    invoke(event(level="full"))
+
+
+def _setup_direct_attachment(ram, kms):
+    """A user from an earlier version (GRANT_MODE=user): its ARMS policy attached directly."""
+    from alibabacloud_ram20150501 import models as rm
+    invoke(event())
+    ram.remove_user_from_group(rm.RemoveUserFromGroupRequest(group_name="hr-arms-read-only", user_name="alice.wang"))
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name="AliyunARMSReadOnlyAccess",
+                                                          user_name="alice.wang"))
+
+
 def _rehire(setup):
     def run(ram, kms):
         setup(ram, kms)
@@ -42,43 +55,64 @@ def _rehire(setup):
 FLOWS = {
     "new-programmatic": (None, event(), "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret", "ListSecretVersionIds", "GetUser",
-        "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "CreateAccessKey",
-        "CreateSecret", "ListAccessKeys", "ListSecretVersionIds", "GetUser", "ListAccessKeys",
-        "GetLoginProfile", "ListSecretVersionIds"]),
+        "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup", "CreateAccessKey", "CreateSecret",
+        "ListAccessKeys", "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser",
+        "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "new-console": (None, event(mode="console"), "console", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret", "ListSecretVersionIds", "GetUser",
-        "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser", "DescribeSecret",
+        "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup", "DescribeSecret",
         "GetPasswordPolicy", "CreateSecret", "CreateLoginProfile", "ListSecretVersionIds",
-        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
+        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]),
     "rehire-programmatic": (_rehire(_setup_programmatic), event(event_id="r1", occurredAt=REHIRE_AT),
                             "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
-        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "GetLoginProfile", "RestoreSecret",
-        "ListAccessKeys", "DeleteAccessKey", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
-        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
+        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "ListGroupsForUser",
+        "AddUserToGroup", "GetLoginProfile", "ListAccessKeys", "RestoreSecret", "DeleteAccessKey",
+        "CreateAccessKey", "PutSecretValue", "ListAccessKeys", "ListSecretVersionIds", "GetUser",
+        "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys", "GetLoginProfile",
+        "ListSecretVersionIds"]),
     "rehire-console": (_rehire(_setup_console), event(mode="console", event_id="r2", occurredAt=REHIRE_AT),
                        "console", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
-        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "ListAccessKeys", "DescribeSecret",
-        "GetLoginProfile", "RestoreSecret", "GetPasswordPolicy", "PutSecretValue", "CreateLoginProfile",
-        "ListSecretVersionIds", "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile",
-        "ListSecretVersionIds"]),
+        "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "ListGroupsForUser",
+        "AddUserToGroup", "ListAccessKeys", "DescribeSecret", "GetLoginProfile", "RestoreSecret",
+        "GetPasswordPolicy", "PutSecretValue", "CreateLoginProfile", "ListSecretVersionIds",
+        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]),
     "switch-to-console": (_setup_programmatic, event(mode="console", event_id="s1"), "console", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
-        "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListAccessKeys", "DeleteAccessKey",
-        "DescribeSecret", "GetLoginProfile", "ListSecretVersionIds", "GetPasswordPolicy", "PutSecretValue",
-        "CreateLoginProfile", "ListSecretVersionIds", "ListSecretVersionIds", "GetUser", "ListAccessKeys",
-        "GetLoginProfile", "ListSecretVersionIds"]),
+        "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "DeleteAccessKey", "DescribeSecret", "GetLoginProfile", "ListSecretVersionIds", "GetPasswordPolicy",
+        "PutSecretValue", "CreateLoginProfile", "ListSecretVersionIds", "ListSecretVersionIds", "GetUser",
+        "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys", "GetLoginProfile",
+        "ListSecretVersionIds"]),
     "switch-to-programmatic": (_setup_console, event(event_id="s2"), "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
-        "GetUser", "DescribeSecret", "ListPoliciesForUser", "GetLoginProfile", "DeleteLoginProfile",
-        "ListSecretVersionIds", "ListAccessKeys", "CreateAccessKey", "PutSecretValue", "ListAccessKeys",
-        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
+        "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "GetLoginProfile",
+        "DeleteLoginProfile", "ListAccessKeys", "ListSecretVersionIds", "CreateAccessKey", "PutSecretValue",
+        "ListAccessKeys", "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser",
+        "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "mover": (_setup_programmatic, event(level="full", event_id="m1"), "programmatic", FULL, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
-        "GetUser", "DescribeSecret", "ListPoliciesForUser", "AttachPolicyToUser", "DetachPolicyFromUser",
-        "GetLoginProfile", "ListSecretVersionIds", "ListAccessKeys", "ListSecretVersionIds", "GetUser",
-        "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
+        "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "AddUserToGroup",
+        "RemoveUserFromGroup", "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds",
+        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]),
+    # full -> read-only: out of the higher group first (a moment with none is fail-closed)
+    "mover-down": (_setup_full, event(level="read-only", event_id="m2"), "programmatic", None, [
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
+        "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "RemoveUserFromGroup",
+        "AddUserToGroup", "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds",
+        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]),
+    # a direct attachment of an earlier version moves to the group: into it, then detached
+    "migrate-direct": (_setup_direct_attachment, event(event_id="g1"), "programmatic", None, [
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
+        "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "AddUserToGroup",
+        "DetachPolicyFromUser", "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds",
+        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]),
 }
 
 FAULTS = {

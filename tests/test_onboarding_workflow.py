@@ -37,10 +37,12 @@ def test_programmatic_provisions_user_policy_key_and_secret(cloud, ram, kms):
         # order first: the ledger head, ownership of user and secret, the event recorded in the ledger
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret",
         # a round: the head after the append, then the reconcile
-        "ListSecretVersionIds", "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser",
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup",
         "CreateAccessKey", "CreateSecret", "ListAccessKeys",
-        # the re-check: head unchanged, exactly one Active key and it is KMS's current version
-        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]
+        # the re-check: head unchanged, exactly the level's group, exactly one Active key and it is
+        # KMS's current version
+        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]
     s = assert_converged_programmatic(cloud, ram, kms)
     user = s["user"]
     assert user["DisplayName"] == "Alice Wang" and user["Email"] == "alice.wang@example.com"
@@ -58,10 +60,11 @@ def test_console_provisions_profile_with_password_in_kms(cloud, ram, kms):
     assert result["policies"] == [FULL]
     assert actions(cloud.calls.since(mark)) == [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret",                    # order first
-        "ListSecretVersionIds", "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AttachPolicyToUser",
+        "ListSecretVersionIds", "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup",
         "DescribeSecret", "GetPasswordPolicy", "CreateSecret", "CreateLoginProfile",
         "ListSecretVersionIds",                          # the profile holds KMS's current password
-        "ListSecretVersionIds", "GetUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]
+        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
+        "GetLoginProfile", "ListSecretVersionIds"]
     # KMS first, then the profile
     s = assert_converged_console(cloud, ram, kms, policy=FULL)
     assert s["profile"]["PasswordResetRequired"] is True and s["profile"]["MFABindRequired"] is True
@@ -178,7 +181,9 @@ def test_user_created_by_someone_else_between_read_and_create(cloud, ram, kms):
 
 # -- mover, mode switch, endDate -------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["programmatic", "console"])
-def test_mover_swaps_the_policy_and_nothing_else(cloud, ram, kms, mode):
+def test_mover_swaps_the_policy_and_nothing_else(user_mode, ram, kms, mode):
+    """GRANT_MODE=user: the seed's direct attachment (group mode: tests/test_groups.py)."""
+    cloud = user_mode
     invoke(event(mode=mode))
     before = user_state(ram, kms, "alice.wang")
     mark = cloud.calls.mark()
@@ -192,7 +197,8 @@ def test_mover_swaps_the_policy_and_nothing_else(cloud, ram, kms, mode):
                                                                   if k != "policies"}
     mark = cloud.calls.mark()
     assert invoke(event(mode=mode, level="read-only", event_id="mover-2"))["policies"] == [READ_ONLY]
-    assert actions(outside_ledger(cloud.calls.mutating(mark))) == ["AttachPolicyToUser", "DetachPolicyFromUser"]
+    # down: the higher policy goes first (a moment with none is fail-closed; domain.access's swap rule)
+    assert actions(outside_ledger(cloud.calls.mutating(mark))) == ["DetachPolicyFromUser", "AttachPolicyToUser"]
 
 
 def test_policies_we_did_not_attach_are_left_alone(cloud, ram, kms):
@@ -200,10 +206,20 @@ def test_policies_we_did_not_attach_are_left_alone(cloud, ram, kms):
     ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name="ReadOnlyAccess",
                                                           user_name="alice.wang"))
     invoke(event(level="full"))
+    state = user_state(ram, kms, "alice.wang")
+    assert (state["policies"], state["groups"]) == (["ReadOnlyAccess"], ["hr-arms-full"])
+
+
+def test_policies_we_did_not_attach_are_left_alone_in_user_mode(user_mode, ram, kms):
+    invoke(event())
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name="ReadOnlyAccess",
+                                                          user_name="alice.wang"))
+    invoke(event(level="full"))
     assert user_state(ram, kms, "alice.wang")["policies"] == [FULL, "ReadOnlyAccess"]
 
 
-def test_both_arms_policies_attached_by_hand_converge_to_one(cloud, ram, kms):
+def test_both_arms_policies_attached_by_hand_converge_to_one(user_mode, ram, kms):
+    """GRANT_MODE=user (group mode: the migration of direct attachments, tests/test_groups.py)."""
     invoke(event())
     ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name=FULL,
                                                           user_name="alice.wang"))
@@ -263,6 +279,9 @@ def offboard_like_offboarding(ram, kms, user_name="alice.wang", employee_id="E10
     for key in keys["AccessKeys"]["AccessKey"]:
         ram.update_access_key(rm.UpdateAccessKeyRequest(user_name=user_name, user_access_key_id=key["AccessKeyId"],
                                                         status="Inactive"))
+    groups = ram.list_groups_for_user(rm.ListGroupsForUserRequest(user_name=user_name)).body.to_map()
+    for group in groups["Groups"]["Group"]:            # disable takes the user out of our groups
+        ram.remove_user_from_group(rm.RemoveUserFromGroupRequest(user_name=user_name, group_name=group["GroupName"]))
     kms.delete_secret(km.DeleteSecretRequest(secret_name=f"ram-user/{user_name}", recovery_window_in_days="30"))
 
 
@@ -293,9 +312,7 @@ def test_rehire_after_the_user_was_deleted_keeps_the_secret(cloud, ram, kms):
     offboard_like_offboarding(ram, kms)
     for key_id, _ in user_state(ram, kms, "alice.wang")["keys"]:
         ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name="alice.wang", user_access_key_id=key_id))
-    ram.detach_policy_from_user(rm.DetachPolicyFromUserRequest(policy_type="System", policy_name=READ_ONLY,
-                                                               user_name="alice.wang"))
-    ram.delete_user(rm.DeleteUserRequest(user_name="alice.wang"))
+    ram.delete_user(rm.DeleteUserRequest(user_name="alice.wang"))         # disabling left our group
     assert invoke(event(event_id="rehire-2", occurredAt=REHIRE_AT))["status"] == "provisioned"
     assert_converged_programmatic(cloud, ram, kms)
 
@@ -420,7 +437,7 @@ def test_one_json_log_line_per_api_call_with_correlation_keys(cloud, capsys):
 
 def test_persistent_throttling_is_transient_and_redelivery_converges(cloud, ram, kms):
     from provisioner.cloud.errors import TransientError
-    cloud.faults.throttle("AttachPolicyToUser", times=None)
+    cloud.faults.throttle("AddUserToGroup", times=None)
     with pytest.raises(TransientError):
         invoke(event())
     cloud.faults.clear()

@@ -17,19 +17,34 @@ import pytest
 from provisioner.platform import clock
 from provisioner.platform.settings import Settings
 
-from tests.conftest import FUNCTION_ACTIONS, ROTATION_ACTIONS, as_bytes, function_actions, hr_time, set_clock
+from tests.conftest import (
+    FUNCTION_ACTIONS,
+    ROTATION_ACTIONS,
+    as_bytes,
+    function_actions,
+    hr_time,
+    set_clock,
+    use_user_mode,
+)
 from tests.deploy_helpers import ROOT, actions_by_function, actions_called, load_s_yaml
 
 POLICY_PATH = ROOT / "policies" / "function-role-policy.json"
+# GRANT_MODE=user: the same document with AttachPolicyToUser (the two ARMS policies) in place of
+# AddUserToGroup (the two ARMS groups).
+USER_MODE_POLICY_PATH = ROOT / "policies" / "function-role-policy.user-mode.json"
+POLICY_PATHS = {"group": POLICY_PATH, "user": USER_MODE_POLICY_PATH}
 ROTATION_POLICY_PATH = ROOT / "policies" / "rotation-role-policy.json"
 AUDIT_POLICY = ROOT / "policies" / "audit-role-policy.json"
 AUDIT_FIX_POLICY = ROOT / "policies" / "audit-fix-role-policy.json"     # attached only when AUDIT_FIXES=true
 # each deployed function (its entry file under functions/) -> the policy documents of the role it runs with
+# (the lifecycle functions': GRANT_MODE=group's; user mode's is checked against the same code below)
 ROLES = {"onboarding": (POLICY_PATH,), "offboarding": (POLICY_PATH,), "rotation": (ROTATION_POLICY_PATH,),
          "audit": (AUDIT_POLICY, AUDIT_FIX_POLICY)}
 OUR_GROUPS = {"acs:ram:*:*:group/hr-arms-read-only", "acs:ram:*:*:group/hr-arms-full"}
-DOCUMENTS = sorted({path for paths in ROLES.values() for path in paths})
+DOCUMENTS = sorted({path for paths in ROLES.values() for path in paths} | {USER_MODE_POLICY_PATH})
 ARMS_POLICIES = {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
+# The actions only one mode calls (workflows/steps.py grant_step): every other action both modes call.
+MODE_ONLY = {"group": {"ram:AddUserToGroup"}, "user": {"ram:AttachPolicyToUser"}}
 # Performed by Function Compute with the role, not by our code: writing the function's logs
 # (logConfig) and delivering failed async events to the queue (asyncInvokeConfig.onFailure).
 PLATFORM_ACTIONS = {"log:PostLogStoreLogs", "mns:SendMessage"}
@@ -39,7 +54,7 @@ STAR_RESOURCE_OK = {"ram:GetAccountAlias", "ram:GetPasswordPolicy", "ram:ListUse
 # Anything that could make the role (or anyone) more powerful than it is.
 ESCALATION = [
     r"ram:(Create|Update|Delete)Policy(Version)?", r"ram:SetDefaultPolicyVersion",
-    r"ram:\w*Role\w*", r"ram:AttachPolicyTo(Group|Role)", r"ram:AddUserToGroup", r"ram:CreateGroup",
+    r"ram:\w*Role\w*", r"ram:AttachPolicyTo(Group|Role)", r"ram:(Create|Update|Delete)Group",
     r"ram:UpdateLoginProfile", r"ram:Set\w+", r"ram:(Create|Delete)AccountAlias", r"ram:(Bind|Create)\w*MFA\w*",
     r"sts:\w+", r"ims:\w+", r"resourcemanager:\w+", r"kms:GetSecretValue", r"kms:SetSecretPolicy",
     r"kms:\w*(Decrypt|KeyPolicy|CreateKey|Grant)\w*", r"kms:UpdateSecret(VersionStage)?",  # rotation off: allowed
@@ -81,23 +96,53 @@ def test_document_shape(path):
 def test_no_wildcard_action_and_no_escalation(path):
     granted = grants(load_policy(path))
     assert not [a for a in granted if "*" in a or "?" in a]
-    bad = sorted(a for a in granted if any(re.fullmatch(p, a) for p in ESCALATION)
-                 and not (a == "ram:AddUserToGroup" and set(granted[a]) <= OUR_GROUPS | {"acs:ram:*:*:user/*"}))
+    bad = sorted(a for a in granted if any(re.fullmatch(p, a) for p in ESCALATION))
     assert not bad, f"actions that could grant more than the role has: {bad}"
     # joining a group is a grant: only into our two groups (they hold one ARMS policy each, hrctl setup)
+    assert set(granted.get("ram:AddUserToGroup", [])) <= OUR_GROUPS | {"acs:ram:*:*:user/*"}
 
 
 def test_attach_is_limited_to_the_two_arms_policies():
-    resources = grants()["ram:AttachPolicyToUser"]
+    resources = grants(load_policy(USER_MODE_POLICY_PATH))["ram:AttachPolicyToUser"]
     policies = [r for r in resources if ":policy/" in r]
     assert {r.rsplit("/", 1)[1] for r in policies} == ARMS_POLICIES
     assert all(r.startswith("acs:ram:*:system:policy/") for r in policies)
     assert [r for r in resources if ":policy/" not in r] == ["acs:ram:*:*:user/*"]
 
 
-def test_resources_are_scoped():
+def test_group_mode_attaches_no_policy_to_anyone():
+    """CIS 1.16: in group mode the role cannot attach any policy to a user (nor to a group or role)."""
+    granted = grants(load_policy(POLICY_PATH))
+    assert not [a for a in granted if a.startswith("ram:AttachPolicyTo")]
+    assert "ram:AttachPolicyToUser" in grants(load_policy(USER_MODE_POLICY_PATH))       # the check above can fail
+
+
+def test_add_user_to_group_is_limited_to_the_two_arms_groups():
+    """RAM's resource for a group: acs:ram:*:<account>:group/<GroupName>; only our two (the default
+    GROUP_READ_ONLY / GROUP_FULL: changing them means changing the policy, as the README says)."""
+    settings = Settings()
+    resources = grants(load_policy(POLICY_PATH))["ram:AddUserToGroup"]
+    assert sorted(r for r in resources if ":group/" in r) == sorted(
+        f"acs:ram:*:*:group/{name}" for name in settings.groups.values())
+    assert [r for r in resources if ":group/" not in r] == ["acs:ram:*:*:user/*"]
+    assert "ram:AddUserToGroup" not in grants(load_policy(USER_MODE_POLICY_PATH))
+
+
+def test_the_two_documents_differ_only_in_how_a_level_is_granted():
+    """One source of truth: the user-mode document is the group-mode one with the AddUserToGroup
+    statement replaced by the AttachPolicyToUser one, nothing else."""
+    group, user = load_policy(POLICY_PATH)["Statement"], load_policy(USER_MODE_POLICY_PATH)["Statement"]
+    assert len(group) == len(user)
+    differ = [(g, u) for g, u in zip(group, user) if g != u]
+    assert len(differ) == 1
+    (g, u), = differ
+    assert (g["Action"], u["Action"]) == ("ram:AddUserToGroup", "ram:AttachPolicyToUser")
+
+
+@pytest.mark.parametrize("mode", ["group", "user"])
+def test_resources_are_scoped(mode):
     prefix = Settings().secret_prefix
-    for action, resources in grants().items():
+    for action, resources in grants(load_policy(POLICY_PATHS[mode])).items():
         if "*" in resources:
             assert action in STAR_RESOURCE_OK, f"{action} on every resource"
             assert resources == ["*"]
@@ -138,6 +183,8 @@ def test_every_deployed_function_has_a_role():
 
 
 def test_every_action_the_code_calls_is_granted_and_nothing_else():
+    """Per role; the lifecycle role per GRANT_MODE: what its functions reach, less what only the
+    other mode calls (MODE_ONLY)."""
     _, unresolved = actions_called()
     assert not unresolved, f"action names the scan cannot see (use literals): {unresolved}"
     reached = actions_by_function()
@@ -150,6 +197,14 @@ def test_every_action_the_code_calls_is_granted_and_nothing_else():
         assert not missing, f"{names}: called by {functions} but not granted: {missing}"
         unused = sorted(granted - set(called) - PLATFORM_ACTIONS)
         assert not unused, f"{names}: granted but never called by {functions}: {unused}"
+    lifecycle = {**reached["onboarding"], **reached["offboarding"]}
+    assert MODE_ONLY["group"] | MODE_ONLY["user"] <= set(lifecycle)
+    for mode, path in POLICY_PATHS.items():
+        other = next(m for m in MODE_ONLY if m != mode)
+        called = {a: where for a, where in lifecycle.items() if a not in MODE_ONLY[other]}
+        granted = set(grants(load_policy(path)))
+        assert not {a: w for a, w in called.items() if a not in granted}, f"{mode} mode: called, not granted"
+        assert not sorted(granted - set(called) - PLATFORM_ACTIONS), f"{mode} mode: granted, never called"
 
 
 def test_the_rotation_role_is_the_rotation_and_nothing_more():
@@ -198,19 +253,27 @@ def _exercise(cloud, ram, mocker):
 
 
 @pytest.mark.after_suite
-def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
+@pytest.mark.parametrize("mode", ["group", "user"])
+def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, monkeypatch, capsys, mode):
+    if mode == "user":
+        use_user_mode(cloud, monkeypatch)
+    mark = cloud.calls.mark()
     sweep = _exercise(cloud, ram, mocker)
     assert sweep is not None
-    here = function_actions(cloud)
+    here = {f"{c.service}:{c.action}" for c in cloud.calls.since(mark)
+            if c.service and c.action and c.access_key_id == cloud.access_key_id}
+    assert here <= set(grants(load_policy(POLICY_PATHS[mode]))), "called at run time, not granted in this mode"
+    other = next(m for m in MODE_ONLY if m != mode)
+    assert MODE_ONLY[mode] <= here and not MODE_ONLY[other] & here, (mode, sorted(here))
     seen = dict(FUNCTION_ACTIONS)
-    for action in here:
+    for action in function_actions(cloud):
         seen.setdefault(action, "tests/test_role_policy.py (lifecycle)")
-    granted = set(grants())
+    granted = set(grants(load_policy(POLICY_PATH))) | set(grants(load_policy(USER_MODE_POLICY_PATH)))
     assert not {a: t for a, t in seen.items() if a not in granted}, "called at run time, not granted"
     reached = actions_by_function()
     static = {**reached["onboarding"], **reached["offboarding"]}
     assert not {a: t for a, t in seen.items() if a not in static}, "called at run time, invisible to the scan"
-    assert {"ram:CreateUser", "ram:AttachPolicyToUser", "kms:CreateSecret", "ram:DeleteUser"} <= set(seen)
+    assert {"ram:CreateUser", "kms:CreateSecret", "ram:DeleteUser"} | MODE_ONLY[mode] <= set(seen)
     rotation_granted = set(grants(load_policy(ROTATION_POLICY_PATH)))
     assert not {a: t for a, t in ROTATION_ACTIONS.items() if a not in rotation_granted}, \
         "called by the rotation function at run time, not granted to its role"
@@ -218,7 +281,7 @@ def test_actions_called_at_run_time_are_granted(cloud, ram, mocker, capsys):
         "called by the rotation function at run time, invisible to the scan"
     with capsys.disabled():
         not_seen = sorted(set(static) - set(seen))
-        print(f"\nrole policy: {len(granted)} actions granted, {len(seen)} seen at run time"
+        print(f"\nrole policy ({mode} mode): {len(granted)} actions granted, {len(seen)} seen at run time"
               f"{', not exercised: ' + ', '.join(not_seen) if not_seen else ''}")
 
 

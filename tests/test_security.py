@@ -406,8 +406,20 @@ def test_only_the_two_arms_policies_are_ever_attached(cloud):
     seed_admin(cloud)
     for i, (mode, level) in enumerate([("programmatic", "read-only"), ("console", "full"), ("programmatic", "full")]):
         onboarding.handler(as_bytes(event(mode=mode, level=level, event_id=f"e{i}")), None)
+    # group mode (the default): no policy attached to anyone; the users join our two groups only
+    assert [c for c in cloud.calls if c.action.startswith("AttachPolicyTo")] == []
+    joined = {c.params.get("GroupName") for c in cloud.calls if c.action == "AddUserToGroup" and c.mutating}
+    assert joined == {"hr-arms-read-only", "hr-arms-full"}
+
+
+def test_only_the_two_arms_policies_are_ever_attached_in_user_mode(user_mode):
+    """GRANT_MODE=user: the seed's direct attachment, of the two ARMS system policies only."""
+    cloud = user_mode
+    seed_admin(cloud)
+    for i, (mode, level) in enumerate([("programmatic", "read-only"), ("console", "full"), ("programmatic", "full")]):
+        onboarding.handler(as_bytes(event(mode=mode, level=level, event_id=f"e{i}")), None)
     attached = {c.params.get("PolicyName") for c in cloud.calls if c.action == "AttachPolicyToUser"}
-    assert attached <= {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
+    assert attached == {"AliyunARMSReadOnlyAccess", "AliyunARMSFullAccess"}
     assert {c.params.get("PolicyType") for c in cloud.calls if "Policy" in c.action and c.mutating} == {"System"}
 
 

@@ -113,6 +113,9 @@ BAD = [
     ("KEY_MAX_AGE_DAYS", "91"), ("KEY_MAX_AGE_DAYS", "0"), ("KEY_MAX_AGE_DAYS", "90d"), ("KEY_MAX_AGE_DAYS", ""),
     ("KEY_ROTATION_OVERLAP_HOURS", "0"), ("KEY_ROTATION_OVERLAP_HOURS", "24h"),
     ("KEY_ROTATION_OVERLAP_HOURS", "721"),
+    # issue 13's grants through groups
+    ("GRANT_MODE", "groups"), ("GRANT_MODE", ""), ("GROUP_READ_ONLY", "arms ro"), ("GROUP_READ_ONLY", ""),
+    ("GROUP_FULL", "x" * 65), ("GROUP_FULL", "hr-arms-read-only"),
 ]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..domain import ownership
+from ..domain.access import DEFAULT_GROUPS, Grant, held_grants
 from ..domain.audit import AccessKeyView, SecretView, UserView
 from ..domain.ownership import Marker
 from .clients import api_time, listed
@@ -113,7 +114,7 @@ def policies(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListPoliciesForUser", UserName=user_name), "Policies", "Policy")
 
 
-def groups(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
+def groups_of(cloud: Cloud, user_name: str) -> list[dict[str, Any]]:
     return listed(cloud.ram("ListGroupsForUser", UserName=user_name), "Groups", "Group")
 
 
@@ -137,13 +138,24 @@ def all_secrets(store: SecretStore) -> dict[str, SecretInfo]:
         page += 1
 
 
+def grants(cloud: Cloud, user_name: str, groups: dict[str, str]) -> set[Grant]:
+    """The ARMS grants ``user_name`` holds: our groups (``groups``: level -> name) and direct ARMS
+    attachments (``domain.access.held_grants``). Two reads."""
+    attached = {str(p.get("PolicyName")) for p in policies(cloud, user_name) if p.get("PolicyType") == "System"}
+    return held_grants(attached, {str(g.get("GroupName")) for g in groups_of(cloud, user_name)}, groups)
+
+
 def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser,
-              secrets_index: Mapping[str, SecretInfo] | None = None) -> UserView:
-    """One managed user's read model for the access review (``domain.audit``): policies, groups,
-    keys, login profile, MFA, and what sits at its secret names (looked up in ``secrets_index``
-    when given: ``all_secrets``; else one DescribeSecret per name). Metadata only, never a secret
-    value. The usage reads (last logon, key last use) are the audit's: ``workflows.audit``."""
+              secrets_index: Mapping[str, SecretInfo] | None = None,
+              arms_groups: dict[str, str] | None = None) -> UserView:
+    """One managed user's read model for the access review (``domain.audit``): policies, groups (and
+    the ARMS levels ``arms_groups``, level -> our group name, grant), keys, login profile, MFA, and
+    what sits at its secret names (looked up in ``secrets_index`` when given: ``all_secrets``; else
+    one DescribeSecret per name). Metadata only, never a secret value. The usage reads (last logon,
+    key last use) are the audit's: ``workflows.audit``."""
     name = managed.user_name
+    arms_groups = arms_groups if arms_groups is not None else DEFAULT_GROUPS
+    group_names = tuple(str(g.get("GroupName")) for g in groups_of(cloud, name))
     profile = cloud.try_ram("GetLoginProfile", UserName=name)
     mfa = cloud.try_ram("GetUserMFAInfo", UserName=name)
     secrets = []
@@ -160,7 +172,8 @@ def user_view(cloud: Cloud, store: SecretStore, managed: ManagedUser,
         user_name=name, marker=managed.marker, display_name=str(managed.user.get("DisplayName") or ""),
         created=api_time(managed.user.get("CreateDate")),
         policies=tuple(str(p.get("PolicyName")) for p in policies(cloud, name)),
-        groups=tuple(str(g.get("GroupName")) for g in groups(cloud, name)),
+        groups=group_names,
+        group_levels=tuple(lvl for lvl, group in arms_groups.items() if group in group_names),
         access_keys=tuple(AccessKeyView(str(k.get("AccessKeyId")), str(k.get("Status")), api_time(k.get("CreateDate")))
                           for k in access_keys(cloud, name)),
         console=profile is not None,

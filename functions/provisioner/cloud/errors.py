@@ -24,6 +24,10 @@ ALREADY_EXISTS_CODES = frozenset({
     "Rejected.ResourceExist",
 })
 
+# AddUserToGroup into a group that does not exist: ``hrctl setup`` was not run (a not-found code
+# too, but never "already done" for an addition).
+GROUP_MISSING_CODES = frozenset({"EntityNotExist.Group"})
+
 IN_DELETE_WINDOW_CODES = frozenset({"Rejected.ResourceInDeleteWindow"})
 
 # CreateSecret of a RAMCredentials secret whose AccessKeys are not the RAM user's exact key set
@@ -40,6 +44,7 @@ class CloudError(Exception):
 
     step: dict | None = None     # set by workflows.steps.execute: the planned step that failed
     done: int = 0                # and how many steps before it were done
+    hint: str | None = None      # what a human should do (our own words, never the API's text)
 
     def __init__(self, action: str, code: str | None, status: int | None = None,
                  request_id: str | None = None) -> None:
@@ -62,6 +67,10 @@ class CloudError(Exception):
     @property
     def already_exists(self) -> bool:
         return self.code in ALREADY_EXISTS_CODES
+
+    @property
+    def group_missing(self) -> bool:
+        return self.code in GROUP_MISSING_CODES
 
     @property
     def in_delete_window(self) -> bool:

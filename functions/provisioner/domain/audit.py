@@ -97,12 +97,13 @@ class UserView:
     display_name: str = ""
     created: datetime | None = None
     policies: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()     # every RAM group the user is in
+    group_levels: tuple[str, ...] = ()   # the ARMS levels our groups among them grant (GRANT_MODE=group)
     access_keys: tuple[AccessKeyView, ...] = ()
     console: bool = False            # has a login profile
     mfa_bind_required: bool | None = None
     mfa: bool = False                # an MFA device is bound
     secrets: tuple[SecretView, ...] = field(default_factory=tuple)   # what sits at the user's secret names
-    groups: tuple[str, ...] = ()
     console_created: datetime | None = None    # the login profile's CreateDate
     last_login: datetime | None = None         # GetUser's LastLoginDate (None: never, or not read)
 
@@ -131,11 +132,10 @@ class AuditPolicy:
         return set(self.groups.values()) if self.group_mode else set()
 
 
-def level(view: UserView, policy: AuditPolicy | None = None) -> str | None:
-    """``read-only`` / ``full`` from the ARMS policy attached or, in group mode, our group the user
-    is in (None: neither; ``mixed``: both levels)."""
-    groups = policy.groups if policy is not None and policy.group_mode else {}
-    levels = [lvl for lvl, name in ARMS_POLICIES.items() if name in view.policies or groups.get(lvl) in view.groups]
+def level(view: UserView) -> str | None:
+    """``read-only`` / ``full`` from the ARMS grants, through our groups or a policy attached directly
+    (None: neither; ``mixed``: both levels)."""
+    levels = sorted({lvl for lvl, policy in ARMS_POLICIES.items() if policy in view.policies} | set(view.group_levels))
     if len(levels) > 1:
         return "mixed"
     return levels[0] if levels else None
@@ -364,7 +364,7 @@ def row(view: UserView, now: datetime, tz_name: str, grace_days: int,
     age = key_age_days(view, now)
     return {
         "userName": view.user_name, "displayName": view.display_name, "employeeId": marker.employee_id,
-        "state": marker.state, "level": level(view, policy), "credential": credential_kind(view),
+        "state": marker.state, "level": level(view), "credential": credential_kind(view),
         "keyAgeDays": age, "keyAge": key_age_bucket(age),
         "mfa": view.mfa, "console": view.console,
         "leaveDate": _iso_day(marker.leave_date), "contractEnd": _iso_day(marker.end_date),

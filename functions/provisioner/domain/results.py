@@ -91,7 +91,9 @@ def is_config_failure(body: object) -> bool:
 
 
 def error_fields(error: Any) -> dict[str, Any]:
-    return {"code": error.code, "action": error.action, "requestId": error.request_id}
+    hint = getattr(error, "hint", None)
+    return {"code": error.code, "action": error.action, "requestId": error.request_id,
+            **({"hint": hint} if hint else {})}
 
 
 def http_status(body: Result) -> int:

@@ -15,6 +15,11 @@ Every value is checked; nothing is silently corrected. The rules:
   The role policy grants ``secret/<prefix>*`` only: changing the prefix means changing
   policies/function-role-policy.json with it (README).
 - WEBHOOK_SIGNING_KEY: empty (every webhook refused) or at least 16 characters.
+- GRANT_MODE: ``group`` (default: the level's RAM group) or ``user`` (the ARMS policy attached to
+  the user). GROUP_READ_ONLY / GROUP_FULL: RAM group names (CreateGroup's rule: 1-64 of letters,
+  digits, ``.``, ``_``, ``-``), different from each other (compared ignoring letter case). The role
+  policy grants AddUserToGroup on the default names only: changing them means changing
+  policies/function-role-policy.json with them (README).
 
 A bad value raises ConfigError naming the variable (``ConfigError.<SETTING>`` is the result's error
 code); a secret's value is never echoed.
@@ -28,12 +33,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ..domain.access import DEFAULT_GROUPS, GRANT_MODES, GROUP
+
 _TRUE, _FALSE = "true", "false"
 _REGION_CHARS = frozenset(string.ascii_lowercase + string.digits)
 _SECRET_PREFIX_CHARS = frozenset(string.ascii_letters + string.digits + "_/+=.@-")
 _HOST_CHARS = frozenset(string.ascii_letters + string.digits + ".-:[]")
 _KEY_ID_CHARS = frozenset(string.ascii_letters + string.digits + "-_:/.")
 _INSTANCE_ID_CHARS = frozenset(string.ascii_letters + string.digits + "-_")
+_GROUP_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
+MAX_GROUP_NAME = 64
 MAX_SECRET_PREFIX = 48
 MIN_WEBHOOK_KEY = 16
 EMPTY_MEANS_NONE = frozenset({"KMS_ENDPOINT", "KMS_ENCRYPTION_KEY_ID", "KMS_INSTANCE_ID", "WEBHOOK_SIGNING_KEY",
@@ -181,6 +190,35 @@ def _webhook_key(env: Env) -> str:
     return raw
 
 
+def _grant_mode(env: Env) -> str:
+    raw = _raw(env, "GRANT_MODE")
+    if raw is None:
+        return GROUP
+    if raw not in GRANT_MODES:
+        raise ConfigError("GRANT_MODE", f"GRANT_MODE must be {' or '.join(GRANT_MODES)}, got {raw[:64]!r}")
+    return raw
+
+
+def _group_name(env: Env, name: str, default: str) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if len(raw) > MAX_GROUP_NAME or not _GROUP_NAME_CHARS.issuperset(raw):
+        raise ConfigError(name, f"{name} must be a RAM group name: 1-{MAX_GROUP_NAME} letters, digits, '.', '_' "
+                          f"or '-', got {raw[:64]!r}; the role policy grants AddUserToGroup on the group names "
+                          "(policies/function-role-policy.json): change both together")
+    return raw
+
+
+def _groups(env: Env) -> tuple[str, str]:
+    read_only = _group_name(env, "GROUP_READ_ONLY", DEFAULT_GROUPS["read-only"])
+    full = _group_name(env, "GROUP_FULL", DEFAULT_GROUPS["full"])
+    if read_only.lower() == full.lower():
+        raise ConfigError("GROUP_FULL", f"GROUP_FULL must differ from GROUP_READ_ONLY (both {full[:64]!r}): one group "
+                          "per ARMS level")
+    return read_only, full
+
+
 SCHEMA_FILES = ("onboarding-event.schema.json", "offboarding-event.schema.json", "sweep-payload.schema.json",
                 "audit-payload.schema.json", "rotation-payload.schema.json")
 
@@ -266,6 +304,9 @@ class Settings:
     mfa_grace_days: int = 7            # days a console user may go without MFA (CIS 1.4)
     key_max_age_days: int = 90
     key_rotation_overlap_hours: int = 24
+    grant_mode: str = GROUP
+    group_read_only: str = DEFAULT_GROUPS["read-only"]
+    group_full: str = DEFAULT_GROUPS["full"]
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Settings:
@@ -312,8 +353,10 @@ class Settings:
         if overlap >= key_max_age * 24:
             raise ConfigError("KEY_ROTATION_OVERLAP_HOURS", f"KEY_ROTATION_OVERLAP_HOURS must be less than "
                               f"KEY_MAX_AGE_DAYS in hours ({key_max_age * 24}), got {overlap}")
+        group_read_only, group_full = _groups(env)
         return cls(
             key_max_age_days=key_max_age, key_rotation_overlap_hours=overlap,
+            grant_mode=_grant_mode(env), group_read_only=group_read_only, group_full=group_full,
             notify_webhook_url=notify_url, notify_kind=notify_kind,
             notify_webhook_secret=_raw(env, "NOTIFY_WEBHOOK_SECRET") or "",
             notify_timeout_ms=_int(env, "NOTIFY_TIMEOUT_MS", 3_000, 100, 10_000),
@@ -342,6 +385,11 @@ class Settings:
             audit_fixes=_bool(env, "AUDIT_FIXES", False),
             mfa_grace_days=_int(env, "MFA_GRACE_DAYS", 7, 0, 365),
         )
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """ARMS level -> the RAM group that grants it (GRANT_MODE=group)."""
+        return {"read-only": self.group_read_only, "full": self.group_full}
 
     def secret_name(self, logon_name: str) -> str:
         return f"{self.secret_prefix}{logon_name}"

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 from ..cloud import directory
 from ..cloud.clients import api_time
 from ..cloud.errors import CloudError
-from ..domain import access, audit, lifecycle, ownership
+from ..domain import audit, lifecycle, ownership
+from ..domain.access import GROUP, policy_for
 from ..domain.audit import AuditPolicy, Finding, UserView
 from ..domain.results import Result, Status, error_fields
 from ..platform import clock, log
@@ -52,26 +53,21 @@ if TYPE_CHECKING:
     from ..platform.runtime import Runtime
     from ..platform.settings import Settings
 
-DEFAULT_GROUPS = {"read-only": "hr-arms-read-only", "full": "hr-arms-full"}   # the groups branch's defaults
 SUGGESTED, APPLIED, SKIPPED, FIX_FAILED, DRY_RUN = "suggested", "applied", "skipped", "failed", "dry-run"
 
 
 def policy(settings: Settings) -> AuditPolicy:
-    """The rules' knobs from the settings. Shim: GRANT_MODE and GROUP_READ_ONLY/GROUP_FULL belong
-    to another branch; read them if this Settings has them."""
-    groups = dict(getattr(access, "DEFAULT_GROUPS", DEFAULT_GROUPS))
-    groups["read-only"] = str(getattr(settings, "group_read_only", "") or groups["read-only"])
-    groups["full"] = str(getattr(settings, "group_full", "") or groups["full"])
+    """The rules' knobs from the settings."""
     return AuditPolicy(mfa_grace_days=settings.mfa_grace_days, key_max_age_days=settings.key_max_age_days,
                        rotation_overlap_hours=settings.key_rotation_overlap_hours,
-                       group_mode=str(getattr(settings, "grant_mode", "user")) == "group", groups=groups)
+                       group_mode=settings.grant_mode == GROUP, groups=settings.groups)
 
 
 def read_user(rt: Runtime, managed: directory.ManagedUser,
               secrets_index: dict[str, SecretInfo] | None = None) -> UserView:
     """``directory.user_view`` plus the usage reads the audit's rules need: each Active key's last
     use, and a console user's LastLoginDate. Metadata only."""
-    view = directory.user_view(rt.cloud, rt.secrets, managed, secrets_index)
+    view = directory.user_view(rt.cloud, rt.secrets, managed, secrets_index, arms_groups=rt.settings.groups)
     keys = tuple(replace(k, last_used=_last_used(rt, view.user_name, k.access_key_id)) if k.status == "Active" else k
                  for k in view.access_keys)
     last_login = None
@@ -115,9 +111,9 @@ def _disable_console(rt: Runtime, view: UserView, pol: AuditPolicy, now: datetim
 def _move_to_group(rt: Runtime, view: UserView, pol: AuditPolicy, level: str) -> tuple[str, str]:
     if _still_ours(rt, view) is None:
         return SKIPPED, "the user is gone or no longer ours"
-    name, group = access.policy_for(level), pol.groups[level]
+    name, group = policy_for(level), pol.groups[level]
     attached = {str(p.get("PolicyName")) for p in directory.policies(rt.cloud, view.user_name)}
-    groups = {str(g.get("GroupName")) for g in directory.groups(rt.cloud, view.user_name)}
+    groups = {str(g.get("GroupName")) for g in directory.groups_of(rt.cloud, view.user_name)}
     if name not in attached:
         return SKIPPED, f"{name} is no longer attached directly"
     if (pol.our_groups - {group}) & groups:

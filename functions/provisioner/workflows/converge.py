@@ -31,6 +31,7 @@ from ..cloud import directory
 from ..cloud.errors import TransientError
 from ..cloud.ledger import Ledger
 from ..domain import lifecycle, ownership
+from ..domain.access import GROUP
 from ..domain.lifecycle import Desired, Target, iso, utc_seconds
 from ..domain.ordering import JOINER, LEAVER, Entry, age_problem, short_hash
 from ..domain.results import Result, Status, rejected, result
@@ -236,7 +237,8 @@ def _apply(rt: Runtime, ev: _Event, desired: Desired, user_name: str, history: b
         again = ownership.owned_by(directory.get_user(rt.cloud, user_name), ev.employee_id)
         return (again is None or again.state == ownership.DISABLED) \
             and not any(k.get("Status") == "Active" for k in keys) \
-            and not directory.has_login_profile(rt.cloud, user_name)
+            and not directory.has_login_profile(rt.cloud, user_name) \
+            and not any(g.kind == GROUP for g in directory.grants(rt.cloud, user_name, rt.settings.groups))
     fields: dict[str, Any] = {"disabledAt": iso(disabled_at), "actions": steps.describe(done)}
     if desired.reason:
         fields["reason"] = desired.reason

@@ -6,14 +6,22 @@ Lifecycle (state in the ownership marker, see ``ownership``):
     active ──leaver, future──▶ active;end=D ──D ended in HR_TIMEZONE (sweep)──▶ disabled(at)
 
 Disable = DeleteLoginProfile, every Active AccessKey set Inactive (kept for a
-rehire inside the grace period), then the marker ``st=disabled;at=...``.
+rehire inside the grace period), the ARMS grants taken away, then the marker
+``st=disabled;at=...``. The grants: in both modes the user leaves our groups
+(RemoveUserFromGroup: a disabled user is never in one); in group mode a direct ARMS
+attachment from an earlier version is detached too (the leaver's event is its next
+event: it moves to "no group"); in user mode a direct attachment stays until deletion
+(the seed's behaviour: without a credential it grants nothing). A rehire adds the
+grant back (onboarding).
 The marker is written LAST, so a crash anywhere leaves a user that is still
 ``active`` and the next event or sweep redoes the (idempotent) steps.
 
 Delete, in the order RAM requires (DeleteUser answers ``DeleteConflict.User.*``
 while anything is attached): a RAMCredentials secret is scheduled for deletion
 first (KMS rotates those through the RAM user; once the user is gone rotation
-breaks), then DetachPolicyFromUser each, RemoveUserFromGroup each,
+breaks), then DetachPolicyFromUser each, RemoveUserFromGroup each (a group that is not
+ours too: RAM refuses DeleteUser while the user is in any group, DeleteConflict.User.Group,
+and we delete only users we created; logged),
 DeleteAccessKey each, DeleteLoginProfile, UnbindMFADevice +
 DeleteVirtualMFADevice, DeleteUser, and last a Generic secret is scheduled for
 deletion (``SECRET_RECOVERY_DAYS``; it stays restorable for a rehire). Every
@@ -33,9 +41,11 @@ from ..cloud import directory
 from ..cloud.ledger import ledger_name
 from ..cloud.secret_store import RAM_CREDENTIALS
 from ..domain import ownership
+from ..domain.access import GROUP, USER, plan_revoke
 from ..domain.lifecycle import utc_seconds
 from ..domain.ownership import Marker
 from ..domain.results import Result
+from ..platform import log
 from . import steps
 from .steps import Step
 
@@ -59,6 +69,10 @@ def plan_disable(rt: Runtime, user_name: str, marker: Marker, when: datetime) ->
             and ram_secret.owned_by(marker.employee_id)):
         plan.append(steps.kms("UpdateSecretRotationPolicy", SecretName=ram_secret.name,
                               EnableAutomaticRotation="false"))
+    held = directory.grants(rt.cloud, user_name, rt.settings.groups)
+    if rt.settings.grant_mode == USER:
+        held = {g for g in held if g.kind == GROUP}      # user mode: a direct attachment stays
+    plan.extend(steps.grant_step(op, grant, user_name, rt.settings.groups) for op, grant in plan_revoke(held))
     # Last, so a crash before it leaves the user "active" and everything above is redone. A user
     # already disabled keeps its time (the grace period runs from the first disable).
     if marker.state != ownership.DISABLED:
@@ -89,7 +103,11 @@ def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
     for policy in directory.policies(rt.cloud, user_name):
         plan.append(steps.ram("DetachPolicyFromUser", PolicyType=policy["PolicyType"],
                               PolicyName=policy["PolicyName"], UserName=user_name))
-    for group in directory.groups(rt.cloud, user_name):
+    ours = set(rt.settings.groups.values())
+    for group in directory.groups_of(rt.cloud, user_name):
+        if group["GroupName"] not in ours:
+            log.info("a group that is not ours: the user leaves it first (RAM refuses DeleteUser before)",
+                     step="delete", foreignGroup=group["GroupName"])
         plan.append(steps.ram("RemoveUserFromGroup", UserName=user_name, GroupName=group["GroupName"]))
     for key in directory.access_keys(rt.cloud, user_name):
         plan.append(steps.ram("DeleteAccessKey", UserName=user_name, UserAccessKeyId=key["AccessKeyId"]))

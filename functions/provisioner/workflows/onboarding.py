@@ -14,8 +14,13 @@ Steps (reads first; nothing is changed before ownership is settled):
    EntityAlreadyExists.User → read again and decide again), or, for a user we
    manage, UpdateUser when the marker must change (rehire: disabled → active;
    endDate set, changed or cleared).
-4. The ARMS policy the level implies is attached, the other one detached
-   (mover). Policies we did not attach are never touched.
+4. The ARMS level is granted the way ``GRANT_MODE`` says (``domain.access``): group mode adds
+   the user to our group of its level, user mode attaches the level's policy. Every other ARMS
+   grant goes, in the order of the swap rule (``plan_grants``: a grant above the target level
+   first, then the target, then the rest), so no moment holds more access than either event
+   implies: a mover swaps groups, a direct attachment from an earlier version (or a membership,
+   back in user mode) moves to the mode's way. Groups and policies that are not ours are never
+   touched. A missing group is a permanent ``failed`` whose error says to run ``hrctl setup``.
 5. Exactly one credential, of the event's kind, held in KMS:
    - programmatic: keys that are not the secret's current (Active) version are
      deleted first; CreateAccessKey; the secret is written (version id =
@@ -48,11 +53,12 @@ from ..cloud import directory
 from ..cloud.errors import RAM_SECRET_KEYS_CHANGED, RESTORED_CODES, CloudError, TransientError
 from ..cloud.secret_store import RAM_CREDENTIALS, SecretInfo
 from ..domain import ownership
-from ..domain.access import ARMS_POLICIES, policy_for
+from ..domain.access import Grant, plan_grants, policy_for
 from ..domain.credentials import PROGRAMMATIC, Versions, held_keys, is_password_version, make_password
 from ..domain.ordering import Entry
 from ..domain.results import Result, Status, result
 from ..platform import clock, log
+from . import steps
 
 if TYPE_CHECKING:
     from ..platform.runtime import Runtime
@@ -81,6 +87,8 @@ class Onboarding:
         assert head.level is not None and head.mode is not None  # noqa: S101 - a joiner entry
         self.mode = head.mode
         self.policy = policy_for(head.level)
+        self.groups = rt.settings.groups
+        self.grant = Grant(rt.settings.grant_mode, head.level)
         console = (event.get("access") or {}).get("console") or {}
         self.reset_required = console.get("passwordResetRequired", True)
         self.mfa_required = console.get("mfaBindRequired", True)
@@ -157,18 +165,16 @@ class Onboarding:
             self.ram("UpdateUser", UserName=self.user_name, NewComments=wanted)
             log.info("marker updated", step="marker", previousState=marker.state, endDate=self.end_date)
 
+    def grants(self) -> set[Grant]:
+        """The ARMS grants the user holds (our groups, direct ARMS attachments)."""
+        return directory.grants(self.cloud, self.user_name, self.groups)
+
     def reconcile_policies(self, fresh: bool) -> None:
-        attached: set[str | None] = set()
-        if not fresh:
-            attached = {p.get("PolicyName") for p in directory.policies(self.cloud, self.user_name)
-                        if p.get("PolicyType") == "System"}
-        if self.policy not in attached:
-            self._ignore(lambda e: e.already_exists, "AttachPolicyToUser", PolicyType="System",
-                         PolicyName=self.policy, UserName=self.user_name)
-        for other in set(ARMS_POLICIES.values()) - {self.policy}:
-            if other in attached:
-                self._ignore(lambda e: e.not_found, "DetachPolicyFromUser", PolicyType="System",
-                             PolicyName=other, UserName=self.user_name)
+        """The level granted the mode's way, every other ARMS grant removed (swap rule)."""
+        for op, grant in plan_grants(set() if fresh else self.grants(), self.grant):
+            self.changed = True
+            steps.execute(self.rt, [steps.grant_step(op, grant, self.user_name, self.groups)])
+            log.info("grant changed", step="grant", op=op, grantKind=grant.kind, armsLevel=grant.level)
 
     def access_keys(self) -> list[dict[str, Any]]:
         return directory.access_keys(self.cloud, self.user_name)
@@ -371,6 +377,8 @@ class Onboarding:
         user = self.get_user()
         marker = ownership.owned_by(user, self.employee_id)
         if marker is None or marker.state != ownership.ACTIVE:
+            return False
+        if self.grants() != {self.grant}:
             return False
         if self.mode == PROGRAMMATIC:
             keys = self.store.keys(self.access_keys())
