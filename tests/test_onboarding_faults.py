@@ -68,7 +68,7 @@ FLOWS = {
                             "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "UpdateUser", "ListPoliciesForUser", "ListGroupsForUser",
-        "AddUserToGroup", "GetLoginProfile", "ListAccessKeys", "RestoreSecret", "DeleteAccessKey",
+        "AddUserToGroup", "GetLoginProfile", "RestoreSecret", "ListAccessKeys", "DeleteAccessKey",
         "CreateAccessKey", "PutSecretValue", "ListAccessKeys", "ListSecretVersionIds", "GetUser",
         "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys", "GetLoginProfile",
         "ListSecretVersionIds"]),
@@ -90,27 +90,27 @@ FLOWS = {
     "switch-to-programmatic": (_setup_console, event(event_id="s2"), "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "GetLoginProfile",
-        "DeleteLoginProfile", "ListAccessKeys", "ListSecretVersionIds", "CreateAccessKey", "PutSecretValue",
+        "DeleteLoginProfile", "ListSecretVersionIds", "ListAccessKeys", "CreateAccessKey", "PutSecretValue",
         "ListAccessKeys", "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser",
         "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "mover": (_setup_programmatic, event(level="full", event_id="m1"), "programmatic", FULL, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "AddUserToGroup",
-        "RemoveUserFromGroup", "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds",
+        "RemoveUserFromGroup", "GetLoginProfile", "ListSecretVersionIds", "ListAccessKeys",
         "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
         "GetLoginProfile", "ListSecretVersionIds"]),
     # full -> read-only: out of the higher group first (a moment with none is fail-closed)
     "mover-down": (_setup_full, event(level="read-only", event_id="m2"), "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "RemoveUserFromGroup",
-        "AddUserToGroup", "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds",
-        "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
-        "GetLoginProfile", "ListSecretVersionIds"]),
+        "AddUserToGroup", "GetLoginProfile", "ListSecretVersionIds", "ListAccessKeys", "ListSecretVersionIds",
+        "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys", "GetLoginProfile",
+        "ListSecretVersionIds"]),
     # a direct attachment of an earlier version moves to the group: into it, then detached
     "migrate-direct": (_setup_direct_attachment, event(event_id="g1"), "programmatic", None, [
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue", "ListSecretVersionIds",
         "GetUser", "DescribeSecret", "ListPoliciesForUser", "ListGroupsForUser", "AddUserToGroup",
-        "DetachPolicyFromUser", "GetLoginProfile", "ListAccessKeys", "ListSecretVersionIds",
+        "DetachPolicyFromUser", "GetLoginProfile", "ListSecretVersionIds", "ListAccessKeys",
         "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
         "GetLoginProfile", "ListSecretVersionIds"]),
 }
