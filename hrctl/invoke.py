@@ -29,7 +29,7 @@ def target(real, alias="corp"):
 
         from .target import set_up_groups
         runtime.reset()
-        set_up_groups(cloud, runtime.settings())
+        set_up_groups(cloud, runtime.settings().groups)
         try:
             yield cloud
         finally:

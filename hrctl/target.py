@@ -85,7 +85,7 @@ def open_target(endpoint: str | None = None, real: bool = False, log_level: str 
         with LocalCloud(account_alias=os.environ.get("HRCTL_ACCOUNT_ALIAS", "corp")) as cloud:
             os.environ.update(cloud.function_env())
             os.environ["ACCOUNT_ID"] = cloud.account_id
-            set_up_groups(cloud, _settings())
+            set_up_groups(cloud, _settings().groups)
             yield Target("local", f"a fresh in-process localcloud ({cloud.endpoint}; gone when this command ends)",
                          account_id=cloud.account_id, cloud=cloud)
     finally:
@@ -96,12 +96,16 @@ def open_target(endpoint: str | None = None, real: bool = False, log_level: str 
         runtime.reset()
 
 
-def set_up_groups(cloud, settings) -> None:
-    """A fresh in-process localcloud made an account as ``hrctl setup`` leaves it: the two ARMS
-    groups (GROUP_READ_ONLY / GROUP_FULL) that GRANT_MODE=group adds users to exist."""
-    for group in settings.groups.values():
+def set_up_groups(cloud, groups: dict) -> None:
+    """A fresh localcloud (in-process) made an account as ``hrctl setup`` leaves it: the two ARMS
+    groups (``groups``: level -> name, the GROUP_READ_ONLY / GROUP_FULL settings) that
+    GRANT_MODE=group adds users to, each holding its ARMS system policy. The demo, the benchmarks
+    and the tests' accounts start from here."""
+    from provisioner.domain.access import policy_for
+    for level, group in groups.items():
         if group not in cloud.ram.groups():
             cloud.ram.create_group(group, comments="hr-ram-provisioner ARMS level (hrctl setup)")
+            cloud.ram.attach_policy_to_group("System", policy_for(level), group)
 
 
 def _check_credentials() -> None:

@@ -33,11 +33,9 @@ def role_policy(secret_prefix="ram-user/", mode="group"):
 
 
 def make_groups(cloud, groups=None):
-    """The two ARMS groups, as ``hrctl setup`` leaves an account (without their policies: the
-    functions only add and remove members)."""
-    for name in (groups or DEFAULT_GROUPS).values():
-        if name not in cloud.ram.groups():
-            cloud.ram.create_group(name, comments="hr-ram-provisioner ARMS level")
+    """The two ARMS groups with their policies, as ``hrctl setup`` leaves an account."""
+    from hrctl.target import set_up_groups
+    set_up_groups(cloud, groups or DEFAULT_GROUPS)
 
 
 def use_user_mode(cloud, monkeypatch):

@@ -155,17 +155,19 @@ def test_a_missing_secret_is_found(people, kms, as_audit):
 
 
 def test_the_direct_arms_attachment_moves_to_its_group(people, ram, as_audit):
-    """Group mode's fix, called as the run calls it (GRANT_MODE is the groups branch's setting)."""
+    """Group mode's fix (GRANT_MODE=group, the default; the account's two groups exist as `hrctl
+    setup` leaves them), called as the run calls it."""
     from provisioner.cloud import directory
-    from provisioner.domain.audit import AuditPolicy
     from provisioner.platform import runtime
     from provisioner.workflows import audit as workflow
-    for group in ("hr-arms-read-only", "hr-arms-full"):
-        ram.create_group(rm.CreateGroupRequest(group_name=group))
     as_audit(fixes=True)
     rt = runtime.get()
-    groups = {"read-only": "hr-arms-read-only", "full": "hr-arms-full"}
-    pol = AuditPolicy(group_mode=True, groups=groups)
+    pol = workflow.policy(rt.settings)
+    assert pol.group_mode and pol.groups == {"read-only": "hr-arms-read-only", "full": "hr-arms-full"}
+    for user in ("pa.key", "co.user"):           # as an earlier version (user mode) left them: attached directly
+        ram.remove_user_from_group(rm.RemoveUserFromGroupRequest(group_name="hr-arms-read-only", user_name=user))
+        ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", user_name=user,
+                                                               policy_name="AliyunARMSReadOnlyAccess"))
     managed = {m.user_name: m for m in directory.list_users(rt.cloud).managed}
     view = workflow.read_user(rt, managed["pa.key"])
     (finding,) = [f for f in workflow.audit.findings(view, T0, pol) if f["alert"] == "direct-arms-attachment"]
