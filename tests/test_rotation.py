@@ -523,3 +523,49 @@ def test_a_key_in_flight_is_left_to_its_run_then_taken_for_an_orphan(cloud, rota
     report = rotate()
     assert report["counts"]["strays"] == 1 and report["counts"]["rotated"] == 1, report
     assert other not in [k for k, _ in keys(cloud)] and kms_previous(cloud) == old
+
+
+# -- review (issue 13): a re-mint that lands between the rotation's re-check and its write ---------------------
+def test_rotation_holding_before_its_write_while_a_mover_switches_to_console(cloud, env):
+    """Rotation parked after its re-check, right before PutSecretValue; a mover (programmatic -> console)
+    runs to the end meanwhile: the keys deleted (the rotation's new one too), a password version
+    written, a login profile. The rotation's write must not then name its (deleted) key as KMS's current
+    version over the mover's password: the console user's credential stays KMS's current version."""
+    from tests.concurrency_support import joiner
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, "PutSecretValue", when="before")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        mover = joiner("m1", (due - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ"), mode="console")
+        assert fc[0].run("onboarding", mover, now=due)["status"] == "provisioned"
+        password_version = kms_current(cloud)
+        assert password_version.startswith("pw-") and keys(cloud) == []
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] != "rotated", row
+        assert keys(cloud) == []
+        assert kms_current(cloud) == password_version, (kms_current(cloud), password_version)
+        inv8.check(cloud)
+
+
+def test_rotation_holding_before_its_write_while_a_leaver_then_a_rehire_run(cloud, env):
+    """Rotation parked right before PutSecretValue; a leaver disables, a rehire re-mints (a fresh key,
+    KMS's new current version, the others deleted). The rotation's write must not replace the rehire's
+    key with its own (deleted) one: KMS's current version stays an Active key of the user."""
+    from tests.concurrency_support import joiner
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, "PutSecretValue", when="before")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
+        rehire = joiner("r1", (due - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        assert fc[0].run("onboarding", rehire, now=due)["status"] == "provisioned"
+        (rehired, status), = keys(cloud)
+        assert status == "Active" and kms_current(cloud) == rehired
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] != "rotated", row
+        assert kms_current(cloud) == rehired and (rehired, "Active") in keys(cloud), (kms_current(cloud), keys(cloud))
+        inv8.check(cloud)

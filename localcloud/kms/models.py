@@ -473,6 +473,51 @@ class KmsBackend:
                 del secret.versions[oldest.version_id]
             return secret, version
 
+    def update_secret_version_stage(self, name, stage, remove_from=None, move_to=None):
+        """UpdateSecretVersionStage (Generic secrets): ``stage`` taken from ``remove_from`` (which must hold
+        it: Rejected.InvalidRequest otherwise, so a caller can move ACSCurrent only from the version it
+        believes current) and/or given to ``move_to`` (taken from whoever held it: a stage is held by at most
+        one version). ACSCurrent and ACSPrevious are never just removed; moving ACSCurrent makes the version
+        it leaves ACSPrevious, as PutSecretValue's default does (the reference is silent on it)."""
+        with self.lock:
+            secret = self._get(name)
+            if secret.planned_delete is not None:
+                raise err.in_delete_window(secret.name)
+            if secret.secret_type != GENERIC:
+                raise err.invalid_parameter("UpdateSecretVersionStage supports Generic secrets only.")
+            if not remove_from and not move_to:
+                raise err.invalid_parameter("RemoveFromVersion or MoveToVersion is required.")
+            if stage in (CURRENT, PREVIOUS) and not move_to:
+                raise err.invalid_parameter(f"{stage} can only be moved to another version: MoveToVersion "
+                                            "is required.")
+            source = secret.versions.get(remove_from) if remove_from else None
+            target = secret.versions.get(move_to) if move_to else None
+            if (remove_from and source is None) or (move_to and target is None):
+                raise err.not_found(f"{secret.name} version {remove_from if source is None else move_to}")
+            if source is not None and stage not in source.stages:
+                raise err.invalid_request(f"{secret.name}: version {remove_from} does not hold {stage}")
+            if target is not None and stage not in target.stages:
+                holder = secret.stage_holder(stage)
+                if holder is None and len({s for v in secret.versions.values() for s in v.stages} | {stage}) > 8:
+                    raise err.limit_exceeded("A secret has at most 8 version stages.")
+                if stage == CURRENT:
+                    previous = secret.stage_holder(PREVIOUS)
+                    if previous is not None and holder is not None:
+                        previous.stages.remove(PREVIOUS)
+                    if holder is not None:
+                        holder.stages.remove(CURRENT)
+                        if holder is not target:
+                            holder.stages.append(PREVIOUS)
+                    if PREVIOUS in target.stages:
+                        target.stages.remove(PREVIOUS)
+                elif holder is not None:
+                    holder.stages.remove(stage)
+                target.stages.append(stage)
+            elif source is not None and target is None:
+                source.stages.remove(stage)
+            secret.updated = self._now()
+            return secret
+
     def describe_secret(self, name):
         with self.lock:
             return self._get(name)

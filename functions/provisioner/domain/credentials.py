@@ -107,7 +107,9 @@ def held_keys(keys: list[Key], versions: Versions, now: datetime, ram_secret: bo
     key, created earlier, is its ACSPrevious)."""
     by_id = {k.access_key_id: k for k in keys}
     current = by_id.get(versions.current_id or "")
-    previous = by_id.get(versions.previous.version_id) if versions.previous else None
+    # one version holding both stages (a stage move that left ACSPrevious behind) has no previous key
+    previous = (by_id.get(versions.previous.version_id)
+                if versions.previous and versions.previous.version_id != versions.current_id else None)
     written_at = versions.current.created if versions.current else None
     if current is None and ram_secret and versions.current is not None and written_at is not None:
         made = sorted((k for k in keys if k.created is not None and k.created <= written_at),
