@@ -569,3 +569,15 @@ def test_rotation_holding_before_its_write_while_a_leaver_then_a_rehire_run(clou
         assert row["action"] != "rotated", row
         assert kms_current(cloud) == rehired and (rehired, "Active") in keys(cloud), (kms_current(cloud), keys(cloud))
         inv8.check(cloud)
+
+
+def test_a_version_holding_both_stages_has_no_previous_key():
+    """A stage move that left ACSPrevious on the version it made current (a KMS that does not move
+    ACSPrevious along): the current key is not also the overlap's previous one, so no finish deletes it."""
+    from provisioner.domain.credentials import FINISH, Key, Version, Versions, held_keys, rotation_plan
+    now = clock.now()
+    key = Key("LTAIcurrent", "Active", now - timedelta(days=2))
+    version = Version("LTAIcurrent", now - timedelta(days=2))
+    held = held_keys([key], Versions(version, version), now)
+    assert held.current == key and held.previous is None
+    assert rotation_plan(held, Versions(version, version), now, 90, 1).action != FINISH
