@@ -581,3 +581,21 @@ def test_a_version_holding_both_stages_has_no_previous_key():
     held = held_keys([key], Versions(version, version), now)
     assert held.current == key and held.previous is None
     assert rotation_plan(held, Versions(version, version), now, 90, 1).action != FINISH
+
+
+@pytest.mark.parametrize("action", ["GetUser", "ListSecretVersionIds", "ListAccessKeys"])
+def test_a_failed_test_step_leaves_no_key_outside_kms(cloud, rotate, action):
+    """The test step's reads (after CreateAccessKey, before the write) refused: the new key must not stay
+    outside KMS, Active and held by nobody, until a later run takes it for an orphan."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    hold = cloud.hold(ROTATION_KEY_ID, "CreateAccessKey", when="after")
+    worker = threading.Thread(target=lambda: rotate())
+    worker.start()
+    assert cloud.wait_held(hold, 20)
+    cloud.faults.fail(action, "Forbidden.NoPermission", 403, times=1)
+    cloud.release(hold)
+    worker.join(60)
+    assert not worker.is_alive()
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == old, keys(cloud)

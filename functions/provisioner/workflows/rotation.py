@@ -181,6 +181,10 @@ class _Rotation:
             self.counts[SKIPPED] += 1
             self.add({**row, "action": SKIPPED, "reason": str(why)})
             return
+        except Exception:
+            # the test step could not be made: nothing was written, so no key may stay outside KMS
+            cloud.try_ram("DeleteAccessKey", UserName=name, UserAccessKeyId=new_id)
+            raise
         try:
             store.put_access_key(store.name_for(name), user_name=name, logon_principal=principal,
                                  access_key={"AccessKeyId": new_id, "AccessKeySecret": key["AccessKeySecret"]})
