@@ -599,3 +599,27 @@ def test_a_failed_test_step_leaves_no_key_outside_kms(cloud, rotate, action):
     worker.join(60)
     assert not worker.is_alive()
     assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == old, keys(cloud)
+
+
+def test_the_daily_run_after_the_overlap_finishes_it(cloud, rotate, monkeypatch):
+    """Daily runs and a 24-hour overlap (the defaults' shape): the run that writes the new key reaches the
+    user a minute after it started; the next day's run, exactly 24 hours after the first, finishes the
+    rotation. The old key must not stay Active a second day (the audit allows the overlap plus one run)."""
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "2")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "24")
+    runtime.reset()
+    invoke(event())
+    (old, _), = keys(cloud)
+    tick = later(days=2, minutes=1).now()
+    hold = cloud.hold(ROTATION_KEY_ID, "PutSecretValue", when="before")
+    worker = threading.Thread(target=lambda: rotate())
+    worker.start()
+    assert cloud.wait_held(hold, 20)
+    set_clock(tick + timedelta(minutes=1))          # the run is a minute in when it reaches this user
+    cloud.release(hold)
+    worker.join(60)
+    assert kms_previous(cloud) == old
+    set_clock(tick + timedelta(hours=24))           # the next daily tick
+    report = rotate()
+    assert report["counts"]["finished"] == 1, report["counts"]
+    assert old not in [k for k, _ in keys(cloud)]
