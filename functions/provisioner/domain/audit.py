@@ -236,9 +236,24 @@ def key_unused(view: UserView, now: datetime, policy: AuditPolicy) -> list[Findi
 
 def key_rotation_due(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
     """CIS 1.6: an Active key older than ``key_max_age_days`` is due for rotation (the rotation
-    run does it; here it is reported)."""
+    run does it; here it is reported). The previous key of a rotation in its overlap (KMS's
+    ACSPrevious, a newer key KMS's current, written less than the overlap plus one run ago) is rotated
+    already: the rotation run finishes it."""
     found = []
+    secret = view.secret
+    previous = None
+    versions = secret.versions if secret is not None else None
+    window = timedelta(hours=policy.rotation_overlap_hours + ROTATION_RUN_HOURS)
+    if (secret is not None and versions is not None and versions.previous is not None
+            and versions.current is not None and versions.current.created is not None
+            and now - versions.current.created < window):
+        keys = [Key(k.access_key_id, k.status, k.created) for k in view.access_keys]
+        ram_secret = secret.secret_type == "RAMCredentials"  # noqa: S105 - a KMS secret type name
+        held = held_keys(keys, versions, now, ram_secret=ram_secret)
+        previous = held.previous.access_key_id if held.previous is not None and held.current is not None else None
     for key in view.active_keys:
+        if key.access_key_id == previous:
+            continue
         age = _days(now, key.created)
         if age is not None and age > policy.key_max_age_days:
             found.append(_finding(KEY_TOO_OLD, "1.6", MEDIUM, f"AccessKey {key.access_key_id} is {age} days old "
