@@ -623,3 +623,36 @@ def test_the_daily_run_after_the_overlap_finishes_it(cloud, rotate, monkeypatch)
     report = rotate()
     assert report["counts"]["finished"] == 1, report["counts"]
     assert old not in [k for k, _ in keys(cloud)]
+
+
+def test_kms_rotating_a_ram_secret_while_a_leaver_disables_leaves_no_active_key(cloud, monkeypatch):
+    """RAMCredentials: KMS's rotation becomes due and runs while the leaver is between reading the keys and
+    stopping the rotation (parked before its UpdateAccessKey): KMS's new key, Active, must not survive the
+    leaver (invariant 8: a disabled user has no Active AccessKey). It does not: the leaver's re-check
+    sees it and a second round sets it Inactive."""
+    import offboarding
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "1")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    assert invoke(event())["status"] == "provisioned"
+    set_clock(clock.now() + timedelta(days=1, minutes=1))
+    cloud.kms.tick()                                   # a first rotation: two keys from here on
+    set_clock(clock.now() + timedelta(days=1, minutes=-1))  # the next one is due in a minute
+    leaver = {"eventId": "l1", "eventType": "employee.offboarded", "occurredAt": hr_time(),
+              "employee": {"employeeId": "E10023", "logonName": USER}}
+    hold = cloud.hold(cloud.access_key_id, "UpdateAccessKey", when="before")
+    results = []
+    worker = threading.Thread(target=lambda: results.append(offboarding.handler(as_bytes(leaver), None)))
+    worker.start()
+    assert cloud.wait_held(hold, 20)
+    set_clock(clock.now() + timedelta(minutes=2))
+    assert cloud.kms.tick() == [RAM_SECRET]            # KMS rotates now: a new Active key
+    cloud.release(hold)
+    worker.join(60)
+    assert results and results[0]["status"] == "disabled", results
+    assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"], keys(cloud)     # the leaver's re-check
+    assert cloud.kms.secret_state(RAM_SECRET)["rotation_interval"] is None            # and no more rotations
+    set_clock(clock.now() + timedelta(days=3))
+    assert cloud.kms.tick() == [] and [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+
