@@ -210,3 +210,18 @@ def test_row_and_summary_never_hold_more_than_identifiers():
     assert summary["users"] == 3 and summary["byState"] == {"active": 2, "disabled": 1}
     assert summary["byKeyAge"] == {"< 30 days": 1, "30-90 days": 0, "> 90 days": 1, audit.NO_KEY: 1}
     assert summary["withFindings"] == 1 and summary["byFinding"] == {audit.KEY_TOO_OLD: 1}
+
+
+def test_rule_key_rotation_due_spares_the_previous_key_of_a_rotation_in_its_overlap():
+    """The rotation made a new key (KMS's current) hours ago; the old one, 91 days old, is KMS's ACSPrevious
+    until the overlap ends: it is rotated already, not due. The same key outside any rotation is due."""
+    old = AccessKeyView("LTAIold", "Active", NOW - timedelta(days=91), last_used=NOW)
+    new = AccessKeyView("LTAInew", "Active", NOW - timedelta(hours=3), last_used=NOW)
+    secret = SecretView("ram-user/u", owned=True, versions=Versions(Version("LTAInew", NOW - timedelta(hours=3)),
+                                                                    Version("LTAIold", NOW - timedelta(days=91))))
+    assert codes(programmatic(access_keys=(old, new), secrets=(secret,))) == []
+    assert codes(programmatic(access_keys=(old,), secrets=(ours("LTAIold"),))) == [audit.KEY_TOO_OLD]
+    stuck = replace(secret, versions=Versions(Version("LTAInew", NOW - timedelta(days=3)),
+                                              Version("LTAIold", NOW - timedelta(days=91))))
+    assert audit.KEY_TOO_OLD in codes(programmatic(access_keys=(old, replace(new, created=NOW - timedelta(days=3))),
+                                                   secrets=(stuck,)))          # an overlap never finished

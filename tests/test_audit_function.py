@@ -218,3 +218,38 @@ def test_an_hr_event_racing_the_console_fix_is_not_undone(people, as_audit, ram)
     finding = by_user(report)["co.user"]["console-unused"]
     assert (finding["fixStatus"], finding["fixDetail"]) == ("skipped", "the console access changed since it was read")
     assert people.ram_user("co.user")["LoginProfile"] is not None              # the rehire's logon stands
+
+
+def test_a_ram_secret_kms_rotated_days_ago_is_not_multiple_active_keys(cloud, as_audit, monkeypatch):
+    """SECRET_TYPE=RAMCredentials: KMS rotated the user's secret 3 days ago. The audit must not report the
+    two keys KMS holds (ACSCurrent and ACSPrevious) as a second Active key outside a rotation."""
+    from provisioner.platform import runtime
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "30")
+    runtime.reset()
+    set_clock(T0)
+    assert invoke(event(logon="pa.key", employee_id="E1"))["status"] == "provisioned"
+    set_clock(T0 + timedelta(days=30, minutes=1))
+    assert cloud.kms.tick() == ["acs/ram/user/pa.key"]
+    set_clock(T0 + timedelta(days=33))
+    as_audit()
+    found = by_user(run_audit())
+    assert "multiple-active-keys" not in found.get("pa.key", {}), found
+
+
+def test_a_ram_secret_in_kms_s_own_rotation_is_not_multiple_active_keys(cloud, as_audit, monkeypatch):
+    """KMS's automatic rotation of a RAM secret takes about two days, whatever KEY_ROTATION_OVERLAP_HOURS
+    (the Generic rotation's overlap) says: a day and a half into it, its two keys are not a finding."""
+    from provisioner.platform import runtime
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "30")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    set_clock(T0)
+    assert invoke(event(logon="pa.key", employee_id="E1"))["status"] == "provisioned"
+    set_clock(T0 + timedelta(days=30, minutes=1))
+    assert cloud.kms.tick() == ["acs/ram/user/pa.key"]
+    set_clock(T0 + timedelta(days=31, hours=12))
+    as_audit()
+    found = by_user(run_audit())
+    assert {"multiple-active-keys", "key-rotation-due"}.isdisjoint(found.get("pa.key", {})), found

@@ -468,7 +468,8 @@ def test_a_ram_secret_rotated_by_kms_then_a_redelivered_event_is_already_provisi
     assert offboarding.handler(as_bytes(leaver), None)["status"] == "disabled"
     assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
     set_clock(clock.now() + timedelta(days=3))
-    assert cloud.kms.tick() == [] and [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
+    # no new rotation; the one under way ended (its old key deleted): one key, Inactive
+    assert cloud.kms.tick() == [] and [s for _, s in keys(cloud)] == ["Inactive"]
 
 
 def test_a_key_made_after_kms_rotated_is_not_taken_for_kms_s(cloud, ram, monkeypatch):
@@ -523,3 +524,137 @@ def test_a_key_in_flight_is_left_to_its_run_then_taken_for_an_orphan(cloud, rota
     report = rotate()
     assert report["counts"]["strays"] == 1 and report["counts"]["rotated"] == 1, report
     assert other not in [k for k, _ in keys(cloud)] and kms_previous(cloud) == old
+
+
+# -- review (issue 13): a re-mint that lands between the rotation's re-check and its write ---------------------
+def test_rotation_holding_before_its_write_while_a_mover_switches_to_console(cloud, env):
+    """Rotation parked after its re-check, right before PutSecretValue; a mover (programmatic -> console)
+    runs to the end meanwhile: the keys deleted (the rotation's new one too), a password version
+    written, a login profile. The rotation's write must not then name its (deleted) key as KMS's current
+    version over the mover's password: the console user's credential stays KMS's current version."""
+    from tests.concurrency_support import joiner
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, "PutSecretValue", when="before")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        mover = joiner("m1", (due - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ"), mode="console")
+        assert fc[0].run("onboarding", mover, now=due)["status"] == "provisioned"
+        password_version = kms_current(cloud)
+        assert password_version.startswith("pw-") and keys(cloud) == []
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] != "rotated", row
+        assert keys(cloud) == []
+        assert kms_current(cloud) == password_version, (kms_current(cloud), password_version)
+        inv8.check(cloud)
+
+
+def test_rotation_holding_before_its_write_while_a_leaver_then_a_rehire_run(cloud, env):
+    """Rotation parked right before PutSecretValue; a leaver disables, a rehire re-mints (a fresh key,
+    KMS's new current version, the others deleted). The rotation's write must not replace the rehire's
+    key with its own (deleted) one: KMS's current version stays an Active key of the user."""
+    from tests.concurrency_support import joiner
+    with _fleet(cloud) as fc:
+        _, old, due = _joiner_and_due(cloud, fc)
+        hold = cloud.hold(fc[1].key, "PutSecretValue", when="before")
+        rotation = fc[1].start("rotation", _timer_at(due), now=due)
+        assert rotation.until_held(hold)
+        assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
+        rehire = joiner("r1", (due - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        assert fc[0].run("onboarding", rehire, now=due)["status"] == "provisioned"
+        (rehired, status), = keys(cloud)
+        assert status == "Active" and kms_current(cloud) == rehired
+        cloud.release(hold)
+        (row,) = rotation.result()["users"]
+        assert row["action"] != "rotated", row
+        assert kms_current(cloud) == rehired and (rehired, "Active") in keys(cloud), (kms_current(cloud), keys(cloud))
+        inv8.check(cloud)
+
+
+def test_a_version_holding_both_stages_has_no_previous_key():
+    """A stage move that left ACSPrevious on the version it made current (a KMS that does not move
+    ACSPrevious along): the current key is not also the overlap's previous one, so no finish deletes it."""
+    from provisioner.domain.credentials import FINISH, Key, Version, Versions, held_keys, rotation_plan
+    now = clock.now()
+    key = Key("LTAIcurrent", "Active", now - timedelta(days=2))
+    version = Version("LTAIcurrent", now - timedelta(days=2))
+    held = held_keys([key], Versions(version, version), now)
+    assert held.current == key and held.previous is None
+    assert rotation_plan(held, Versions(version, version), now, 90, 1).action != FINISH
+
+
+@pytest.mark.parametrize("action", ["GetUser", "ListSecretVersionIds", "ListAccessKeys"])
+def test_a_failed_test_step_leaves_no_key_outside_kms(cloud, rotate, action):
+    """The test step's reads (after CreateAccessKey, before the write) refused: the new key must not stay
+    outside KMS, Active and held by nobody, until a later run takes it for an orphan."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    hold = cloud.hold(ROTATION_KEY_ID, "CreateAccessKey", when="after")
+    worker = threading.Thread(target=lambda: rotate())
+    worker.start()
+    assert cloud.wait_held(hold, 20)
+    cloud.faults.fail(action, "Forbidden.NoPermission", 403, times=1)
+    cloud.release(hold)
+    worker.join(60)
+    assert not worker.is_alive()
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == old, keys(cloud)
+
+
+def test_the_daily_run_after_the_overlap_finishes_it(cloud, rotate, monkeypatch):
+    """Daily runs and a 24-hour overlap (the defaults' shape): the run that writes the new key reaches the
+    user a minute after it started; the next day's run, exactly 24 hours after the first, finishes the
+    rotation. The old key must not stay Active a second day (the audit allows the overlap plus one run)."""
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "2")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "24")
+    runtime.reset()
+    invoke(event())
+    (old, _), = keys(cloud)
+    tick = later(days=2, minutes=1).now()
+    hold = cloud.hold(ROTATION_KEY_ID, "PutSecretValue", when="before")
+    worker = threading.Thread(target=lambda: rotate())
+    worker.start()
+    assert cloud.wait_held(hold, 20)
+    set_clock(tick + timedelta(minutes=1))          # the run is a minute in when it reaches this user
+    cloud.release(hold)
+    worker.join(60)
+    assert kms_previous(cloud) == old
+    set_clock(tick + timedelta(hours=24))           # the next daily tick
+    report = rotate()
+    assert report["counts"]["finished"] == 1, report["counts"]
+    assert old not in [k for k, _ in keys(cloud)]
+
+
+def test_kms_rotating_a_ram_secret_while_a_leaver_disables_leaves_no_active_key(cloud, monkeypatch):
+    """RAMCredentials: KMS's rotation becomes due and runs while the leaver is between reading the keys and
+    stopping the rotation (parked before its UpdateAccessKey): KMS's new key, Active, must not survive the
+    leaver (invariant 8: a disabled user has no Active AccessKey). It does not: the leaver's re-check
+    sees it and a second round sets it Inactive."""
+    import offboarding
+    monkeypatch.setenv("SECRET_TYPE", "RAMCredentials")
+    monkeypatch.setenv("KEY_MAX_AGE_DAYS", "1")
+    monkeypatch.setenv("KEY_ROTATION_OVERLAP_HOURS", "1")
+    runtime.reset()
+    assert invoke(event())["status"] == "provisioned"
+    set_clock(clock.now() + timedelta(days=1, minutes=1))
+    cloud.kms.tick()                                   # a first rotation: two keys from here on
+    set_clock(clock.now() + timedelta(days=1, minutes=-1))  # the next one is due in a minute
+    leaver = {"eventId": "l1", "eventType": "employee.offboarded", "occurredAt": hr_time(),
+              "employee": {"employeeId": "E10023", "logonName": USER}}
+    hold = cloud.hold(cloud.access_key_id, "UpdateAccessKey", when="before")
+    results = []
+    worker = threading.Thread(target=lambda: results.append(offboarding.handler(as_bytes(leaver), None)))
+    worker.start()
+    assert cloud.wait_held(hold, 20)
+    set_clock(clock.now() + timedelta(minutes=2))
+    assert cloud.kms.tick() == [RAM_SECRET]            # KMS rotates now: a new Active key
+    cloud.release(hold)
+    worker.join(60)
+    assert results and results[0]["status"] == "disabled", results
+    assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"], keys(cloud)     # the leaver's re-check
+    assert cloud.kms.secret_state(RAM_SECRET)["rotation_interval"] is None            # and no more rotations
+    set_clock(clock.now() + timedelta(days=3))
+    # no new rotation; the one under way ended (its old key deleted): one key, Inactive
+    assert cloud.kms.tick() == [] and [s for _, s in keys(cloud)] == ["Inactive"]
+

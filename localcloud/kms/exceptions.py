@@ -27,6 +27,10 @@ def exists(what):
     return ApiError("Rejected.ResourceExist", f"The resource already exists: {what}", 409)
 
 
+def invalid_request(detail):
+    return ApiError("Rejected.InvalidRequest", f"param mismatch: {detail}", 400)
+
+
 def in_delete_window(name):
     return ApiError("Rejected.ResourceInDeleteWindow", f"The secret is planned to be deleted: {name}", 409)
 

@@ -27,6 +27,9 @@ What is emulated (KMS 2016-01-20, secrets only; no keys, no certificates):
   the old current becomes ACSPrevious). Version ids of an automatic rotation are KMS's own (32 hex
   digits, not AccessKeyIds); RotateSecret's is the caller's ``VersionId`` (a repeat: no rotation).
   A rotation that cannot run (the RAM user is gone) leaves the secret as it is and is tried again.
+  A rotation ends ``ROTATION_COMPLETION_SECONDS`` (2 days, the guide's "approximately 2 days") after
+  it began: the old key is deleted in RAM and its ACSPrevious version dropped, so between rotations
+  the user has one key, as with the real service.
 
 Every error is one the metadata lists for the action (see exceptions.py).
 """
@@ -61,6 +64,9 @@ MAX_EXTENDED_CONFIG = 1024
 MAX_CUSTOM_DATA_KEYS = 10
 MIN_RECOVERY_DAYS, MAX_RECOVERY_DAYS, DEFAULT_RECOVERY_DAYS = 7, 30, 30
 MIN_ROTATION_SECONDS, MAX_ROTATION_SECONDS = 6 * 3600, 8760 * 3600
+# An automatic RAM secret rotation takes "approximately 2 days" (the RAM secrets guide): the old key lives on
+# (the ACSPrevious version) that long, then it is deleted with its version.
+ROTATION_COMPLETION_SECONDS = 2 * 86400
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_/+=.@\-\u4e00-\u9fff]+\Z")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -156,7 +162,30 @@ class KmsBackend:
         now = self._now()   # lazy: any clock object may have moved since the last call
         for name in [n for n, s in self.secrets.items() if s.planned_delete is not None and s.planned_delete <= now]:
             del self.secrets[name]
+        self._complete_rotations(now)
         self._rotate_due(now)
+
+    def _complete_rotations(self, now):
+        """A RAM secret rotation ends ROTATION_COMPLETION_SECONDS after it began: the old key is deleted in
+        RAM and the version holding it dropped ("RAM creates an AccessKey pair and then deletes the old
+        AccessKey pair. KMS ... deletes the secret value that is associated with the old AccessKey pair")."""
+        for secret in list(self.secrets.values()):
+            if (secret.secret_type != RAM_CREDENTIALS or secret.last_rotation is None
+                    or now < secret.last_rotation + ROTATION_COMPLETION_SECONDS):
+                continue
+            previous = secret.stage_holder(PREVIOUS)
+            if previous is None:
+                continue
+            user_name = (secret.extended_config or {}).get("UserName")
+            keep = set(self._key_ids(secret.stage_holder(CURRENT)))
+            for key_id in self._key_ids(previous):
+                if key_id not in keep and self.ram is not None and user_name in getattr(self.ram, "users", {}):
+                    try:
+                        self.ram.delete_access_key(user_name, key_id)
+                    except ApiError:
+                        pass                            # deleted meanwhile
+            previous.stages.remove(PREVIOUS)
+            del secret.versions[previous.version_id]
 
     def tick(self):
         """Run whatever is due on the clock now (scheduled deletions, RAM secret rotations); KMS does it
@@ -472,6 +501,51 @@ class KmsBackend:
                     break
                 del secret.versions[oldest.version_id]
             return secret, version
+
+    def update_secret_version_stage(self, name, stage, remove_from=None, move_to=None):
+        """UpdateSecretVersionStage (Generic secrets): ``stage`` taken from ``remove_from`` (which must hold
+        it: Rejected.InvalidRequest otherwise, so a caller can move ACSCurrent only from the version it
+        believes current) and/or given to ``move_to`` (taken from whoever held it: a stage is held by at most
+        one version). ACSCurrent and ACSPrevious are never just removed; moving ACSCurrent makes the version
+        it leaves ACSPrevious, as PutSecretValue's default does (the reference is silent on it)."""
+        with self.lock:
+            secret = self._get(name)
+            if secret.planned_delete is not None:
+                raise err.in_delete_window(secret.name)
+            if secret.secret_type != GENERIC:
+                raise err.invalid_parameter("UpdateSecretVersionStage supports Generic secrets only.")
+            if not remove_from and not move_to:
+                raise err.invalid_parameter("RemoveFromVersion or MoveToVersion is required.")
+            if stage in (CURRENT, PREVIOUS) and not move_to:
+                raise err.invalid_parameter(f"{stage} can only be moved to another version: MoveToVersion "
+                                            "is required.")
+            source = secret.versions.get(remove_from) if remove_from else None
+            target = secret.versions.get(move_to) if move_to else None
+            if (remove_from and source is None) or (move_to and target is None):
+                raise err.not_found(f"{secret.name} version {remove_from if source is None else move_to}")
+            if source is not None and stage not in source.stages:
+                raise err.invalid_request(f"{secret.name}: version {remove_from} does not hold {stage}")
+            if target is not None and stage not in target.stages:
+                holder = secret.stage_holder(stage)
+                if holder is None and len({s for v in secret.versions.values() for s in v.stages} | {stage}) > 8:
+                    raise err.limit_exceeded("A secret has at most 8 version stages.")
+                if stage == CURRENT:
+                    previous = secret.stage_holder(PREVIOUS)
+                    if previous is not None and holder is not None:
+                        previous.stages.remove(PREVIOUS)
+                    if holder is not None:
+                        holder.stages.remove(CURRENT)
+                        if holder is not target:
+                            holder.stages.append(PREVIOUS)
+                    if PREVIOUS in target.stages:
+                        target.stages.remove(PREVIOUS)
+                elif holder is not None:
+                    holder.stages.remove(stage)
+                target.stages.append(stage)
+            elif source is not None and target is None:
+                source.stages.remove(stage)
+            secret.updated = self._now()
+            return secret
 
     def describe_secret(self, name):
         with self.lock:

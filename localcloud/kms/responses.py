@@ -187,6 +187,12 @@ def update_secret(backend, p):
     return {"SecretName": secret.name}
 
 
+def update_secret_version_stage(backend, p):
+    secret = backend.update_secret_version_stage(_required(p, "SecretName"), _required(p, "VersionStage"),
+                                                 p.get("RemoveFromVersion"), p.get("MoveToVersion"))
+    return {"SecretName": secret.name}
+
+
 def rotate_secret(backend, p):
     secret = backend.rotate_secret(_required(p, "SecretName"), _required(p, "VersionId"))
     return {"Arn": secret.arn, "SecretName": secret.name, "VersionId": p.get("VersionId")}
@@ -285,6 +291,7 @@ SERVICE = Service(name="kms", version="2016-01-20", backend_factory=KmsBackend, 
     "UpdateSecret": update_secret,
     "UpdateSecretRotationPolicy": update_secret_rotation_policy,
     "RotateSecret": rotate_secret,
+    "UpdateSecretVersionStage": update_secret_version_stage,
     "ListSecrets": list_secrets,
     "ListSecretVersionIds": list_secret_version_ids,
     "DeleteSecret": delete_secret,

@@ -729,6 +729,16 @@ def _(cloud, ram, kms):
             kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="v2"))]     # a repeat
 
 
+@scenario("kms", "UpdateSecretVersionStage")
+def _(cloud, ram, kms):
+    generic(kms)
+    kms.put_secret_value(km.PutSecretValueRequest(secret_name="ram-user/alice.wang", version_id="v2",
+                                                  secret_data="second-value"))
+    return [kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+                secret_name="ram-user/alice.wang", version_stage="ACSCurrent", remove_from_version="v2",
+                move_to_version="v1"))]
+
+
 @scenario("kms", "UpdateSecretRotationPolicy")
 def _(cloud, ram, kms):
     name = ram_secret(cloud, ram, kms).body.secret_name
@@ -903,6 +913,18 @@ def test_kms_error_codes_are_documented(cloud, ram, kms):
         lambda: kms.rotate_secret(km.RotateSecretRequest(secret_name=name, version_id="v9")),
         lambda: kms.rotate_secret(km.RotateSecretRequest(secret_name="nope", version_id="v9")),
         lambda: kms.rotate_secret(km.RotateSecretRequest(secret_name="deleting", version_id="v9")),
+        # UpdateSecretVersionStage: from a version that does not hold the stage, to an unknown version, an
+        # unknown secret, one in its delete window, ACSCurrent only removed
+        lambda: kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+            secret_name=name, version_stage="ACSCurrent", remove_from_version="v0", move_to_version="v1")),
+        lambda: kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+            secret_name=name, version_stage="ACSCurrent", move_to_version="v9")),
+        lambda: kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+            secret_name="nope", version_stage="ACSCurrent", move_to_version="v1")),
+        lambda: kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+            secret_name="deleting", version_stage="ACSCurrent", move_to_version="v1")),
+        lambda: kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+            secret_name=name, version_stage="ACSCurrent", remove_from_version="v1")),
         # GetSecretValue
         lambda: kms.get_secret_value(km.GetSecretValueRequest(secret_name="nope")),
         lambda: kms.get_secret_value(km.GetSecretValueRequest(secret_name="deleting")),

@@ -585,3 +585,32 @@ def test_rotate_secret_rotates_now_once_per_version_id(cloud, ram, kms):
     with pytest.raises(AlibabaCloudException) as info:
         kms.rotate_secret(km.RotateSecretRequest(secret_name="app/none", version_id="x"))
     assert info.value.code == "InvalidParameter"
+
+
+def _stages(kms, name="app/db"):
+    body = kms.list_secret_version_ids(km.ListSecretVersionIdsRequest(secret_name=name)).body.to_map()
+    return {v["VersionId"]: sorted(v["VersionStages"]["VersionStage"]) for v in body["VersionIds"]["VersionId"]
+            if v.get("VersionStages", {}).get("VersionStage")}
+
+
+def test_update_secret_version_stage_moves_current_only_from_its_holder(kms):
+    """ACSCurrent moved back from v2 to v1: v2 becomes ACSPrevious; a move whose RemoveFromVersion no longer
+    holds the stage is refused (Rejected.InvalidRequest), so nothing another writer did is undone."""
+    create(kms)
+    put(kms, "v2", "second-value")
+    assert _stages(kms) == {"v1": ["ACSPrevious"], "v2": ["ACSCurrent"]}
+    kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+        secret_name="app/db", version_stage="ACSCurrent", remove_from_version="v2", move_to_version="v1"))
+    assert _stages(kms) == {"v1": ["ACSCurrent"], "v2": ["ACSPrevious"]}
+    assert get(kms).version_id == "v1"
+    fails(lambda: kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+        secret_name="app/db", version_stage="ACSCurrent", remove_from_version="v2", move_to_version="v1")),
+        "Rejected.InvalidRequest", 400)
+    fails(lambda: kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+        secret_name="app/db", version_stage="ACSPrevious", remove_from_version="v2")), "InvalidParameter", 400)
+    kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+        secret_name="app/db", version_stage="ACSNext", move_to_version="v2"))
+    assert _stages(kms) == {"v1": ["ACSCurrent"], "v2": ["ACSNext", "ACSPrevious"]}
+    kms.update_secret_version_stage(km.UpdateSecretVersionStageRequest(
+        secret_name="app/db", version_stage="ACSNext", remove_from_version="v2"))
+    assert _stages(kms) == {"v1": ["ACSCurrent"], "v2": ["ACSPrevious"]}

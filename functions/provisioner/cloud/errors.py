@@ -34,6 +34,10 @@ IN_DELETE_WINDOW_CODES = frozenset({"Rejected.ResourceInDeleteWindow"})
 # (another instance made or deleted a key meanwhile).
 RAM_SECRET_KEYS_CHANGED = frozenset({"InvalidParameter"})
 
+# UpdateSecretVersionStage with a RemoveFromVersion that no longer holds the stage: another writer moved it
+# meanwhile (a newer version is current), so the move is not ours to make.
+STAGE_MOVED_CODES = frozenset({"Rejected.InvalidRequest"})
+
 # RestoreSecret on a secret that is not in its delete window (any more): already restored.
 RESTORED_CODES = frozenset({"Rejected.ResourceInUse"})
 

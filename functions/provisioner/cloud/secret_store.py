@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain import ownership
 from ..domain.credentials import Key, Version, Versions, password_version_id
 from .clients import api_time, listed
-from .errors import CloudError
+from .errors import STAGE_MOVED_CODES, CloudError
 
 if TYPE_CHECKING:
     from ..platform.settings import Settings
@@ -114,6 +114,18 @@ class SecretStore:
             if not err.already_exists:
                 raise
         return version
+
+    def give_current_back(self, name: str, *, taken_by: str, to: str) -> bool:
+        """ACSCurrent moved from ``taken_by`` back to ``to`` (``taken_by`` becomes ACSPrevious), only while
+        ``taken_by`` still holds it; False when another writer moved it meanwhile (theirs stays current)."""
+        try:
+            self.cloud.kms("UpdateSecretVersionStage", SecretName=name, VersionStage="ACSCurrent",
+                           RemoveFromVersion=taken_by, MoveToVersion=to)
+        except CloudError as err:
+            if err.code not in STAGE_MOVED_CODES:
+                raise
+            return False
+        return True
 
     def write(self, name: str, *, employee_id: str, user_name: str, logon_principal: str | None,
               access_key: dict[str, Any] | None = None, password: str | None = None,

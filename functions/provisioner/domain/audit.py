@@ -39,6 +39,7 @@ from .ownership import ACTIVE, DISABLED, Marker
 UNUSED_DAYS = 90                 # CIS 1.5 (console) and Alibaba's AccessKey governance (keys)
 MFA_GRACE_DAYS = 7               # the MFA_GRACE_DAYS setting's default
 ROTATION_RUN_HOURS = 24          # the rotation's timer period: the overlap ends at the first run after it
+KMS_RAM_ROTATION_HOURS = 48      # KMS's own rotation of a RAM secret takes "approximately 2 days" (both keys live)
 # Key-age buckets of the report's chart: (label, upper bound in days, exclusive; None: no bound).
 KEY_AGE_BUCKETS: tuple[tuple[str, int | None], ...] = (("< 30 days", 30), ("30-90 days", 91), ("> 90 days", None))
 NO_KEY = "no active key"
@@ -187,6 +188,16 @@ def _days(now: datetime, since: datetime | None) -> int | None:
     return (now - since).days if since is not None else None
 
 
+def _rotation_window(view: UserView, policy: AuditPolicy) -> timedelta:
+    """How long two keys are a rotation under way: the rotation function's overlap and its next run, or,
+    for a RAM secret KMS rotates, KMS's own rotation time if longer."""
+    secret = view.secret
+    hours = policy.rotation_overlap_hours
+    if secret is not None and secret.secret_type == "RAMCredentials":  # noqa: S105 - a KMS secret type name
+        hours = max(hours, KMS_RAM_ROTATION_HOURS)
+    return timedelta(hours=hours + ROTATION_RUN_HOURS)
+
+
 def _finding(code: str, cis: str | None, severity: str, message: str, **extra: Any) -> Finding:
     return {"alert": code, "cis": cis, "severity": severity, "message": message, **extra}
 
@@ -236,9 +247,24 @@ def key_unused(view: UserView, now: datetime, policy: AuditPolicy) -> list[Findi
 
 def key_rotation_due(view: UserView, now: datetime, policy: AuditPolicy) -> list[Finding]:
     """CIS 1.6: an Active key older than ``key_max_age_days`` is due for rotation (the rotation
-    run does it; here it is reported)."""
+    run does it; here it is reported). The previous key of a rotation in its overlap (KMS's
+    ACSPrevious, a newer key KMS's current, written less than the overlap plus one run ago) is rotated
+    already: the rotation run finishes it."""
     found = []
+    secret = view.secret
+    previous = None
+    versions = secret.versions if secret is not None else None
+    window = _rotation_window(view, policy)
+    if (secret is not None and versions is not None and versions.previous is not None
+            and versions.current is not None and versions.current.created is not None
+            and now - versions.current.created < window):
+        keys = [Key(k.access_key_id, k.status, k.created) for k in view.access_keys]
+        ram_secret = secret.secret_type == "RAMCredentials"  # noqa: S105 - a KMS secret type name
+        held = held_keys(keys, versions, now, ram_secret=ram_secret)
+        previous = held.previous.access_key_id if held.previous is not None and held.current is not None else None
     for key in view.active_keys:
+        if key.access_key_id == previous:
+            continue
         age = _days(now, key.created)
         if age is not None and age > policy.key_max_age_days:
             found.append(_finding(KEY_TOO_OLD, "1.6", MEDIUM, f"AccessKey {key.access_key_id} is {age} days old "
@@ -252,7 +278,7 @@ def multiple_active_keys(view: UserView, now: datetime, policy: AuditPolicy) -> 
     if len(active) < 2:
         return []
     newest = max((k.created for k in active if k.created is not None), default=None)
-    if newest is not None and now - newest < timedelta(hours=policy.rotation_overlap_hours + ROTATION_RUN_HOURS):
+    if newest is not None and now - newest < _rotation_window(view, policy):
         return []
     return [_finding(MULTIPLE_ACTIVE_KEYS, None, HIGH,
                      f"{len(active)} Active AccessKeys ({', '.join(k.access_key_id for k in active)}) outside a "

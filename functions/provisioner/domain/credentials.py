@@ -107,7 +107,9 @@ def held_keys(keys: list[Key], versions: Versions, now: datetime, ram_secret: bo
     key, created earlier, is its ACSPrevious)."""
     by_id = {k.access_key_id: k for k in keys}
     current = by_id.get(versions.current_id or "")
-    previous = by_id.get(versions.previous.version_id) if versions.previous else None
+    # one version holding both stages (a stage move that left ACSPrevious behind) has no previous key
+    previous = (by_id.get(versions.previous.version_id)
+                if versions.previous and versions.previous.version_id != versions.current_id else None)
     written_at = versions.current.created if versions.current else None
     if current is None and ram_secret and versions.current is not None and written_at is not None:
         made = sorted((k for k in keys if k.created is not None and k.created <= written_at),
@@ -145,16 +147,22 @@ def rotation_plan(held: Held, versions: Versions, now: datetime, max_age_days: i
     - an ACSPrevious key still there: the overlap; once ``overlap_hours`` have passed since the new
       version was written it is ``finish``ed (set Inactive, then deleted);
     - the current key older than ``max_age_days``: ``rotate`` (create, write as the current version).
-    Strays (keys outside KMS, not in flight) are deleted first whatever the action."""
+    Strays (keys outside KMS, not in flight) are deleted first whatever the action.
+
+    Both times count from the run that made the key or wrote the version, not from the instant it reached
+    this user (up to ``IN_FLIGHT_SECONDS`` into that run): ``now`` is a run's start, so without that slack a
+    daily run with a 24-hour overlap would finish a day late, and a key a rotation made would be rotated
+    after 91 days, not 90."""
     current = held.current
     if current is None or not current.active:
         return RotationPlan(NO_KEY, held)
     if held.in_flight:
         return RotationPlan(IN_PROGRESS, held)
     written = versions.current.created if versions.current else None
+    slack = timedelta(seconds=IN_FLIGHT_SECONDS)            # how far into its run a write may come
     if held.previous is not None:
         ends = (written or now) + timedelta(hours=overlap_hours)
-        return RotationPlan(FINISH if now >= ends else WAIT, held, None if now >= ends else ends)
+        return RotationPlan(FINISH if now >= ends - slack else WAIT, held, None if now >= ends - slack else ends)
     born = current.created or written
     due = (born or now) + timedelta(days=max_age_days)
-    return RotationPlan(ROTATE if now >= due else NOT_DUE, held, None if now >= due else due)
+    return RotationPlan(ROTATE if now >= due - slack else NOT_DUE, held, None if now >= due - slack else due)

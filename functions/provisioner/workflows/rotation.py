@@ -9,7 +9,10 @@ testSecret / finishSecret), adapted to what RAM and KMS offer:
    the key being rotated from and it is Active, the new key exists. Otherwise (a leaver disabled the
    user, an onboarding re-minted meanwhile) the new key is deleted and nothing is written;
 3. set: ``PutSecretValue`` with the new key as the secret's new current version (version id = its
-   AccessKeyId); KMS makes the old version ACSPrevious. Then the user is read once more: a leaver that
+   AccessKeyId); KMS makes the old version ACSPrevious. KMS's versions are read again: when ACSPrevious
+   is not the key rotated from, another writer (a mover to console, a rehire's re-mint) wrote between the
+   test step and this write, so ACSCurrent goes back to its version (UpdateSecretVersionStage, only from
+   ours) and the new key is deleted. Then the user is read once more: a leaver that
    disabled it while we wrote gets the state a leaver leaves (the new key Inactive, the previous deleted:
    one key, KMS's current, none Active);
 4. finish, on a later run once ``KEY_ROTATION_OVERLAP_HOURS`` have passed since the write (readers that
@@ -178,6 +181,10 @@ class _Rotation:
             self.counts[SKIPPED] += 1
             self.add({**row, "action": SKIPPED, "reason": str(why)})
             return
+        except Exception:
+            # the test step could not be made: nothing was written, so no key may stay outside KMS
+            cloud.try_ram("DeleteAccessKey", UserName=name, UserAccessKeyId=new_id)
+            raise
         try:
             store.put_access_key(store.name_for(name), user_name=name, logon_principal=principal,
                                  access_key={"AccessKeyId": new_id, "AccessKeySecret": key["AccessKeySecret"]})
@@ -186,6 +193,17 @@ class _Rotation:
             if store.current_version(store.name_for(name)) != new_id:
                 cloud.try_ram("DeleteAccessKey", UserName=name, UserAccessKeyId=new_id)
             raise
+        after = store.versions(store.name_for(name))
+        if after.current_id == new_id and (after.previous is None or after.previous.version_id != old.access_key_id):
+            # another writer (a mover to console, a rehire's re-mint) wrote between the test step and this
+            # write: its credential, not ours, is the user's; it goes back to current and our key goes
+            if after.previous is not None:
+                store.give_current_back(store.name_for(name), taken_by=new_id, to=after.previous.version_id)
+            cloud.try_ram("DeleteAccessKey", UserName=name, UserAccessKeyId=new_id)
+            self.counts[SKIPPED] += 1
+            self.add({**row, "action": SKIPPED, "reason": "another credential was written while the rotation "
+                      "wrote its key: that one stays KMS's current version, the new key is deleted"})
+            return
         log.info("access key rotated", step="rotation", accessKeyId=new_id, previousAccessKeyId=old.access_key_id)
         user = ownership.owned_by(directory.get_user(cloud, name), marker.employee_id)
         if user is None or user.state != ownership.ACTIVE:
