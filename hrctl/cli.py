@@ -581,6 +581,10 @@ def report(html_path, csv_path, target_spec):
               help="the functions' execution role (s.yaml's; env HR_PROVISIONER_ROLE_NAME)")
 @click.option("--policies-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="where the role policy files are (default: the repository's policies/)")
+@click.option("--grant-mode", type=click.Choice(["group", "user"]), default="group", show_default=True,
+              envvar="GRANT_MODE", help="the functions' GRANT_MODE: which execution role document to install")
+@click.option("--audit-fixes", is_flag=True, envvar="AUDIT_FIXES",
+              help="the functions' AUDIT_FIXES=true: the audit role also gets policies/audit-fix-role-policy.json")
 @click.option("--apply-password-policy", is_flag=True,
               help="set the account's password policy to CIS 1.7-1.14 (stricter values already set are kept)")
 @click.option("--detach-extra", is_flag=True, help="detach policies found on setup's groups and roles that are "
@@ -588,15 +592,15 @@ def report(html_path, csv_path, target_spec):
 @click.option("--dry-run", is_flag=True, help="read and print the plan; change nothing")
 @click.option("--json", "as_json", is_flag=True, help="the plan, what was done and the findings as JSON")
 @target_options
-def setup(read_only_group, full_group, role_name, policies_dir, apply_password_policy, detach_extra, dry_run,
-          as_json, target_spec):
+def setup(read_only_group, full_group, role_name, policies_dir, grant_mode, audit_fixes, apply_password_policy,
+          detach_extra, dry_run, as_json, target_spec):
     """One-time bootstrap of the account, as an administrator: the two ARMS groups, the execution
     role(s) with their trust and Custom policies, and the password policy against CIS 1.7-1.14.
     Idempotent: a second run changes nothing. Exit 1 while findings remain."""
     from . import setup as bootstrap
     try:
         opts = bootstrap.options(read_only_group, full_group, role_name, policies_dir, apply_password_policy,
-                                 detach_extra)
+                                 detach_extra, grant_mode, audit_fixes)
     except bootstrap.SetupError as err:
         raise UsageFailure(str(err)) from None
     with _Session(target_spec) as target:

@@ -134,9 +134,20 @@ def load_document(path: Path) -> dict[str, Any]:
     return document
 
 
+# GRANT_MODE=user's execution role: the same document with AttachPolicyToUser in place of AddUserToGroup
+USER_MODE_POLICY_FILE = "function-role-policy.user-mode.json"
+# AUDIT_FIXES=true: the audit role's Custom policy also holds the fixes' statements
+AUDIT_FIX_POLICY_FILE = "audit-fix-role-policy.json"
+
+
 def options(read_only_group: str, full_group: str, role_name: str, policies_dir: Path | None = None,
-            apply_password_policy: bool = False, detach_extra: bool = False) -> Options:
-    """Validated options (SetupError on a bad name or policy file)."""
+            apply_password_policy: bool = False, detach_extra: bool = False, grant_mode: str = "group",
+            audit_fixes: bool = False) -> Options:
+    """Validated options (SetupError on a bad name or policy file). ``grant_mode`` picks the
+    execution role's document (the functions' GRANT_MODE); ``audit_fixes`` adds the audit's fix
+    statements to its role's policy (the functions' AUDIT_FIXES)."""
+    if grant_mode not in ("group", "user"):
+        raise SetupError(f"--grant-mode {grant_mode!r}: group or user")
     directory = policies_dir or POLICIES_DIR
     groups = {"read-only": read_only_group, "full": full_group}
     for level, name in groups.items():
@@ -146,13 +157,19 @@ def options(read_only_group: str, full_group: str, role_name: str, policies_dir:
         raise SetupError("--read-only-group and --full-group must differ")
     roles = []
     for spec in ROLES:
-        path = directory / spec.policy_file
+        policy_file = USER_MODE_POLICY_FILE if spec.key == "function" and grant_mode == "user" else spec.policy_file
+        path = directory / policy_file
         if not spec.required and not path.exists():
             continue
         name = role_name if spec.key == "function" else spec.default_name
         if not ROLE_NAME.match(name):
             raise SetupError(f"--role-name {name!r}: 1-64 letters, digits, '.' or '-'")
-        roles.append(Role(name, name, load_document(path), f"policies/{spec.policy_file}", spec.description))
+        document, source = load_document(path), f"policies/{policy_file}"
+        if spec.key == "audit" and audit_fixes:
+            fixes = load_document(directory / AUDIT_FIX_POLICY_FILE)
+            document = {**document, "Statement": [*document["Statement"], *fixes["Statement"]]}
+            source += f" + policies/{AUDIT_FIX_POLICY_FILE}"
+        roles.append(Role(name, name, document, source, spec.description))
     if len({r.name for r in roles}) != len(roles):
         raise SetupError(f"--role-name {role_name!r} is the name of another role setup makes")
     return Options(groups, roles, apply_password_policy, detach_extra)

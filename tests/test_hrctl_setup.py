@@ -268,6 +268,23 @@ def test_roles_are_data_the_optional_ones_come_with_their_policy_files(account, 
     assert "hr-ram-provisioner-rotation" not in account.ram.roles            # no rotation-role-policy.json
 
 
+def test_the_grant_mode_and_audit_fixes_pick_the_documents(account, capsys):
+    """GRANT_MODE=user installs the user-mode execution role document; AUDIT_FIXES=true gives the
+    audit role its fix statements too. Switching back is one more default version, nothing else."""
+    user_mode = json.loads((POLICIES / "function-role-policy.user-mode.json").read_text(encoding="utf-8"))
+    audit_only = json.loads((POLICIES / "audit-role-policy.json").read_text(encoding="utf-8"))
+    fixes = json.loads((POLICIES / "audit-fix-role-policy.json").read_text(encoding="utf-8"))
+    code, body = setup(account, capsys, "--grant-mode", "user", "--audit-fixes", "--apply-password-policy")
+    assert code == 0
+    assert default_document(account) == (user_mode, "v1")
+    document, _ = default_document(account, "hr-ram-provisioner-audit")
+    assert document["Statement"] == audit_only["Statement"] + fixes["Statement"]
+    code, body = setup(account, capsys, "--apply-password-policy")           # back to group mode, no fixes
+    assert code == 0 and actions(body) == ["CreatePolicyVersion", "CreatePolicyVersion"]
+    assert default_document(account) == (FUNCTION_POLICY, "v2")
+    assert default_document(account, "hr-ram-provisioner-audit") == (audit_only, "v2")
+
+
 # -- errors -----------------------------------------------------------------------------------------------------
 def test_usage_errors_exit_2_in_one_line(account, capsys, tmp_path):
     bad = tmp_path / "bad"
