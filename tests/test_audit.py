@@ -130,7 +130,7 @@ def test_rule_direct_arms_attachment_in_group_mode():
     direct = programmatic(policies=("AliyunARMSFullAccess",))
     assert codes(direct) == []                                          # user mode: that is how we grant
     (finding,) = audit.findings(direct, NOW, GROUP_MODE)
-    assert (finding["alert"], finding["cis"], finding["fix"], finding["level"]) == (
+    assert (finding["alert"], finding["cis"], finding["fix"], finding["armsLevel"]) == (
         audit.DIRECT_ARMS_ATTACHMENT, "1.16", audit.FIX_MOVE_TO_GROUP, "full")
     assert "hr-arms-full" in finding["message"]
 

@@ -154,7 +154,7 @@ def test_a_missing_secret_is_found(people, kms, as_audit):
     assert "secret-missing" in by_user(run_audit())["pa.key"]
 
 
-def test_the_direct_arms_attachment_moves_to_its_group(people, ram, as_audit):
+def test_the_direct_arms_attachment_moves_to_its_group(people, ram, as_audit, capsys):
     """Group mode's fix (GRANT_MODE=group, the default; the account's two groups exist as `hrctl
     setup` leaves them), called as the run calls it."""
     from provisioner.cloud import directory
@@ -168,6 +168,13 @@ def test_the_direct_arms_attachment_moves_to_its_group(people, ram, as_audit):
         ram.remove_user_from_group(rm.RemoveUserFromGroupRequest(group_name="hr-arms-read-only", user_name=user))
         ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", user_name=user,
                                                                policy_name="AliyunARMSReadOnlyAccess"))
+    capsys.readouterr()
+    report = run_audit({"dryRun": True})                       # the run reports it (and its alert line)
+    moved = by_user(report)["pa.key"]["direct-arms-attachment"]
+    assert (moved["armsLevel"], moved["fixStatus"]) == ("read-only", "dry-run")
+    assert [line["armsLevel"] for line in alert_lines(capsys) if line["alert"] == "direct-arms-attachment"] == [
+        "read-only", "read-only"]
+    assert people.ram_user("pa.key")["Groups"] == []                              # a dry-run changes nothing
     managed = {m.user_name: m for m in directory.list_users(rt.cloud).managed}
     view = workflow.read_user(rt, managed["pa.key"])
     (finding,) = [f for f in workflow.audit.findings(view, T0, pol) if f["alert"] == "direct-arms-attachment"]

@@ -314,7 +314,7 @@ def direct_arms_attachment(view: UserView, now: datetime, policy: AuditPolicy) -
         if name in view.policies:
             found.append(_finding(DIRECT_ARMS_ATTACHMENT, "1.16", MEDIUM,
                                   f"{name} is attached to the user directly: it belongs to group "
-                                  f"{policy.groups.get(lvl, '?')}", fix=FIX_MOVE_TO_GROUP, level=lvl))
+                                  f"{policy.groups.get(lvl, '?')}", fix=FIX_MOVE_TO_GROUP, armsLevel=lvl))
     return found
 
 

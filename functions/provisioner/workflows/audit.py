@@ -132,7 +132,7 @@ def _fix(rt: Runtime, view: UserView, finding: Finding, pol: AuditPolicy, now: d
     try:
         if finding["alert"] == audit.CONSOLE_UNUSED:
             return _disable_console(rt, view, pol, now)
-        return _move_to_group(rt, view, pol, str(finding["level"]))
+        return _move_to_group(rt, view, pol, str(finding["armsLevel"]))
     except CloudError as err:
         return FIX_FAILED, f"{err.action}: {err.code}"
 
