@@ -225,7 +225,8 @@ def sweep(cloud, total, managed, due):
 
 # -- the daily audit -----------------------------------------------------------------
 def audit_run(cloud, total, managed, console_every=5):
-    """``total`` users, ``managed`` of them ours (a policy, a credential and its secret; every
+    """``total`` users, ``managed`` of them ours (in our read-only group, GRANT_MODE=group, or one in
+    ten still attached directly as an earlier version left it; a credential and its secret; every
     ``console_every``-th a console user), seeded in-process (no HTTP, no signing), created 100 days
     ago on localcloud's clock so every rule has something to find; then ONE audit through the
     handler over the SDK, timed, with its calls counted per action."""
@@ -245,8 +246,11 @@ def audit_run(cloud, total, managed, console_every=5):
             continue
         employee = f"A{i:05d}"
         cloud.invoke("CreateUser", {"UserName": name, "Comments": ownership.Marker(employee_id=employee).render()})
-        cloud.invoke("AttachPolicyToUser", {"UserName": name, "PolicyName": "AliyunARMSReadOnlyAccess",
-                                            "PolicyType": "System"})
+        if i % 10 == 3:
+            cloud.invoke("AttachPolicyToUser", {"UserName": name, "PolicyName": "AliyunARMSReadOnlyAccess",
+                                                "PolicyType": "System"})
+        else:
+            cloud.invoke("AddUserToGroup", {"UserName": name, "GroupName": "hr-arms-read-only"})
         if i % console_every == 0:
             cloud.invoke("CreateLoginProfile", {"UserName": name, "Password": "Bench-Passw0rd!x" + str(i),
                                                 "MFABindRequired": "true"})
