@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import offboarding
 import onboarding
+import pytest
 from provisioner.domain import ownership
 
-from tests.conftest import as_bytes
+from tests.conftest import as_bytes, outside_ledger
 from tests.offboarding_support import leaver, set_clock, timer, utc
 from tests.onboarding_support import event as joiner
 
@@ -97,3 +98,90 @@ def test_disabling_a_ram_credentials_user_stops_kms_rotation(cloud, mocker, monk
     rehire = onboard(event_id="rehire", occurredAt="2026-11-28T10:00:01Z")
     assert rehire["status"] == "provisioned"
     assert cloud.kms.secret_state(name)["rotation_interval"]                  # recreated with rotation on
+
+
+# -- issue 15: each found by a surviving mutant -------------------------------------------------
+def test_disabling_a_leaver_leaves_another_employees_ram_credentials_secret_rotating(cloud, ram, kms, mocker):
+    """The RAMCredentials secret at the leaver's name is tagged for another employee: not ours to stop."""
+    import json
+
+    from alibabacloud_kms20160120 import models as kms_models
+
+    from tests.offboarding_support import make_user
+    keys = make_user(ram, kms, NAME, EMP, secret=None, login=False)
+    name = "acs/ram/user/" + NAME
+    kms.create_secret(kms_models.CreateSecretRequest(
+        secret_name=name, version_id=keys[0], secret_type="RAMCredentials", secret_data_type="text",
+        secret_data=json.dumps({"AccessKeys": [{"AccessKeyId": keys[0], "AccessKeySecret": "not-read-here"}]}),
+        tags=json.dumps([{"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
+                         {"TagKey": "employee-id", "TagValue": "E99999"},
+                         {"TagKey": "ram-user", "TagValue": NAME}]),
+        extended_config={"SecretSubType": "RamUserAccessKey", "UserName": NAME},
+        enable_automatic_rotation=True, rotation_interval="30d"))
+    before = cloud.kms.secret_state(name)
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    left = offboarding.handler(as_bytes(leaver(NAME, EMP)), None)
+    assert left["status"] == "disabled"
+    assert [k["Status"] for k in cloud.ram.user_state(NAME)["access_keys"]] == ["Inactive"]   # the leaver is off
+    assert [c.action for c in cloud.calls.mutating(mark, ok_only=False) if c.params.get("SecretName") == name] == []
+    after = cloud.kms.secret_state(name)
+    assert before["rotation_interval"] and after["rotation_interval"] == before["rotation_interval"]
+    assert after == before
+
+
+def _leaver_at(occurred_at, event_id="leave"):
+    return {"eventId": event_id, "eventType": "employee.offboarded", "occurredAt": occurred_at,
+            "employee": {"employeeId": EMP, "logonName": NAME}}
+
+
+def _assert_still_disabled(cloud):
+    state = cloud.ram.user_state(NAME)
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
+
+
+LEAVE_AT = "2026-11-28T09:30:00Z"
+# HR order at the boundary (domain/ordering.py): at the same instant the leaver sorts last and wins,
+# a microsecond later the joiner is a rehire.
+BOUNDARY = [("2026-11-28T09:29:59.999999Z", "disabled"), ("2026-11-28T09:30:00Z", "disabled"),
+            ("2026-11-28T09:30:00.000000Z", "disabled"), ("2026-11-28T09:30:00.000001Z", "provisioned")]
+
+
+@pytest.mark.parametrize("joined_at, status", BOUNDARY)
+def test_a_joiner_at_the_leave_instant_does_not_reenable_and_one_a_microsecond_later_does(
+        cloud, mocker, joined_at, status):
+    set_clock(mocker, T0)
+    assert onboard(occurredAt="2026-11-28T09:00:00Z")["status"] == "provisioned"
+    assert offboarding.handler(as_bytes(_leaver_at(LEAVE_AT)), None)["status"] == "disabled"
+    mark = cloud.calls.mark()
+    answer = onboard(event_id="joiner-at-the-boundary", occurredAt=joined_at)
+    assert answer["status"] == status
+    if status == "disabled":
+        _assert_still_disabled(cloud)
+        assert outside_ledger(cloud.calls.mutating(mark, ok_only=False)) == []
+    else:
+        assert answer["rehired"] is True
+        assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "active"
+
+
+@pytest.mark.parametrize("joined_at, status", BOUNDARY)
+def test_a_user_disabled_before_the_ledger_has_its_leave_at_the_markers_instant(
+        cloud, ram, kms, mocker, joined_at, status):
+    """The migrated leaver entry (workflows/converge.py _migrate) sits at the marker's disabled_at:
+    the same boundary holds for a user disabled before any ledger existed."""
+    from tests.offboarding_support import make_user, marker
+    make_user(ram, kms, NAME, EMP, comments=marker(EMP, state="disabled", at=LEAVE_AT), login=False,
+              inactive_keys=True)
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    answer = onboard(event_id="joiner-after-migration", occurredAt=joined_at)
+    assert answer["status"] == status
+    if status == "disabled":
+        _assert_still_disabled(cloud)
+        assert outside_ledger(cloud.calls.mutating(mark, ok_only=False)) == []
+    else:
+        assert answer["rehired"] is True
+        state = cloud.ram.user_state(NAME)
+        assert ownership.parse(state["user"]["Comments"]).state == "active"
+        assert [k["Status"] for k in state["access_keys"]] == ["Active"]
