@@ -130,7 +130,7 @@ def skip_annotations(db: Path, module: str) -> None:
         for job_id, row, col in rows:
             if any(start <= (row, col) < end for start, end in spans):
                 con.execute("INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
-                            "VALUES ('skipped', ?, NULL, NULL, ?)", (SKIPPED_ANNOTATION, job_id))
+                            "VALUES ('SKIPPED', ?, NULL, NULL, ?)", (SKIPPED_ANNOTATION, job_id))
 
 
 def baseline(command: str) -> float:
@@ -192,7 +192,8 @@ name = "local"
                 meta["seconds"] += time.monotonic() - started
                 meta_path.write_text(json.dumps(meta))
                 spec0 = item.mutations[0]
-                print(f"  [{i + 1}/{len(pending)}] {result.test_outcome or result.worker_outcome} "
+                outcome = result.test_outcome or result.worker_outcome
+                print(f"  [{i + 1}/{len(pending)}] {outcome.value} "
                       f"{spec0.operator_name} line {spec0.start_pos[0]}", flush=True)
     finally:
         os.chdir(cwd)
@@ -214,11 +215,13 @@ def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) ->
                                "annotation": 0, "pending": 0, "survivors": [], "equivalents": [],
                                "seconds": meta.get("seconds", 0.0), "baseline": meta.get("baseline")}
     with sqlite3.connect(db) as con:
+        con.execute("UPDATE work_results SET worker_outcome = 'SKIPPED' WHERE worker_outcome = 'skipped'")
         rows = con.execute("SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.output "
                            "FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id "
                            "ORDER BY s.start_pos_row, s.start_pos_col, s.operator_name").fetchall()
     for operator, row, worker, outcome, output in rows:
         operator = operator.removeprefix("core/")
+        worker, outcome = (worker or "").lower() or None, (outcome or "").lower() or None
         if worker is None:
             figures["pending"] += 1
         elif worker == "skipped":

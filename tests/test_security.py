@@ -191,6 +191,17 @@ def test_the_window_is_exactly_the_tolerance_either_way(cloud, offset, status):
         assert "window" in answer_body(answer)["message"] and cloud.calls.since(mark) == []
 
 
+def test_the_first_timestamp_is_the_signed_one(cloud):
+    """A header with two ``t=``: the first is the one the MAC binds; a later one is ignored and cannot
+    move the window (killed the surviving mutant that read the last one)."""
+    raw = body_of(event())
+    now = int(clock.now().timestamp())
+    first_signed = f"t={now},t={now - 10_000},v1={_mac(KEY, now, raw)}"
+    assert post("onboarding", request(raw, first_signed))["statusCode"] == 200
+    old_first = f"t={now - 10_000},t={now},v1={_mac(KEY, now, raw)}"
+    assert post("onboarding", request(raw, old_first))["statusCode"] == 401
+
+
 @pytest.mark.parametrize("tolerance", [1, 2, 600])
 def test_the_window_follows_the_setting(cloud, monkeypatch, tolerance):
     from datetime import datetime, timezone
