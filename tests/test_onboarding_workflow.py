@@ -116,12 +116,27 @@ def test_every_password_has_every_class_even_when_the_draws_are_worst_case(monke
     assert set(password) <= set(string.ascii_letters + string.digits + symbols)
 
 
+@pytest.mark.parametrize("version_id, is_password", [("pw-1f2e", True), ("LTAI5tAbCdEfGhIjKlMnOpQr", False),
+                                                     ("v1", False), ("", False), (None, False), ("PW-1f2e", False)])
+def test_which_secret_versions_hold_a_password(version_id, is_password):
+    """KMS's current version id says which credential it holds (never the value): an AccessKey's
+    version is named after the key, a password's starts with pw-."""
+    from provisioner.domain.credentials import is_password_version, password_version_id
+    assert is_password_version(version_id) is is_password
+    assert is_password_version(password_version_id("x")) is True
+
+
 def test_every_password_has_every_class_over_many_draws():
     from provisioner.domain.credentials import make_password
-    for _ in range(2000):
-        password = make_password({"MinimumPasswordLength": 8})
+    made = [make_password({"MinimumPasswordLength": 8}) for _ in range(2000)]
+    for password in made:
         assert any(c.islower() for c in password) and any(c.isupper() for c in password)
         assert any(c.isdigit() for c in password) and any(not c.isalnum() for c in password)
+    # the guaranteed characters are shuffled in: no position always holds the same class (a password
+    # starting lower, upper, digit, symbol every time gives away four characters' classes)
+    for position in range(4):
+        kinds = {(c.islower(), c.isupper(), c.isdigit()) for c in (p[position] for p in made)}
+        assert len(kinds) == 4, position
 
 
 # -- redelivery -----------------------------------------------------------------------------------------
