@@ -200,8 +200,19 @@ name = "local"
     meta_path.write_text(json.dumps(meta))
 
 
-def equivalents(config: dict[str, Any], module: str) -> dict[tuple[int, str], str]:
-    return {(e["line"], e["operator"]): e["reason"] for e in config.get("equivalent", []) if e["module"] == module}
+def equivalents(config: dict[str, Any], module: str) -> dict[tuple[int, str, str], str]:
+    """(line, operator, mutated line) -> reason: precise enough that a mutant next to an equivalent one
+    (another number on the same line, the other direction) is never explained by it."""
+    return {(e["line"], e["operator"], e["mutant"].strip()): e["reason"]
+            for e in config.get("equivalent", []) if e["module"] == module}
+
+
+def mutated_line(diff: str | None) -> str:
+    """The first added line of a mutant's diff, stripped (what the line reads like with the mutant)."""
+    for line in (diff or "").splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            return line[1:].strip()
+    return ""
 
 
 def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -216,10 +227,11 @@ def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) ->
                                "seconds": meta.get("seconds", 0.0), "baseline": meta.get("baseline")}
     with sqlite3.connect(db) as con:
         con.execute("UPDATE work_results SET worker_outcome = 'SKIPPED' WHERE worker_outcome = 'skipped'")
-        rows = con.execute("SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.output "
+        rows = con.execute("SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.output, "
+                           "r.diff "
                            "FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id "
                            "ORDER BY s.start_pos_row, s.start_pos_col, s.operator_name").fetchall()
-    for operator, row, worker, outcome, output in rows:
+    for operator, row, worker, outcome, output, diff in rows:
         operator = operator.removeprefix("core/")
         worker, outcome = (worker or "").lower() or None, (outcome or "").lower() or None
         if worker is None:
@@ -230,12 +242,13 @@ def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) ->
             figures["timeout" if output == "timeout" else "killed"] += 1
         elif outcome == "survived":
             source = lines[row - 1].strip() if 0 < row <= len(lines) else ""
-            if (row, operator) in explained:
+            mutant = mutated_line(diff)
+            if (row, operator, mutant) in explained:
                 figures["equivalent"] += 1
-                figures["equivalents"].append((row, operator, source, explained[(row, operator)]))
+                figures["equivalents"].append((row, operator, source, mutant, explained[(row, operator, mutant)]))
             else:
                 figures["survived"] += 1
-                figures["survivors"].append((row, operator, source))
+                figures["survivors"].append((row, operator, source, mutant))
         else:
             figures["incompetent"] += 1
     return figures
@@ -261,10 +274,10 @@ def render(config: dict[str, Any]) -> str:
                    f"{f['survived']} | {f['equivalent']} | {rate} | {f['pending']} | {f['seconds'] / 60:.1f} min |")
         if f["survivors"] or f["equivalents"]:
             details.append(f"\n#### `{module}`\n")
-            for row, operator, source in f["survivors"]:
-                details.append(f"- SURVIVED line {row} `{operator}`: `{source}`")
-            for row, operator, source, reason in f["equivalents"]:
-                details.append(f"- equivalent line {row} `{operator}`: `{source}` — {reason}")
+            for row, operator, source, mutant in f["survivors"]:
+                details.append(f"- SURVIVED line {row} `{operator}`: `{source}` -> `{mutant}`")
+            for row, operator, source, mutant, reason in f["equivalents"]:
+                details.append(f"- equivalent, line {row} `{operator}`: `{source}` -> `{mutant}`: {reason}")
     counted = total["killed"] + total["timeout"] + total["survived"]
     rate = f"{100 * (total['killed'] + total['timeout']) / counted:.1f}%" if counted else "-"
     out.append(f"| **total (modules run)** | | {counted + total['equivalent']} | "

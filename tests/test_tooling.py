@@ -117,7 +117,8 @@ def test_mutation_config_names_only_existing_modules_and_tests():
         assert set(spec) <= {"tests", "k"}, spec
     for equivalent in config.get("equivalent", []):
         assert equivalent["module"] in config["modules"], equivalent
-        assert isinstance(equivalent["line"], int) and equivalent["operator"] and equivalent["reason"].strip()
+        assert isinstance(equivalent["line"], int) and equivalent["operator"] and equivalent["mutant"].strip()
+        assert equivalent["reason"].strip() and set(equivalent) == {"module", "line", "operator", "mutant", "reason"}
 
 
 def test_mutation_covers_the_security_critical_modules():
