@@ -435,3 +435,22 @@ def test_brake_is_shared_by_users_and_orphan_secrets(cloud, ram, kms, mocker, mo
     assert cloud.ram.user_state(users[0]) is None            # the user is deleted first (one of two)
     assert [secret_state(cloud, name)["deleting"] for name in orphans] == [True, False]
     assert report["counts"]["deleted"] == 1 and report["counts"]["pending"] == 1
+
+
+def test_a_secret_already_deleting_does_not_hide_the_users_other_secret(cloud, ram, kms, mocker, monkeypatch):
+    """A user whose Generic secret is already in its recovery window (SECRET_TYPE changed since) and
+    whose RAMCredentials secret is not: deleting the user schedules the second one too."""
+    from alibabacloud_kms20160120 import models as kms_models
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    make_user(ram, kms, "rosa", "E6", comments=marker("E6", state="disabled", at=T0), login=False,
+              secret="RAMCredentials")
+    kms.create_secret(kms_models.CreateSecretRequest(
+        secret_name="ram-user/rosa", version_id="v1", secret_data='{"UserName": "rosa"}', secret_data_type="text",
+        tags=json.dumps([{"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
+                         {"TagKey": "employee-id", "TagValue": "E6"}, {"TagKey": "ram-user", "TagValue": "rosa"}])))
+    kms.delete_secret(kms_models.DeleteSecretRequest(secret_name="ram-user/rosa", recovery_window_in_days="30"))
+    set_clock(mocker, utc(T0) + timedelta(days=1))
+    report = sweep()
+    assert report["counts"]["deleted"] == 1 and cloud.ram.user_state("rosa") is None
+    assert secret_state(cloud, "acs/ram/user/rosa")["deleting"] is True
+    assert secret_state(cloud, "ram-user/rosa")["deleting"] is True
