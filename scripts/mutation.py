@@ -14,7 +14,8 @@ pass on has *survived*. This script is the repository's way of running it:
   ``build/mutation/``, keyed by the module's source: a change to it starts the module over; a
   change to its tests runs the survivors again);
 - mutants inside annotations are skipped (every module has ``from __future__ import annotations``,
-  so an annotation is never evaluated: such a mutant is equivalent by construction);
+  so an annotation is never evaluated: such a mutant is equivalent by construction), and a
+  surviving ``if not TYPE_CHECKING:`` is reported equivalent for the same reason;
 - ``bench/MUTATION.md`` gets the figures per module between its markers: killed, survived,
   equivalent (``[[equivalent]]`` in mutation.toml, with the reason), kill rate over the
   non-equivalent mutants, run time, and every survivor not explained.
@@ -46,6 +47,9 @@ TREE = WORK / "tree"
 REPORT = ROOT / "bench" / "MUTATION.md"
 BEGIN = "<!-- mutation:begin: written by scripts/mutation.py -->"
 END = "<!-- mutation:end -->"
+TYPE_CHECKING_REASON = ("the block imports names used in annotations only, which are never evaluated: "
+                        "importing them at run time too changes nothing (a circular import would have "
+                        "killed the mutant)")
 SKIPPED_ANNOTATION = "skipped: inside an annotation (never evaluated: from __future__ import annotations)"
 
 
@@ -243,6 +247,8 @@ def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) ->
         elif outcome == "survived":
             source = lines[row - 1].strip() if 0 < row <= len(lines) else ""
             mutant = mutated_line(diff)
+            if source == "if TYPE_CHECKING:" and mutant == "if not TYPE_CHECKING:":
+                explained[(row, operator, mutant)] = TYPE_CHECKING_REASON
             if (row, operator, mutant) in explained:
                 figures["equivalent"] += 1
                 figures["equivalents"].append((row, operator, source, mutant, explained[(row, operator, mutant)]))
