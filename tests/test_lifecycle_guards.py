@@ -185,3 +185,44 @@ def test_a_user_disabled_before_the_ledger_has_its_leave_at_the_markers_instant(
         state = cloud.ram.user_state(NAME)
         assert ownership.parse(state["user"]["Comments"]).state == "active"
         assert [k["Status"] for k in state["access_keys"]] == ["Active"]
+
+
+# -- HR order's pure rules (domain/ordering.py), each pinned where a mutant survived ---------------
+def _entry(logon=NAME, kind="employee.onboarded"):
+    from datetime import datetime, timezone
+
+    from provisioner.domain.ordering import Entry
+    event = {"eventId": "e-1", "eventType": kind, "occurredAt": LEAVE_AT,
+             "employee": {"employeeId": EMP, "logonName": logon}, "access": {"mode": "console", "level": "full"}}
+    return Entry.of(event, datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc))
+
+
+def test_an_entry_is_for_its_own_logon_name_only():
+    from provisioner.domain.ordering import Entry, short_hash
+    others = ["bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"]
+    mine = short_hash(NAME)
+    assert any(short_hash(o) > mine for o in others) and any(short_hash(o) < mine for o in others)
+    for entry in (_entry(), Entry.parse(_entry().version_id)):     # made from an event, and read back
+        assert entry.for_user(NAME)
+        assert [o for o in others if entry.for_user(o)] == []
+
+
+def test_an_entry_round_trips_through_its_version_id():
+    from provisioner.domain.ordering import Entry
+    for kind in ("employee.onboarded", "employee.offboarded"):
+        entry = _entry(kind=kind)
+        assert Entry.parse(entry.version_id) == entry
+    joiner = Entry.parse(_entry().version_id)
+    assert (joiner.mode, joiner.level) == ("console", "full")
+
+
+@pytest.mark.parametrize("age, refused", [
+    (timedelta(days=7), False), (timedelta(days=7, microseconds=1), True), (timedelta(days=30), True),
+    (timedelta(seconds=-300), False), (timedelta(seconds=-300, microseconds=-1), True),
+    (timedelta(days=-1), True), (timedelta(0), False)])
+def test_events_too_old_or_from_the_future_are_refused_at_the_exact_bounds(age, refused):
+    """MAX_EVENT_AGE_DAYS (7 here) and MAX_CLOCK_SKEW_SECONDS (300 here) are inclusive bounds."""
+    from provisioner.domain.ordering import age_problem
+    now = utc(T0)
+    problem = age_problem(now - age, now, 7, 300)
+    assert (problem is not None) is refused, problem
