@@ -226,3 +226,25 @@ def test_events_too_old_or_from_the_future_are_refused_at_the_exact_bounds(age, 
     now = utc(T0)
     problem = age_problem(now - age, now, 7, 300)
     assert (problem is not None) is refused, problem
+
+
+def test_an_entry_is_a_value():
+    """Entries are compared, sorted and kept in sets by every instance: equal fields, equal entries,
+    and none can be changed after it is made."""
+    import dataclasses
+    a, b = _entry(), _entry()
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.kind = "l"
+
+
+@pytest.mark.parametrize("version_id", [
+    "20261128T090000000000Z.0000000000.l.20261399.5579a343.59518f89",      # no 13th month
+    "20261128T090000000000Z.0000000000.j.rp20270231.5579a343.59518f89",    # no 31 February
+    "20261340T090000000000Z.0000000000.l.00000000.5579a343.59518f89",      # no such instant
+    "20261128T090000000000Z.0000000000.l.rp20270630.5579a343.59518f89",    # a leaver with a joiner's payload
+    "20261128T090000000000Z.0000000000.j.20270630.5579a343.59518f89",      # a joiner without level and mode
+    "not a version", ""])
+def test_a_version_id_that_is_not_an_entry_is_none_never_an_error(version_id):
+    from provisioner.domain.ordering import Entry
+    assert Entry.parse(version_id) is None
