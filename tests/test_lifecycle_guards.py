@@ -248,3 +248,44 @@ def test_an_entry_is_a_value():
 def test_a_version_id_that_is_not_an_entry_is_none_never_an_error(version_id):
     from provisioner.domain.ordering import Entry
     assert Entry.parse(version_id) is None
+
+
+# -- error-code decisions (cloud/errors.py): the bounds a mutant could move ----------------------
+@pytest.mark.parametrize("code, status, transient", [
+    ("SomethingNew", 500, True), ("SomethingNew", 503, True), ("SomethingNew", 499, False),
+    ("SomethingNew", 404, False), ("SomethingNew", None, False), (None, None, False),
+    ("Throttling.Whatever", 400, True), ("ServiceUnavailable", 400, True), ("ConnectionError", None, True),
+    ("EntityNotExist.User", 404, False), ("NoPermission", 403, False)])
+def test_which_errors_are_transient(code, status, transient):
+    from provisioner.cloud.errors import CloudError, is_transient
+    assert is_transient(code, status) is transient
+    assert CloudError("GetUser", code, status).transient is transient
+
+
+@pytest.mark.parametrize("code, throttled", [("Throttling", True), ("Throttling.User", True),
+                                             ("Rejected.Throttling", True), ("Rejected.ResourceExist", False),
+                                             ("ServiceUnavailable", False), (None, False)])
+def test_which_errors_are_throttling(code, throttled):
+    from provisioner.cloud.errors import CloudError
+    assert CloudError("CreateUser", code, 400).throttled is throttled
+
+
+def test_sdk_exceptions_become_cloud_errors_without_their_text():
+    from provisioner.cloud.errors import from_sdk_exception
+
+    class SdkError(Exception):
+        def __init__(self, code=None, status_code=None, request_id=None, data=None):
+            super().__init__("text that may echo Password=hunter2")
+            self.code, self.status_code, self.request_id, self.data = code, status_code, request_id, data
+
+    err = from_sdk_exception("CreateUser", SdkError(data={"Code": "EntityAlreadyExists.User", "RequestId": "R-1"},
+                                                    status_code=409))
+    assert (err.code, err.status, err.request_id) == ("EntityAlreadyExists.User", 409, "R-1")
+    assert err.already_exists and not err.transient and "hunter2" not in str(err)
+    refused = from_sdk_exception("GetUser", ConnectionRefusedError("refused"))     # no answer: worth a retry
+    assert (refused.code, refused.status, refused.transient) == ("ConnectionError", None, True)
+    local = from_sdk_exception("GetUser", SdkError(code="None", request_id="None"))   # never sent: permanent
+    assert (local.code, local.request_id, local.transient) == ("ClientError.SdkError", None, False)
+    no_status = from_sdk_exception("GetUser", SdkError(code="Throttling", request_id="R-2"))
+    assert no_status.code == "ClientError.SdkError" and no_status.request_id == "R-2"
+    assert "HTTP" not in str(local) and "no response" in str(local) and "RequestId -" in str(local)
