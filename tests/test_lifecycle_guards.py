@@ -292,3 +292,42 @@ def test_sdk_exceptions_become_cloud_errors_without_their_text():
     no_status = from_sdk_exception("GetUser", SdkError(code="Throttling", request_id="R-2"))
     assert no_status.code == "ClientError.SdkError" and no_status.request_id == "R-2"
     assert "HTTP" not in str(local) and "no response" in str(local) and "RequestId -" in str(local)
+
+
+# -- lifecycle's pure rules (domain/lifecycle.py) where mutants survived -----------------------------
+def test_iso_writes_utc_seconds_and_none_for_none():
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from provisioner.domain.lifecycle import iso
+    assert iso(datetime(2026, 11, 28, 18, 0, 5, 999, tzinfo=ZoneInfo("Asia/Shanghai"))) == "2026-11-28T10:00:05Z"
+    assert iso(datetime(2026, 11, 28, tzinfo=timezone.utc)) == "2026-11-28T00:00:00Z"
+    assert iso(None) is None
+
+
+def test_a_desired_state_is_a_value():
+    import dataclasses
+
+    from provisioner.domain import lifecycle
+    a = lifecycle.desired([_entry()], utc(T0), "UTC")
+    assert a == lifecycle.desired([_entry()], utc(T0), "UTC") and len({a, a}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.target = lifecycle.Target.DISABLED
+
+
+@pytest.mark.parametrize("now, target", [("2026-11-25T23:59:59Z", "scheduled"), ("2026-11-26T00:00:00Z", "disabled")])
+def test_a_user_from_before_the_ledger_is_scheduled_until_the_leave_day_ends(now, target):
+    """No joiner in the ledger, the user active before it: a leaver with a future lastWorkingDay
+    schedules; once the day has ended the fold is disabled, saying why."""
+    from datetime import datetime, timezone
+
+    from provisioner.domain import lifecycle
+    from provisioner.domain.ordering import Entry
+    leave = {"eventId": "leave-1", "eventType": "employee.offboarded", "occurredAt": "2026-11-20T09:00:00Z",
+             "employee": {"employeeId": EMP, "logonName": NAME}, "lastWorkingDay": "2026-11-25"}
+    entry = Entry.of(leave, datetime(2026, 11, 20, 9, tzinfo=timezone.utc))
+    desired = lifecycle.desired([entry], utc(now), "UTC", initially_active=True)
+    assert desired.target.value == target and desired.head == entry
+    if target == "disabled":
+        assert desired.reason == "the leave after 2026-11-25 (UTC) took effect"
+    assert lifecycle.desired([entry], utc(now), "UTC", initially_active=False).target.value == "disabled"
