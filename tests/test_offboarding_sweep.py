@@ -455,36 +455,3 @@ def test_a_secret_already_deleting_does_not_hide_the_users_other_secret(cloud, r
     assert secret_state(cloud, "acs/ram/user/rosa")["deleting"] is True
     assert secret_state(cloud, "ram-user/rosa")["deleting"] is True
 
-
-def test_the_sweep_never_deletes_under_a_recorded_mover_of_a_user_from_before_the_ledger(
-        cloud, ram, kms, mocker, monkeypatch):
-    """A user made before the ledger left with a lastWorkingDay; a mover that occurred before that day
-    was recorded by an instance that crashed before converging (its redelivery reactivates). The user
-    was disabled when the day ended and the grace is over: the sweep must not delete under that event
-    (the fold starts inactive once the ledger holds a joiner, as converge folds it)."""
-    from alibabacloud_kms20160120 import models as kms_models
-    from provisioner.cloud.ledger import KIND_LEDGER, TAG_KIND, user_tag
-    from provisioner.domain.ordering import Entry, short_hash
-    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
-    make_user(ram, kms, "kim", "E7", comments=marker("E7", state="disabled", at="2026-11-26T00:00:00Z"))
-    leave = {"eventId": "leave-1", "eventType": "employee.offboarded", "occurredAt": "2026-11-20T09:00:00Z",
-             "employee": {"employeeId": "E7", "logonName": "kim"}, "lastWorkingDay": "2026-11-25"}
-    mover = {"eventId": "mover-1", "eventType": "employee.onboarded", "occurredAt": "2026-11-21T09:00:00Z",
-             "employee": {"employeeId": "E7", "logonName": "kim"}, "access": {"mode": "programmatic", "level": "full"}}
-    versions = [Entry.of(e, utc(e["occurredAt"])).version_id for e in (leave, mover)]
-    name = "ram-user/ledger/E7"
-    kms.create_secret(kms_models.CreateSecretRequest(
-        secret_name=name, version_id=versions[0], secret_data_type="text",
-        secret_data=json.dumps({"eventId": "leave-1", "logonName": "kim"}, sort_keys=True),
-        tags=json.dumps([{"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
-                         {"TagKey": "employee-id", "TagValue": "E7"}, {"TagKey": TAG_KIND, "TagValue": KIND_LEDGER},
-                         {"TagKey": user_tag(short_hash("kim")), "TagValue": "kim"}])))
-    kms.put_secret_value(kms_models.PutSecretValueRequest(
-        secret_name=name, version_id=versions[1], secret_data_type="text",
-        secret_data=json.dumps({"eventId": "mover-1", "logonName": "kim"}, sort_keys=True)))
-    set_clock(mocker, T0)
-    m = cloud.calls.mark()
-    report = sweep()
-    assert report["counts"]["deleted"] == 0 and report["counts"]["skipped"] == 1
-    assert cloud.ram.user_state("kim") is not None and secret_state(cloud, name)["deleting"] is False
-    assert outside_ledger(cloud.calls.mutating(m, ok_only=False)) == []
