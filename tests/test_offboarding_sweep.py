@@ -454,4 +454,3 @@ def test_a_secret_already_deleting_does_not_hide_the_users_other_secret(cloud, r
     assert report["counts"]["deleted"] == 1 and cloud.ram.user_state("rosa") is None
     assert secret_state(cloud, "acs/ram/user/rosa")["deleting"] is True
     assert secret_state(cloud, "ram-user/rosa")["deleting"] is True
-
