@@ -454,3 +454,22 @@ def test_a_secret_already_deleting_does_not_hide_the_users_other_secret(cloud, r
     assert report["counts"]["deleted"] == 1 and cloud.ram.user_state("rosa") is None
     assert secret_state(cloud, "acs/ram/user/rosa")["deleting"] is True
     assert secret_state(cloud, "ram-user/rosa")["deleting"] is True
+
+
+@pytest.mark.parametrize("managed_by, employee_id", [("hr-ram-provisioner", "E3"), ("hr-ram-provisioner", "E5"),
+                                                     ("another-tool", "E4"), ("zz-another-tool", "E4")])
+def test_a_secret_tagged_for_someone_else_is_never_scheduled(cloud, ram, kms, mocker, monkeypatch, managed_by,
+                                                             employee_id):
+    """The deleting sweep schedules only secrets whose tags say ours and this employee's, exactly."""
+    from alibabacloud_kms20160120 import models as kms_models
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    make_user(ram, kms, "dora", "E4", comments=marker("E4", state="disabled", at=T0), secret=None)
+    kms.create_secret(kms_models.CreateSecretRequest(
+        secret_name="ram-user/dora", version_id="v1", secret_data='{"note":"someone else"}', secret_data_type="text",
+        tags=json.dumps([{"TagKey": "managed-by", "TagValue": managed_by},
+                         {"TagKey": "employee-id", "TagValue": employee_id},
+                         {"TagKey": "ram-user", "TagValue": "dora"}])))
+    set_clock(mocker, utc(T0) + timedelta(days=1))
+    report = sweep()
+    assert report["counts"]["deleted"] == 1 and cloud.ram.user_state("dora") is None
+    assert secret_state(cloud, "ram-user/dora")["deleting"] is False
