@@ -331,3 +331,38 @@ def test_a_user_from_before_the_ledger_is_scheduled_until_the_leave_day_ends(now
     if target == "disabled":
         assert desired.reason == "the leave after 2026-11-25 (UTC) took effect"
     assert lifecycle.desired([entry], utc(now), "UTC", initially_active=False).target.value == "disabled"
+
+
+def test_utc_seconds_is_utc_without_a_fraction():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from provisioner.domain.lifecycle import utc_seconds
+    when = utc_seconds(datetime(2026, 11, 28, 18, 0, 5, 999_999, tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert (when.isoformat(), when.microsecond) == ("2026-11-28T10:00:05+00:00", 0)
+
+
+def _event_entry(kind, at, **extra):
+    from provisioner.domain.ordering import Entry
+    event = {"eventId": f"{kind}-{at}", "eventType": kind, "occurredAt": at,
+             "employee": {"employeeId": EMP, "logonName": NAME}, **extra}
+    if kind == "employee.onboarded":
+        event["access"] = {"mode": "programmatic", "level": "read-only"}
+    return Entry.of(event, utc(at))
+
+
+def test_a_joiner_after_a_leave_day_ended_is_a_rehire_and_the_head_is_the_latest():
+    """joiner, leaver with a future lastWorkingDay, a joiner after that day ended: the leave took effect
+    first, so the last joiner is a rehire (active, no leave left); a joiner before the day is a mover
+    that keeps the leave."""
+    from provisioner.domain import lifecycle
+    first = _event_entry("employee.onboarded", "2026-11-01T09:00:00Z")
+    leave = _event_entry("employee.offboarded", "2026-11-10T09:00:00Z", lastWorkingDay="2026-11-20")
+    rehire = _event_entry("employee.onboarded", "2026-11-25T09:00:00Z")
+    mover = _event_entry("employee.onboarded", "2026-11-15T09:00:00Z")
+    after = utc("2026-11-28T10:00:00Z")
+    rehired = lifecycle.desired([first, leave, rehire], after, "UTC")
+    assert (rehired.target, rehired.head) == (lifecycle.Target.ACTIVE, rehire)
+    moved = lifecycle.desired([first, leave, mover], utc("2026-11-16T10:00:00Z"), "UTC")
+    assert (moved.target, moved.head, moved.joiner) == (lifecycle.Target.SCHEDULED, leave, mover)
+    assert lifecycle.desired([first, leave, mover], after, "UTC").target == lifecycle.Target.DISABLED
