@@ -365,4 +365,5 @@ def test_a_joiner_after_a_leave_day_ended_is_a_rehire_and_the_head_is_the_latest
     assert (rehired.target, rehired.head) == (lifecycle.Target.ACTIVE, rehire)
     moved = lifecycle.desired([first, leave, mover], utc("2026-11-16T10:00:00Z"), "UTC")
     assert (moved.target, moved.head, moved.joiner) == (lifecycle.Target.SCHEDULED, leave, mover)
-    assert lifecycle.desired([first, leave, mover], after, "UTC").target == lifecycle.Target.DISABLED
+    disabled = lifecycle.desired([first, leave, mover], after, "UTC")
+    assert (disabled.target, disabled.head) == (lifecycle.Target.DISABLED, mover)     # the latest event
