@@ -62,10 +62,10 @@ def test_paths(spec: dict[str, Any]) -> list[str]:
     return sorted({t.split("::")[0] for t in spec["tests"]})
 
 
-def _digest(paths: list[str], extra: str = "") -> str:
+def _digest(paths: list[str], extra: str = "", base: Path = ROOT) -> str:
     h = hashlib.sha256()
     for path in paths:
-        h.update(path.encode() + b"\0" + (ROOT / path).read_bytes() + b"\0")
+        h.update(path.encode() + b"\0" + (base / path).read_bytes() + b"\0")
     h.update(extra.encode())
     return h.hexdigest()[:12]
 
@@ -76,9 +76,9 @@ def session_key(module: str, spec: dict[str, Any]) -> str:
 
 
 def tests_key(spec: dict[str, Any]) -> str:
-    """The tests' contents: when they change, the survivors are run again (killed ones stay killed;
-    ``--fresh`` starts the module over)."""
-    return _digest([*test_paths(spec), "tests/conftest.py"])
+    """The tests' contents as the run sees them (the copy): when they change, the survivors are run
+    again (killed ones stay killed; ``--fresh`` starts the module over)."""
+    return _digest([*test_paths(spec), "tests/conftest.py"], base=TREE)
 
 
 def slug(module: str) -> str:
@@ -147,7 +147,7 @@ def baseline(command: str) -> float:
 
 
 def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], deadline: float,
-               fresh: bool = False) -> None:
+               fresh: bool = False, retry: bool = False) -> None:
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -176,7 +176,7 @@ name = "local"
         subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(db)],  # noqa: S603
                        cwd=TREE, check=True)
         skip_annotations(db, module)
-    elif meta.get("tests") != tests_key(spec):
+    elif retry or meta.get("tests") != tests_key(spec):
         with sqlite3.connect(db) as con:           # new tests: the survivors are tried again
             con.execute("DELETE FROM work_results WHERE test_outcome = 'survived'")
     meta["tests"] = tests_key(spec)
@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", action="append", help="a module path from mutation.toml (default: all)")
     parser.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run (default 3600)")
+    parser.add_argument("--retry-survivors", action="store_true", help="run the named modules' survivors again")
     parser.add_argument("--fresh", action="store_true", help="start the named modules' sessions over")
     parser.add_argument("--report-only", action="store_true", help="rewrite bench/MUTATION.md from the sessions")
     args = parser.parse_args(argv)
@@ -324,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() >= deadline:
                 print(f"{module}: not run (budget spent)")
                 continue
-            run_module(module, config["modules"][module], config.get("settings", {}), deadline, args.fresh)
+            run_module(module, config["modules"][module], config.get("settings", {}), deadline, args.fresh,
+                       args.retry_survivors)
     write_report(config)
     print(f"report: {REPORT.relative_to(ROOT)}")
     return 0
