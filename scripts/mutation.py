@@ -178,7 +178,7 @@ name = "local"
         skip_annotations(db, module)
     elif retry or meta.get("tests") != tests_key(spec):
         with sqlite3.connect(db) as con:           # new tests: the survivors are tried again
-            con.execute("DELETE FROM work_results WHERE test_outcome = 'survived'")
+            con.execute("DELETE FROM work_results WHERE upper(test_outcome) = 'SURVIVED'")
     meta["tests"] = tests_key(spec)
     print(f"{module}: baseline {meta['baseline']:.1f} s, per-mutant timeout {timeout:.0f} s", flush=True)
     cwd = os.getcwd()
