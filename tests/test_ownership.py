@@ -36,3 +36,17 @@ def test_a_secret_is_ours_only_with_exactly_our_tags():
                                  ("hr-ram-provisioner-x", "E5"), (None, "E5"), ("hr-ram-provisioner", None)]:
         assert not ownership.secret_owned_by(tags(managed_by, employee), "E5"), (managed_by, employee)
     assert not ownership.secret_owned_by(None, "E5") and not ownership.secret_owned_by([], "E5")
+
+
+def test_a_parsed_marker_renders_back_to_the_same_text():
+    for text in ("hrrp:v1;emp=E1;st=disabled;at=2026-11-28T10:00:00Z",
+                 "hrrp:v1;emp=E1;st=active;end=2027-06-30;leave=2027-01-15"):
+        assert ownership.parse(text).render() == text
+
+
+def test_a_user_is_ours_for_its_own_employee_only():
+    user = {"Comments": "hrrp:v1;emp=E5;st=active"}
+    assert ownership.owned_by(user, "E5") == ownership.Marker("E5")
+    assert ownership.owned_by(user) == ownership.Marker("E5")
+    assert [e for e in ("E4", "E6", "E50", "E") if ownership.owned_by(user, e) is not None] == []
+    assert ownership.owned_by(None, "E5") is None and ownership.owned_by({"Comments": "made by hand"}) is None
