@@ -50,3 +50,13 @@ def test_a_user_is_ours_for_its_own_employee_only():
     assert ownership.owned_by(user) == ownership.Marker("E5")
     assert [e for e in ("E4", "E6", "E50", "E") if ownership.owned_by(user, e) is not None] == []
     assert ownership.owned_by(None, "E5") is None and ownership.owned_by({"Comments": "made by hand"}) is None
+
+
+def test_a_marker_is_a_value():
+    import dataclasses
+
+    import pytest
+    a, b = ownership.Marker("E1"), ownership.parse("hrrp:v1;emp=E1;st=active")
+    assert a == b and len({a, b}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.state = ownership.DISABLED
