@@ -17,7 +17,7 @@ LINT_PATHS := $(wildcard functions localcloud tests bench scripts hrctl)
 S_TOOLS := tools/serverless-devs
 S_STAMP := $(S_TOOLS)/node_modules/.installed
 
-.PHONY: venv tools lock demo test lint package bench clean
+.PHONY: venv tools lock demo test lint package bench mutation clean
 
 # The venv is installed from the development lock, every file hash-checked (pip, setuptools and
 # uv included). tests/test_locks.py fails when a lock is stale against requirements*.txt.
@@ -59,6 +59,14 @@ lock: venv
 # bench/RESULTS.md (about 2 minutes; BENCH_ARGS=--quick for a smoke run)
 bench: venv
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# bench/MUTATION.md: cosmic-ray over the security-critical modules, each against the tests that guard it
+# (mutation.toml; docs/mutation.md). Slow (hours for every module): never part of `make test` or CI.
+# One worker, niced; stops at MUTATION_BUDGET seconds and the next run resumes.
+# e.g. make mutation MUTATION_ARGS="--module functions/provisioner/adapters/webhook.py"
+MUTATION_BUDGET ?= 3600
+mutation: venv
+	nice -n 10 $(PY) scripts/mutation.py --budget $(MUTATION_BUDGET) $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist $(S_TOOLS)/node_modules

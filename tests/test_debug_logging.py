@@ -6,6 +6,7 @@ DEBUG. With the root logger at DEBUG (an operator's first move when something is
 went to the function's log, percent-encoded. The suite-wide guard (tests/leakcheck.py) now runs every
 handler call that way; this shows the channel itself: the request line IS logged, and scrubbed.
 """
+import json
 import logging
 from urllib.parse import quote
 
@@ -63,3 +64,82 @@ def test_the_filter_also_removes_registered_secrets_in_any_form():
         secret, "Body=" + quote(secret, safe="")), None)
     structured_log.RedactingFilter().filter(record)
     assert secret not in record.getMessage() and quote(secret, safe="") not in record.getMessage()
+
+
+# -- issue 15: the log layer itself, called with a registered secret and secret-named fields ---------
+SECRET = 'Zq9!x/y+z=Se"cret\\Value'          # needs percent-, plus- and JSON-encoding
+# The field names whose values are never logged (the contract; spelled out here, not imported).
+SECRET_NAMED = ["AccessKeySecret", "Password", "NewPassword", "SecretData", "password", "accessKeySecret",
+                "secret", "signature"]
+
+
+@pytest.fixture
+def debug_lines(root_debug, capsys):
+    """Every JSON line the structured logger writes, with it and the root logger at DEBUG."""
+    from provisioner.platform import log as structured_log
+    before = structured_log.logger.level
+    structured_log.set_level("DEBUG")
+    capsys.readouterr()
+    yield lambda: [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    structured_log.logger.setLevel(before)
+
+
+def test_a_registered_secret_is_scrubbed_from_every_line_at_every_level(debug_lines):
+    from provisioner.platform import log as structured_log
+    forms_of_it = forms(SECRET) | {quote(SECRET, safe=""), json.dumps(SECRET)[1:-1]}
+    with structured_log.credential_scope():
+        structured_log.register_secret(SECRET)
+        with structured_log.keys(note=f"key {SECRET}"):
+            structured_log.debug(f"debug {SECRET}", field=SECRET)
+            structured_log.info("info", nested={"deep": [f"in a list {SECRET}", {"x": quote(SECRET, safe="")}]})
+            structured_log.warning("warning", text=json.dumps({"v": SECRET}))
+            structured_log.error("error", long="x" * (structured_log.MAX_FIELD_CHARS - 20) + SECRET)
+            structured_log.alert(logging.ERROR, f"alert {SECRET}", "provisioning-failed", detail=SECRET)
+            try:
+                raise RuntimeError(f"boom {SECRET}")
+            except RuntimeError:
+                structured_log.logger.exception("exception")
+    lines = debug_lines()
+    assert len(lines) == 6                                      # every call wrote its line, DEBUG included
+    assert [json.loads(line)["level"] for line in lines] == ["DEBUG", "INFO", "WARNING", "ERROR", "ERROR", "ERROR"]
+    leaked = [line for line in lines if any(f in line for f in forms_of_it)]
+    assert leaked == []
+    assert all(structured_log.REDACTED in line for line in lines)
+    cut = json.loads(lines[3])["long"]                          # scrubbed before it is cut: no part is left
+    assert cut.startswith("x" * (structured_log.MAX_FIELD_CHARS - 20)) and SECRET[:12] not in cut
+
+
+def test_secret_named_fields_are_redacted_wherever_they_appear(debug_lines):
+    from provisioner.platform import log as structured_log
+    for name in SECRET_NAMED:
+        value = f"value-of-{name}-0123456789"
+        structured_log.debug("flat", **{name: value})
+        structured_log.info("nested", outer={"inner": {name: value}}, items=[{name: value}])
+        structured_log.alert(logging.WARNING, "alert", "user-conflict", **{name: value})
+        lines = [json.loads(line) for line in debug_lines()]
+        assert len(lines) == 3
+        assert lines[0][name] == structured_log.REDACTED
+        assert lines[1]["outer"]["inner"][name] == structured_log.REDACTED
+        assert lines[1]["items"] == [{name: structured_log.REDACTED}]
+        assert lines[2][name] == structured_log.REDACTED
+        assert not [line for line in lines if value in json.dumps(line)]
+    structured_log.info("plain", userName="alice.wang")         # other names are logged as they are
+    assert json.loads(debug_lines()[0])["userName"] == "alice.wang"
+
+
+def test_a_third_party_record_at_debug_is_scrubbed(cloud, root_debug):
+    """With the root logger at DEBUG, a record on the HTTP stack's loggers reaches no handler with a
+    registered secret or a secret-named parameter's value in it."""
+    from provisioner.platform import log as structured_log
+    from provisioner.platform import runtime
+    runtime.reset()
+    runtime.get().cloud.ram("GetAccountAlias")          # a client built: the filter is on those loggers
+    seen = len(root_debug.lines)
+    with structured_log.credential_scope():
+        structured_log.register_secret(SECRET)
+        logging.getLogger("urllib3.connectionpool").debug(
+            '"POST /?UserName=a&Password=pw-in-query-123&Other=%s HTTP/1.1"', quote(SECRET, safe=""))
+    http = [text for name, text in root_debug.lines[seen:] if name == "urllib3.connectionpool"]
+    assert len(http) == 1
+    assert "pw-in-query-123" not in http[0] and quote(SECRET, safe="") not in http[0]
+    assert "Password=[REDACTED]" in http[0]

@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import offboarding
 import onboarding
+import pytest
 from provisioner.domain import ownership
 
-from tests.conftest import as_bytes
+from tests.conftest import as_bytes, outside_ledger
 from tests.offboarding_support import leaver, set_clock, timer, utc
 from tests.onboarding_support import event as joiner
 
@@ -97,3 +98,272 @@ def test_disabling_a_ram_credentials_user_stops_kms_rotation(cloud, mocker, monk
     rehire = onboard(event_id="rehire", occurredAt="2026-11-28T10:00:01Z")
     assert rehire["status"] == "provisioned"
     assert cloud.kms.secret_state(name)["rotation_interval"]                  # recreated with rotation on
+
+
+# -- issue 15: each found by a surviving mutant -------------------------------------------------
+def test_disabling_a_leaver_leaves_another_employees_ram_credentials_secret_rotating(cloud, ram, kms, mocker):
+    """The RAMCredentials secret at the leaver's name is tagged for another employee: not ours to stop."""
+    import json
+
+    from alibabacloud_kms20160120 import models as kms_models
+
+    from tests.offboarding_support import make_user
+    keys = make_user(ram, kms, NAME, EMP, secret=None, login=False)
+    name = "acs/ram/user/" + NAME
+    kms.create_secret(kms_models.CreateSecretRequest(
+        secret_name=name, version_id=keys[0], secret_type="RAMCredentials", secret_data_type="text",
+        secret_data=json.dumps({"AccessKeys": [{"AccessKeyId": keys[0], "AccessKeySecret": "not-read-here"}]}),
+        tags=json.dumps([{"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
+                         {"TagKey": "employee-id", "TagValue": "E99999"},
+                         {"TagKey": "ram-user", "TagValue": NAME}]),
+        extended_config={"SecretSubType": "RamUserAccessKey", "UserName": NAME},
+        enable_automatic_rotation=True, rotation_interval="30d"))
+    before = cloud.kms.secret_state(name)
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    left = offboarding.handler(as_bytes(leaver(NAME, EMP)), None)
+    assert left["status"] == "disabled"
+    assert [k["Status"] for k in cloud.ram.user_state(NAME)["access_keys"]] == ["Inactive"]   # the leaver is off
+    assert [c.action for c in cloud.calls.mutating(mark, ok_only=False) if c.params.get("SecretName") == name] == []
+    after = cloud.kms.secret_state(name)
+    assert before["rotation_interval"] and after["rotation_interval"] == before["rotation_interval"]
+    assert after == before
+
+
+def _leaver_at(occurred_at, event_id="leave"):
+    return {"eventId": event_id, "eventType": "employee.offboarded", "occurredAt": occurred_at,
+            "employee": {"employeeId": EMP, "logonName": NAME}}
+
+
+def _assert_still_disabled(cloud):
+    state = cloud.ram.user_state(NAME)
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
+
+
+LEAVE_AT = "2026-11-28T09:30:00Z"
+# HR order at the boundary (domain/ordering.py): at the same instant the leaver sorts last and wins,
+# a microsecond later the joiner is a rehire.
+BOUNDARY = [("2026-11-28T09:29:59.999999Z", "disabled"), ("2026-11-28T09:30:00Z", "disabled"),
+            ("2026-11-28T09:30:00.000000Z", "disabled"), ("2026-11-28T09:30:00.000001Z", "provisioned")]
+
+
+@pytest.mark.parametrize("joined_at, status", BOUNDARY)
+def test_a_joiner_at_the_leave_instant_does_not_reenable_and_one_a_microsecond_later_does(
+        cloud, mocker, joined_at, status):
+    set_clock(mocker, T0)
+    assert onboard(occurredAt="2026-11-28T09:00:00Z")["status"] == "provisioned"
+    assert offboarding.handler(as_bytes(_leaver_at(LEAVE_AT)), None)["status"] == "disabled"
+    mark = cloud.calls.mark()
+    answer = onboard(event_id="joiner-at-the-boundary", occurredAt=joined_at)
+    assert answer["status"] == status
+    if status == "disabled":
+        _assert_still_disabled(cloud)
+        assert outside_ledger(cloud.calls.mutating(mark, ok_only=False)) == []
+    else:
+        assert answer["rehired"] is True
+        assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "active"
+
+
+@pytest.mark.parametrize("joined_at, status", BOUNDARY)
+def test_a_user_disabled_before_the_ledger_has_its_leave_at_the_markers_instant(
+        cloud, ram, kms, mocker, joined_at, status):
+    """The migrated leaver entry (workflows/converge.py _migrate) sits at the marker's disabled_at:
+    the same boundary holds for a user disabled before any ledger existed."""
+    from tests.offboarding_support import make_user, marker
+    make_user(ram, kms, NAME, EMP, comments=marker(EMP, state="disabled", at=LEAVE_AT), login=False,
+              inactive_keys=True)
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    answer = onboard(event_id="joiner-after-migration", occurredAt=joined_at)
+    assert answer["status"] == status
+    if status == "disabled":
+        _assert_still_disabled(cloud)
+        assert outside_ledger(cloud.calls.mutating(mark, ok_only=False)) == []
+    else:
+        assert answer["rehired"] is True
+        state = cloud.ram.user_state(NAME)
+        assert ownership.parse(state["user"]["Comments"]).state == "active"
+        assert [k["Status"] for k in state["access_keys"]] == ["Active"]
+
+
+# -- HR order's pure rules (domain/ordering.py), each pinned where a mutant survived ---------------
+def _entry(logon=NAME, kind="employee.onboarded"):
+    from datetime import datetime, timezone
+
+    from provisioner.domain.ordering import Entry
+    event = {"eventId": "e-1", "eventType": kind, "occurredAt": LEAVE_AT,
+             "employee": {"employeeId": EMP, "logonName": logon}, "access": {"mode": "console", "level": "full"}}
+    return Entry.of(event, datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc))
+
+
+def test_an_entry_is_for_its_own_logon_name_only():
+    from provisioner.domain.ordering import Entry, short_hash
+    others = ["bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"]
+    mine = short_hash(NAME)
+    assert any(short_hash(o) > mine for o in others) and any(short_hash(o) < mine for o in others)
+    for entry in (_entry(), Entry.parse(_entry().version_id)):     # made from an event, and read back
+        assert entry.for_user(NAME)
+        assert [o for o in others if entry.for_user(o)] == []
+
+
+def test_an_entry_round_trips_through_its_version_id():
+    from provisioner.domain.ordering import Entry
+    for kind in ("employee.onboarded", "employee.offboarded"):
+        entry = _entry(kind=kind)
+        assert Entry.parse(entry.version_id) == entry
+    joiner = Entry.parse(_entry().version_id)
+    assert (joiner.mode, joiner.level) == ("console", "full")
+
+
+@pytest.mark.parametrize("age, refused", [
+    (timedelta(days=7), False), (timedelta(days=7, microseconds=1), True), (timedelta(days=30), True),
+    (timedelta(seconds=-300), False), (timedelta(seconds=-300, microseconds=-1), True),
+    (timedelta(days=-1), True), (timedelta(0), False)])
+def test_events_too_old_or_from_the_future_are_refused_at_the_exact_bounds(age, refused):
+    """MAX_EVENT_AGE_DAYS (7 here) and MAX_CLOCK_SKEW_SECONDS (300 here) are inclusive bounds."""
+    from provisioner.domain.ordering import age_problem
+    now = utc(T0)
+    problem = age_problem(now - age, now, 7, 300)
+    assert (problem is not None) is refused, problem
+
+
+def test_an_entry_is_a_value():
+    """Entries are compared, sorted and kept in sets by every instance: equal fields, equal entries,
+    and none can be changed after it is made."""
+    import dataclasses
+    a, b = _entry(), _entry()
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.kind = "l"
+
+
+@pytest.mark.parametrize("version_id", [
+    "20261128T090000000000Z.0000000000.l.20261399.5579a343.59518f89",      # no 13th month
+    "20261128T090000000000Z.0000000000.j.rp20270231.5579a343.59518f89",    # no 31 February
+    "20261340T090000000000Z.0000000000.l.00000000.5579a343.59518f89",      # no such instant
+    "20261128T090000000000Z.0000000000.l.rp20270630.5579a343.59518f89",    # a leaver with a joiner's payload
+    "20261128T090000000000Z.0000000000.j.20270630.5579a343.59518f89",      # a joiner without level and mode
+    "not a version", ""])
+def test_a_version_id_that_is_not_an_entry_is_none_never_an_error(version_id):
+    from provisioner.domain.ordering import Entry
+    assert Entry.parse(version_id) is None
+
+
+# -- error-code decisions (cloud/errors.py): the bounds a mutant could move ----------------------
+@pytest.mark.parametrize("code, status, transient", [
+    ("SomethingNew", 500, True), ("SomethingNew", 503, True), ("SomethingNew", 499, False),
+    ("SomethingNew", 404, False), ("SomethingNew", None, False), (None, None, False),
+    ("Throttling.Whatever", 400, True), ("ServiceUnavailable", 400, True), ("ConnectionError", None, True),
+    ("EntityNotExist.User", 404, False), ("NoPermission", 403, False)])
+def test_which_errors_are_transient(code, status, transient):
+    from provisioner.cloud.errors import CloudError, is_transient
+    code = None if code is None else "".join(list(code))       # as an answer's code arrives: built at run time
+    assert is_transient(code, status) is transient
+    assert CloudError("GetUser", code, status).transient is transient
+
+
+@pytest.mark.parametrize("code, throttled", [("Throttling", True), ("Throttling.User", True),
+                                             ("Rejected.Throttling", True), ("Rejected.ResourceExist", False),
+                                             ("ServiceUnavailable", False), (None, False)])
+def test_which_errors_are_throttling(code, throttled):
+    from provisioner.cloud.errors import CloudError
+    code = None if code is None else "".join(list(code))
+    assert CloudError("CreateUser", code, 400).throttled is throttled
+
+
+def test_sdk_exceptions_become_cloud_errors_without_their_text():
+    from provisioner.cloud.errors import from_sdk_exception
+
+    class SdkError(Exception):
+        def __init__(self, code=None, status_code=None, request_id=None, data=None):
+            super().__init__("text that may echo Password=hunter2")
+            self.code, self.status_code, self.request_id, self.data = code, status_code, request_id, data
+
+    err = from_sdk_exception("CreateUser", SdkError(data={"Code": "EntityAlreadyExists.User", "RequestId": "R-1"},
+                                                    status_code=409))
+    assert (err.code, err.status, err.request_id) == ("EntityAlreadyExists.User", 409, "R-1")
+    assert err.already_exists and not err.transient and "hunter2" not in str(err)
+    refused = from_sdk_exception("GetUser", ConnectionRefusedError("refused"))     # no answer: worth a retry
+    assert (refused.code, refused.status, refused.transient) == ("ConnectionError", None, True)
+    text_none = "".join(["No", "ne"])             # how the SDK's str(None) arrives: built at run time
+    local = from_sdk_exception("GetUser", SdkError(code=text_none, request_id=text_none))   # never sent: permanent
+    assert (local.code, local.request_id, local.transient) == ("ClientError.SdkError", None, False)
+    no_status = from_sdk_exception("GetUser", SdkError(code="Throttling", request_id="R-2"))
+    assert no_status.code == "ClientError.SdkError" and no_status.request_id == "R-2"
+    assert "HTTP" not in str(local) and "no response" in str(local) and "RequestId -" in str(local)
+
+
+# -- lifecycle's pure rules (domain/lifecycle.py) where mutants survived -----------------------------
+def test_iso_writes_utc_seconds_and_none_for_none():
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from provisioner.domain.lifecycle import iso
+    assert iso(datetime(2026, 11, 28, 18, 0, 5, 999, tzinfo=ZoneInfo("Asia/Shanghai"))) == "2026-11-28T10:00:05Z"
+    assert iso(datetime(2026, 11, 28, tzinfo=timezone.utc)) == "2026-11-28T00:00:00Z"
+    assert iso(None) is None
+
+
+def test_a_desired_state_is_a_value():
+    import dataclasses
+
+    from provisioner.domain import lifecycle
+    a = lifecycle.desired([_entry()], utc(T0), "UTC")
+    assert a == lifecycle.desired([_entry()], utc(T0), "UTC") and len({a, a}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.target = lifecycle.Target.DISABLED
+
+
+@pytest.mark.parametrize("now, target", [("2026-11-25T23:59:59Z", "scheduled"), ("2026-11-26T00:00:00Z", "disabled")])
+def test_a_user_from_before_the_ledger_is_scheduled_until_the_leave_day_ends(now, target):
+    """No joiner in the ledger, the user active before it: a leaver with a future lastWorkingDay
+    schedules; once the day has ended the fold is disabled, saying why."""
+    from datetime import datetime, timezone
+
+    from provisioner.domain import lifecycle
+    from provisioner.domain.ordering import Entry
+    leave = {"eventId": "leave-1", "eventType": "employee.offboarded", "occurredAt": "2026-11-20T09:00:00Z",
+             "employee": {"employeeId": EMP, "logonName": NAME}, "lastWorkingDay": "2026-11-25"}
+    entry = Entry.of(leave, datetime(2026, 11, 20, 9, tzinfo=timezone.utc))
+    desired = lifecycle.desired([entry], utc(now), "UTC", initially_active=True)
+    assert desired.target.value == target and desired.head == entry
+    if target == "disabled":
+        assert desired.reason == "the leave after 2026-11-25 (UTC) took effect"
+    assert lifecycle.desired([entry], utc(now), "UTC", initially_active=False).target.value == "disabled"
+
+
+def test_utc_seconds_is_utc_without_a_fraction():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from provisioner.domain.lifecycle import utc_seconds
+    when = utc_seconds(datetime(2026, 11, 28, 18, 0, 5, 999_999, tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert (when.isoformat(), when.microsecond) == ("2026-11-28T10:00:05+00:00", 0)
+
+
+def _event_entry(kind, at, **extra):
+    from provisioner.domain.ordering import Entry
+    event = {"eventId": f"{kind}-{at}", "eventType": kind, "occurredAt": at,
+             "employee": {"employeeId": EMP, "logonName": NAME}, **extra}
+    if kind == "employee.onboarded":
+        event["access"] = {"mode": "programmatic", "level": "read-only"}
+    return Entry.of(event, utc(at))
+
+
+def test_a_joiner_after_a_leave_day_ended_is_a_rehire_and_the_head_is_the_latest():
+    """joiner, leaver with a future lastWorkingDay, a joiner after that day ended: the leave took effect
+    first, so the last joiner is a rehire (active, no leave left); a joiner before the day is a mover
+    that keeps the leave."""
+    from provisioner.domain import lifecycle
+    first = _event_entry("employee.onboarded", "2026-11-01T09:00:00Z")
+    leave = _event_entry("employee.offboarded", "2026-11-10T09:00:00Z", lastWorkingDay="2026-11-20")
+    rehire = _event_entry("employee.onboarded", "2026-11-25T09:00:00Z")
+    mover = _event_entry("employee.onboarded", "2026-11-15T09:00:00Z")
+    after = utc("2026-11-28T10:00:00Z")
+    rehired = lifecycle.desired([first, leave, rehire], after, "UTC")
+    assert (rehired.target, rehired.head) == (lifecycle.Target.ACTIVE, rehire)
+    moved = lifecycle.desired([first, leave, mover], utc("2026-11-16T10:00:00Z"), "UTC")
+    assert (moved.target, moved.head, moved.joiner) == (lifecycle.Target.SCHEDULED, leave, mover)
+    disabled = lifecycle.desired([first, leave, mover], after, "UTC")
+    assert (disabled.target, disabled.head) == (lifecycle.Target.DISABLED, mover)     # the latest event

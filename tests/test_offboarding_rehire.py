@@ -1,4 +1,5 @@
 """Leaver → rehire through both real handlers: the state offboarding writes is what onboarding reads."""
+import json
 from datetime import timedelta
 
 import offboarding
@@ -95,3 +96,49 @@ def test_contractor_end_date_from_onboarding_is_swept_in_hr_timezone(cloud, mock
     assert sweep()["counts"]["disabled"] == 1
     assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "disabled"
     assert active_keys(cloud) == []
+
+
+@pytest.mark.parametrize("secret_type", ["Generic", "RAMCredentials"])
+def test_a_rehire_never_keeps_the_old_access_key(cloud, mocker, monkeypatch, secret_type):
+    """By outcome (issue 15): after leaver -> rehire through both handlers, the leaver's AccessKey is
+    gone from RAM (not merely inactive, not reactivated) and KMS holds the new key, the only one."""
+    monkeypatch.setenv("SECRET_TYPE", secret_type)
+    runtime.reset()
+    name = SECRET if secret_type == "Generic" else "acs/ram/user/" + NAME
+    set_clock(mocker, T0)
+    assert onboard()["status"] == "provisioned"
+    [old] = active_keys(cloud)
+    first = secret_state(cloud, name)["current"]
+    old_secret = first["AccessKeySecret"] if secret_type == "Generic" else first["AccessKeys"][0]["AccessKeySecret"]
+    assert offboard()["status"] == "disabled"
+    assert active_keys(cloud) == []
+
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(hours=1))
+    assert onboard(event_id="rehire", occurredAt=REHIRE_AT)["status"] == "provisioned"
+    keys = cloud.ram.user_state(NAME)["access_keys"]
+    assert [k["Status"] for k in keys] == ["Active"]
+    [new] = [k["AccessKeyId"] for k in keys]
+    assert new != old and old not in [k["AccessKeyId"] for k in keys]
+    held = secret_state(cloud, name)
+    assert held["current_version"] == new
+    value = held["current"]
+    stored = value["AccessKeyId"] if secret_type == "Generic" else [k["AccessKeyId"] for k in value["AccessKeys"]]
+    assert stored == (new if secret_type == "Generic" else [new])
+    assert old_secret not in json.dumps(value)               # never compared in a message: no credential printed
+
+
+@pytest.mark.parametrize("keys, inactive", [(1, False), (2, True)])
+def test_a_rehire_mints_a_new_key_whatever_the_leaver_left(cloud, ram, kms, mocker, keys, inactive):
+    """A user disabled before the ledger whose key was handed out before (still Active: reactivated by
+    hand), or who holds RAM's limit of two keys: the rehire's key is new, the old ones are gone."""
+    from tests.offboarding_support import make_user, marker
+    old = make_user(ram, kms, NAME, EMP, comments=marker(EMP, state="disabled", at=T0), keys=keys, login=False,
+                    inactive_keys=inactive)
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(hours=1))
+    assert onboard(event_id="rehire", occurredAt=REHIRE_AT)["status"] == "provisioned"
+    state = cloud.ram.user_state(NAME)
+    assert [k["Status"] for k in state["access_keys"]] == ["Active"]
+    [new] = [k["AccessKeyId"] for k in state["access_keys"]]
+    assert new not in old
+    held = secret_state(cloud, SECRET)
+    assert held["current_version"] == new and held["current"]["AccessKeyId"] == new

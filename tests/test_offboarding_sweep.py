@@ -370,3 +370,109 @@ def test_report_is_logged(cloud, ram, kms, mocker, monkeypatch, capsys):
     assert logged[0]["counts"] == report["counts"] and logged[0]["rows"] == 2
     rows = [line for line in lines if line["message"] == "sweep user"]
     assert [{k: r[k] for k in ("userName", "employeeId", "action", "steps")} for r in rows] == report["users"]
+
+
+# -- orphan secrets under the dry-run and the brake (issue 15: each found by a surviving mutant) -----
+def _orphan_secrets(kms, n):
+    """Secrets tagged ours whose RAM user is gone (what a crash between DeleteUser and DeleteSecret
+    leaves), made with the SDK: no RAM user by those names exists."""
+    from alibabacloud_kms20160120 import models as kms_models
+    names = []
+    for i in range(n):
+        user, employee_id = f"gone{i:02d}", f"O{i}"
+        tags = json.dumps([{"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
+                           {"TagKey": "employee-id", "TagValue": employee_id},
+                           {"TagKey": "ram-user", "TagValue": user}])
+        kms.create_secret(kms_models.CreateSecretRequest(
+            secret_name=f"ram-user/{user}", version_id="v1", secret_data=json.dumps({"UserName": user}),
+            secret_data_type="text", tags=tags))
+        names.append(f"ram-user/{user}")
+    return names
+
+
+@pytest.mark.parametrize("switch", ["payload", "environment"])
+def test_dry_run_never_schedules_an_orphan_secret(cloud, ram, kms, mocker, monkeypatch, switch):
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0, **({"OFFBOARD_DRY_RUN": "true"} if switch == "environment" else {}))
+    orphans = _orphan_secrets(kms, 2)
+    set_clock(mocker, T0)
+    m = cloud.calls.mark()
+    report = sweep({"dryRun": True} if switch == "payload" else None)
+    assert report["dryRun"] is True
+    assert outside_ledger(cloud.calls.mutating(m, ok_only=False)) == []
+    assert [secret_state(cloud, name)["deleting"] for name in orphans] == [False, False]
+    # the report still says what a real run would do
+    assert sorted(s["SecretName"] for r in report["users"] if r["action"] == "secretScheduled"
+                  for s in r["steps"]) == orphans
+    real = sweep()
+    if switch == "payload":
+        assert real["counts"]["secretsScheduled"] == 2
+        assert [secret_state(cloud, name)["deleting"] for name in orphans] == [True, True]
+
+
+@pytest.mark.parametrize("limit", [0, 1, 2])
+def test_brake_counts_orphan_secrets_too(cloud, ram, kms, mocker, monkeypatch, capsys, limit):
+    env(monkeypatch, OFFBOARD_MAX_DELETIONS_PER_RUN=limit, OFFBOARD_GRACE_DAYS=0)
+    orphans = _orphan_secrets(kms, limit + 1)
+    set_clock(mocker, T0)
+    capsys.readouterr()
+    m = cloud.calls.mark()
+    report = sweep()
+    scheduled = [name for name in orphans if secret_state(cloud, name)["deleting"]]
+    assert scheduled == orphans[:limit]                      # limit + 1 orphans: exactly `limit` scheduled
+    deletes = [c for c in outside_ledger(cloud.calls.mutating(m, ok_only=False)) if c.action == "DeleteSecret"]
+    assert len(deletes) == limit
+    assert report["counts"]["secretsScheduled"] == limit and report["counts"]["pending"] == 1
+    pending = [r for r in report["users"] if r["action"] == "pending"]
+    assert [r["secretName"] for r in pending] == orphans[limit:]
+    assert report["brake"] == {"limit": limit, "pending": 1}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["level"] for line in lines if line.get("alert") == "mass-deletion-brake"] == ["ERROR"]
+
+
+def test_brake_is_shared_by_users_and_orphan_secrets(cloud, ram, kms, mocker, monkeypatch):
+    env(monkeypatch, OFFBOARD_MAX_DELETIONS_PER_RUN=2, OFFBOARD_GRACE_DAYS=0)
+    users = _due_users(ram, kms, cloud, 1, login=False)
+    orphans = _orphan_secrets(kms, 2)
+    set_clock(mocker, T0)
+    report = sweep()
+    assert cloud.ram.user_state(users[0]) is None            # the user is deleted first (one of two)
+    assert [secret_state(cloud, name)["deleting"] for name in orphans] == [True, False]
+    assert report["counts"]["deleted"] == 1 and report["counts"]["pending"] == 1
+
+
+def test_a_secret_already_deleting_does_not_hide_the_users_other_secret(cloud, ram, kms, mocker, monkeypatch):
+    """A user whose Generic secret is already in its recovery window (SECRET_TYPE changed since) and
+    whose RAMCredentials secret is not: deleting the user schedules the second one too."""
+    from alibabacloud_kms20160120 import models as kms_models
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    make_user(ram, kms, "rosa", "E6", comments=marker("E6", state="disabled", at=T0), login=False,
+              secret="RAMCredentials")
+    kms.create_secret(kms_models.CreateSecretRequest(
+        secret_name="ram-user/rosa", version_id="v1", secret_data='{"UserName": "rosa"}', secret_data_type="text",
+        tags=json.dumps([{"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
+                         {"TagKey": "employee-id", "TagValue": "E6"}, {"TagKey": "ram-user", "TagValue": "rosa"}])))
+    kms.delete_secret(kms_models.DeleteSecretRequest(secret_name="ram-user/rosa", recovery_window_in_days="30"))
+    set_clock(mocker, utc(T0) + timedelta(days=1))
+    report = sweep()
+    assert report["counts"]["deleted"] == 1 and cloud.ram.user_state("rosa") is None
+    assert secret_state(cloud, "acs/ram/user/rosa")["deleting"] is True
+    assert secret_state(cloud, "ram-user/rosa")["deleting"] is True
+
+
+@pytest.mark.parametrize("managed_by, employee_id", [("hr-ram-provisioner", "E3"), ("hr-ram-provisioner", "E5"),
+                                                     ("another-tool", "E4"), ("zz-another-tool", "E4")])
+def test_a_secret_tagged_for_someone_else_is_never_scheduled(cloud, ram, kms, mocker, monkeypatch, managed_by,
+                                                             employee_id):
+    """The deleting sweep schedules only secrets whose tags say ours and this employee's, exactly."""
+    from alibabacloud_kms20160120 import models as kms_models
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    make_user(ram, kms, "dora", "E4", comments=marker("E4", state="disabled", at=T0), secret=None)
+    kms.create_secret(kms_models.CreateSecretRequest(
+        secret_name="ram-user/dora", version_id="v1", secret_data='{"note":"someone else"}', secret_data_type="text",
+        tags=json.dumps([{"TagKey": "managed-by", "TagValue": managed_by},
+                         {"TagKey": "employee-id", "TagValue": employee_id},
+                         {"TagKey": "ram-user", "TagValue": "dora"}])))
+    set_clock(mocker, utc(T0) + timedelta(days=1))
+    report = sweep()
+    assert report["counts"]["deleted"] == 1 and cloud.ram.user_state("dora") is None
+    assert secret_state(cloud, "ram-user/dora")["deleting"] is False

@@ -98,6 +98,50 @@ def test_passwords_are_unique_and_strong():
     assert len(make_password({"MinimumPasswordLength": 32})) == 32
 
 
+@pytest.mark.parametrize("pick", ["first", "last"])
+@pytest.mark.parametrize("minimum, length", [(None, 20), (8, 20), (25, 25), (32, 32), (64, 32)])
+def test_every_password_has_every_class_even_when_the_draws_are_worst_case(monkeypatch, pick, minimum, length):
+    """Deterministic, not by luck (issue 15): the random source is forced to always draw the first (or the
+    last) character of what it is offered, so the filler is one character of one class; every class is
+    still there, guaranteed by construction. Symbols are the ones RAM accepts."""
+    import secrets as real
+    from types import SimpleNamespace
+
+    from provisioner.domain import credentials
+    forced = SimpleNamespace(choice=(lambda seq: seq[0]) if pick == "first" else (lambda seq: seq[-1]),
+                             SystemRandom=real.SystemRandom)
+    monkeypatch.setattr(credentials, "_csprng", forced)
+    password = credentials.make_password(None if minimum is None else {"MinimumPasswordLength": minimum})
+    assert len(password) == length
+    symbols = "!@#$%^&*()-_=+[]{}:,.?"
+    for chars in (string.ascii_lowercase, string.ascii_uppercase, string.digits, symbols):
+        assert sum(c in chars for c in password) >= 1
+    assert set(password) <= set(string.ascii_letters + string.digits + symbols)
+
+
+@pytest.mark.parametrize("version_id, is_password", [("pw-1f2e", True), ("LTAI5tAbCdEfGhIjKlMnOpQr", False),
+                                                     ("v1", False), ("", False), (None, False), ("PW-1f2e", False)])
+def test_which_secret_versions_hold_a_password(version_id, is_password):
+    """KMS's current version id says which credential it holds (never the value): an AccessKey's
+    version is named after the key, a password's starts with pw-."""
+    from provisioner.domain.credentials import is_password_version, password_version_id
+    assert is_password_version(version_id) is is_password
+    assert is_password_version(password_version_id("x")) is True
+
+
+def test_every_password_has_every_class_over_many_draws():
+    from provisioner.domain.credentials import make_password
+    made = [make_password({"MinimumPasswordLength": 8}) for _ in range(2000)]
+    for password in made:
+        assert any(c.islower() for c in password) and any(c.isupper() for c in password)
+        assert any(c.isdigit() for c in password) and any(not c.isalnum() for c in password)
+    # the guaranteed characters are shuffled in: no position always holds the same class (a password
+    # starting lower, upper, digit, symbol every time gives away four characters' classes)
+    for position in range(4):
+        kinds = {(c.islower(), c.isupper(), c.isdigit()) for c in (p[position] for p in made)}
+        assert len(kinds) == 4, position
+
+
 # -- redelivery -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["programmatic", "console"])
 def test_redelivery_is_already_provisioned_with_zero_mutating_calls(cloud, ram, kms, mode):

@@ -173,6 +173,48 @@ def test_timestamp_inside_the_window_either_way_is_accepted(cloud):
     assert answer_body(post("onboarding", request(raw, t=now + 290)))["status"] == "already-provisioned"
 
 
+@pytest.mark.parametrize("offset, status", [(-300, 200), (300, 200), (-301, 401), (301, 401)])
+def test_the_window_is_exactly_the_tolerance_either_way(cloud, offset, status):
+    """WEBHOOK_TOLERANCE_SECONDS (300 by default) is inclusive: t = now -/+ 300 s is accepted, 301 s is not
+    (issue 15). The clock stands on a whole second, so the bound is exact."""
+    from datetime import datetime, timezone
+
+    from tests.conftest import set_clock
+    now = set_clock(datetime(2026, 11, 28, 10, 0, 0, tzinfo=timezone.utc)).now()
+    mark = cloud.calls.mark()
+    answer = post("onboarding", request(body_of(event()), t=int(now.timestamp()) + offset))
+    assert answer["statusCode"] == status, answer
+    if status == 200:
+        assert answer_body(answer)["status"] == "provisioned"
+        assert [c.action for c in cloud.calls.mutating(mark) if c.action == "CreateUser"] == ["CreateUser"]
+    else:
+        assert "window" in answer_body(answer)["message"] and cloud.calls.since(mark) == []
+
+
+def test_the_first_timestamp_is_the_signed_one(cloud):
+    """A header with two ``t=``: the first is the one the MAC binds; a later one is ignored and cannot
+    move the window (killed the surviving mutant that read the last one)."""
+    raw = body_of(event())
+    now = int(clock.now().timestamp())
+    first_signed = f"t={now},t={now - 10_000},v1={_mac(KEY, now, raw)}"
+    assert post("onboarding", request(raw, first_signed))["statusCode"] == 200
+    old_first = f"t={now - 10_000},t={now},v1={_mac(KEY, now, raw)}"
+    assert post("onboarding", request(raw, old_first))["statusCode"] == 401
+
+
+@pytest.mark.parametrize("tolerance", [1, 2, 600])
+def test_the_window_follows_the_setting(cloud, monkeypatch, tolerance):
+    from datetime import datetime, timezone
+
+    from tests.conftest import set_clock
+    monkeypatch.setenv("WEBHOOK_TOLERANCE_SECONDS", str(tolerance))
+    runtime.reset()
+    now = int(set_clock(datetime(2026, 11, 28, 10, 0, 0, tzinfo=timezone.utc)).now().timestamp())
+    raw = body_of(event())
+    for t, status in [(now - tolerance - 1, 401), (now + tolerance + 1, 401), (now - tolerance, 200)]:
+        assert post("onboarding", request(raw, t=t))["statusCode"] == status, (t - now, status)
+
+
 def test_lower_case_header_name_is_accepted(cloud):
     answer = post("onboarding", request(body_of(event()), header="x-hr-signature"))
     assert answer["statusCode"] == 200 and answer_body(answer)["status"] == "provisioned"

@@ -94,3 +94,66 @@ def test_rfc3339_timestamps_validate_the_same_on_python310():
     out = subprocess.run([python, "-c", RFC3339_ON_310, str(ROOT / "functions"), json.dumps(list(cases))],
                          capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == cases
+
+
+# -- mutation testing (make mutation; docs/mutation.md) -------------------------------------------
+def _mutation_config():
+    import tomllib
+    return tomllib.loads((ROOT / "mutation.toml").read_text(encoding="utf-8"))
+
+
+def test_mutation_config_names_only_existing_modules_and_tests():
+    """`make mutation` is too slow for CI; this keeps its configuration true: every module and test
+    file it names exists, every module is under functions/, every test file is a test module, and each
+    equivalent mutant names a configured module and gives its reason."""
+    config = _mutation_config()
+    assert config["modules"]
+    for module, spec in config["modules"].items():
+        assert module.startswith("functions/provisioner/") and (ROOT / module).is_file(), module
+        assert spec["tests"], module
+        for test in spec["tests"]:
+            path = ROOT / test.split("::")[0]
+            assert path.is_file() and path.name.startswith("test_") and path.parent == ROOT / "tests", test
+        assert set(spec) <= {"tests", "k"}, spec
+    for equivalent in config.get("equivalent", []):
+        assert equivalent["module"] in config["modules"], equivalent
+        assert isinstance(equivalent["line"], int) and equivalent["operator"] and equivalent["mutant"].strip()
+        assert equivalent["reason"].strip() and set(equivalent) == {"module", "line", "operator", "mutant", "reason"}
+
+
+def test_mutation_covers_the_security_critical_modules():
+    critical = {f"functions/provisioner/{m}.py" for m in (
+        "workflows/onboarding", "workflows/offboarding", "workflows/sweep", "workflows/converge",
+        "domain/ownership", "domain/lifecycle", "domain/ordering", "domain/credentials",
+        "adapters/envelopes", "adapters/webhook", "adapters/validation", "cloud/errors", "platform/log")}
+    assert critical <= set(_mutation_config()["modules"])
+
+
+def test_mutation_is_not_part_of_the_test_run():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^mutation:", makefile, re.M) and "scripts/mutation.py" in makefile
+    test_recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "mutation" not in test_recipe
+    ci = ROOT / ".ci" / "run"
+    assert not ci.exists() or "mutation" not in ci.read_text(encoding="utf-8")
+
+
+def test_mutation_skips_only_annotations(tmp_path):
+    """The only mutants skipped unrun are inside annotations, and only where they are never evaluated."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import mutation
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    source = ("from __future__ import annotations\n"
+              "x: int | None = 1 | 2\n"
+              "def f(a: str | None, *b: int, c: dict | None = None) -> list | None:\n"
+              "    return a | c\n")
+    (tmp_path / "m.py").write_text(source)
+    spans = mutation.annotation_spans(tmp_path / "m.py")
+    inside = lambda row, col: any(s <= (row, col) < e for s, e in spans)   # noqa: E731
+    assert inside(2, 3) and not inside(2, 16)                  # `int | None`, not `1 | 2`
+    assert inside(3, 9) and inside(3, 25) and inside(3, 33) and inside(3, 56)   # parameters, the return
+    assert not inside(4, 13)                                   # `a | c` in the body
+    (tmp_path / "n.py").write_text(source.split("\n", 1)[1])   # evaluated without the __future__ import
+    assert mutation.annotation_spans(tmp_path / "n.py") == []

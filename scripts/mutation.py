@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Mutation testing of the security-critical modules (``make mutation``; docs/mutation.md).
+
+The tool is cosmic-ray (requirements-dev.txt): it makes one mutant at a time (an operator swapped,
+a condition negated, a number moved, a loop skipped, ...), runs the tests, and a mutant the tests
+pass on has *survived*. This script is the repository's way of running it:
+
+- ``mutation.toml`` names each module and the test files that guard it; a module is run against
+  those only (the whole suite per mutant would take days on the shared 2-core machine);
+- the work happens in a copy of the repository under ``build/mutation/tree`` (made afresh on every
+  run): the working tree is never mutated, even when the run is killed half-way;
+- one mutant at a time, one worker process (the machine is shared); the run stops cleanly at
+  ``--budget`` seconds and a later run resumes where it stopped (a session per module, in
+  ``build/mutation/``, keyed by the module's source: a change to it starts the module over; a
+  change to its tests runs the survivors again);
+- mutants inside annotations are skipped (every module has ``from __future__ import annotations``,
+  so an annotation is never evaluated: such a mutant is equivalent by construction), and a
+  surviving ``if not TYPE_CHECKING:`` is reported equivalent for the same reason;
+- ``bench/MUTATION.md`` gets the figures per module between its markers: killed, survived,
+  equivalent (``[[equivalent]]`` in mutation.toml, with the reason), kill rate over the
+  non-equivalent mutants, run time, and every survivor not explained.
+
+Usage: ``python scripts/mutation.py [--module PATH ...] [--budget SECONDS] [--report-only]``.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "mutation.toml"
+WORK = ROOT / "build" / "mutation"
+TREE = WORK / "tree"
+REPORT = ROOT / "bench" / "MUTATION.md"
+BEGIN = "<!-- mutation:begin: written by scripts/mutation.py -->"
+END = "<!-- mutation:end -->"
+TYPE_CHECKING_REASON = ("the block imports names used in annotations only, which are never evaluated: "
+                        "importing them at run time too changes nothing (a circular import would have "
+                        "killed the mutant)")
+SKIPPED_ANNOTATION = "skipped: inside an annotation (never evaluated: from __future__ import annotations)"
+
+
+def load_config(path: Path = CONFIG) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def test_paths(spec: dict[str, Any]) -> list[str]:
+    """The test files a module's spec names (node ids cut to their file)."""
+    return sorted({t.split("::")[0] for t in spec["tests"]})
+
+
+def _digest(paths: list[str], extra: str = "", base: Path = ROOT) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.encode() + b"\0" + (base / path).read_bytes() + b"\0")
+    h.update(extra.encode())
+    return h.hexdigest()[:12]
+
+
+def session_key(module: str, spec: dict[str, Any]) -> str:
+    """The session: the module's source and its spec (the mutants depend on these only)."""
+    return _digest([module], json.dumps(spec, sort_keys=True))
+
+
+def tests_key(spec: dict[str, Any]) -> str:
+    """The tests' contents as the run sees them (the copy): when they change, the survivors are run
+    again (killed ones stay killed; ``--fresh`` starts the module over)."""
+    return _digest([*test_paths(spec), "tests/conftest.py"], base=TREE)
+
+
+def slug(module: str) -> str:
+    return module.removeprefix("functions/provisioner/").removesuffix(".py").replace("/", ".")
+
+
+def copy_tree() -> None:
+    """The repository's files (tracked, and new ones not ignored) into build/mutation/tree."""
+    if TREE.exists():
+        shutil.rmtree(TREE)
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,  # noqa: S607
+                            capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            target = TREE / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def test_command(spec: dict[str, Any]) -> str:
+    args = [*spec["tests"], *(["-k", spec["k"]] if spec.get("k") else [])]
+    pythonpath = f"{TREE}:{TREE / 'functions'}"
+    return (f"env PYTHONPATH={shlex.quote(pythonpath)} {shlex.quote(sys.executable)} -m pytest -x -q "
+            + " ".join(shlex.quote(a) for a in args))
+
+
+def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    future = any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
+                 and any(a.name == "annotations" for a in n.names) for n in tree.body)
+    if not future:
+        return []
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]:
+                if arg is not None and arg.annotation is not None:
+                    found.append(arg.annotation)
+            if node.returns is not None:
+                found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+    return [((n.lineno, n.col_offset), (n.end_lineno or n.lineno, n.end_col_offset or 0)) for n in found]
+
+
+def skip_annotations(db: Path, module: str) -> None:
+    spans = annotation_spans(ROOT / module)
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT s.job_id, s.start_pos_row, s.start_pos_col FROM mutation_specs s "
+                           "LEFT JOIN work_results r ON r.job_id = s.job_id WHERE r.job_id IS NULL").fetchall()
+        for job_id, row, col in rows:
+            if any(start <= (row, col) < end for start, end in spans):
+                con.execute("INSERT INTO work_results (worker_outcome, output, test_outcome, diff, job_id) "
+                            "VALUES ('SKIPPED', ?, NULL, NULL, ?)", (SKIPPED_ANNOTATION, job_id))
+
+
+def baseline(command: str) -> float:
+    started = time.monotonic()
+    # the same command line cosmic-ray runs for each mutant (it runs it through the shell too)
+    done = subprocess.run(command, shell=True, cwd=TREE, capture_output=True, text=True)  # noqa: S602
+    if done.returncode != 0:
+        sys.exit(f"the unmutated tests fail, nothing to measure:\n{command}\n{done.stdout[-3000:]}")
+    return time.monotonic() - started
+
+
+def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], deadline: float,
+               fresh: bool = False, retry: bool = False) -> None:
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    db = WORK / f"{slug(module)}-{session_key(module, spec)}.sqlite"
+    meta_path = db.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": 0.0}
+    if fresh and db.exists():
+        db.unlink()
+        meta = {"seconds": 0.0}
+    command = test_command(spec)
+    if "baseline" not in meta or meta.get("tests") != tests_key(spec):
+        meta["baseline"] = baseline(command)
+    timeout = meta["baseline"] * settings.get("timeout-factor", 3.0) + settings.get("timeout-margin", 30)
+    config = WORK / f"{slug(module)}.toml"
+    config.write_text(f"""[cosmic-ray]
+module-path = {json.dumps(module)}
+timeout = {timeout:.0f}
+excluded-modules = []
+test-command = {json.dumps(command)}
+
+[cosmic-ray.distributor]
+name = "local"
+""", encoding="utf-8")
+    if not db.exists():
+        subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(db)],  # noqa: S603
+                       cwd=TREE, check=True)
+        skip_annotations(db, module)
+    elif retry or meta.get("tests") != tests_key(spec):
+        with sqlite3.connect(db) as con:           # new tests: the survivors are tried again
+            con.execute("DELETE FROM work_results WHERE upper(test_outcome) = 'SURVIVED'")
+    meta["tests"] = tests_key(spec)
+    print(f"{module}: baseline {meta['baseline']:.1f} s, per-mutant timeout {timeout:.0f} s", flush=True)
+    cwd = os.getcwd()
+    os.chdir(TREE)
+    try:
+        with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
+            pending = list(work_db.pending_work_items)
+            for i, item in enumerate(pending):
+                if time.monotonic() >= deadline:
+                    print(f"{module}: budget spent, {len(pending) - i} mutants left for the next run", flush=True)
+                    break
+                started = time.monotonic()
+                result = mutate_and_test(item.mutations, command, timeout)
+                work_db.set_result(item.job_id, result)
+                meta["seconds"] += time.monotonic() - started
+                meta_path.write_text(json.dumps(meta))
+                spec0 = item.mutations[0]
+                outcome = result.test_outcome or result.worker_outcome
+                print(f"  [{i + 1}/{len(pending)}] {outcome.value} "
+                      f"{spec0.operator_name} line {spec0.start_pos[0]}", flush=True)
+    finally:
+        os.chdir(cwd)
+    meta_path.write_text(json.dumps(meta))
+
+
+def equivalents(config: dict[str, Any], module: str) -> dict[tuple[int, str, str], str]:
+    """(line, operator, mutated line) -> reason: precise enough that a mutant next to an equivalent one
+    (another number on the same line, the other direction) is never explained by it."""
+    return {(e["line"], e["operator"], e["mutant"].strip()): e["reason"]
+            for e in config.get("equivalent", []) if e["module"] == module}
+
+
+def mutated_line(diff: str | None) -> str:
+    """The first added line of a mutant's diff, stripped (what the line reads like with the mutant)."""
+    for line in (diff or "").splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            return line[1:].strip()
+    return ""
+
+
+def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) -> dict[str, Any] | None:
+    db = WORK / f"{slug(module)}-{session_key(module, spec)}.sqlite"
+    if not db.exists():
+        return None
+    meta = json.loads(db.with_suffix(".json").read_text()) if db.with_suffix(".json").exists() else {}
+    explained = equivalents(config, module)
+    lines = (ROOT / module).read_text(encoding="utf-8").splitlines()
+    figures: dict[str, Any] = {"killed": 0, "timeout": 0, "survived": 0, "equivalent": 0, "incompetent": 0,
+                               "annotation": 0, "pending": 0, "survivors": [], "equivalents": [],
+                               "seconds": meta.get("seconds", 0.0), "baseline": meta.get("baseline")}
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE work_results SET worker_outcome = 'SKIPPED' WHERE worker_outcome = 'skipped'")
+        rows = con.execute("SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.output, "
+                           "r.diff "
+                           "FROM mutation_specs s LEFT JOIN work_results r ON r.job_id = s.job_id "
+                           "ORDER BY s.start_pos_row, s.start_pos_col, s.operator_name").fetchall()
+    for operator, row, worker, outcome, output, diff in rows:
+        operator = operator.removeprefix("core/")
+        worker, outcome = (worker or "").lower() or None, (outcome or "").lower() or None
+        if worker is None:
+            figures["pending"] += 1
+        elif worker == "skipped":
+            figures["annotation"] += 1
+        elif outcome == "killed":
+            figures["timeout" if output == "timeout" else "killed"] += 1
+        elif outcome == "survived":
+            source = lines[row - 1].strip() if 0 < row <= len(lines) else ""
+            mutant = mutated_line(diff)
+            if source == "if TYPE_CHECKING:" and mutant == "if not TYPE_CHECKING:":
+                explained[(row, operator, mutant)] = TYPE_CHECKING_REASON
+            if (row, operator, mutant) in explained:
+                figures["equivalent"] += 1
+                figures["equivalents"].append((row, operator, source, mutant, explained[(row, operator, mutant)]))
+            else:
+                figures["survived"] += 1
+                figures["survivors"].append((row, operator, source, mutant))
+        else:
+            figures["incompetent"] += 1
+    return figures
+
+
+def render(config: dict[str, Any]) -> str:
+    out = ["| module | tests | mutants | killed (timeouts) | survived | equivalent | kill rate | not run | time |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    details: list[str] = []
+    total = {"killed": 0, "timeout": 0, "survived": 0, "equivalent": 0, "seconds": 0.0}
+    for module, spec in config["modules"].items():
+        f = module_figures(config, module, spec)
+        tests = ", ".join(Path(t).name for t in test_paths(spec)) + (f" (-k {spec['k']})" if spec.get("k") else "")
+        if f is None:
+            out.append(f"| `{slug(module)}` | {tests} | not run | | | | | | |")
+            continue
+        ran = f["killed"] + f["timeout"] + f["survived"] + f["equivalent"]
+        counted = f["killed"] + f["timeout"] + f["survived"]
+        rate = f"{100 * (f['killed'] + f['timeout']) / counted:.1f}%" if counted else "-"
+        for key in total:
+            total[key] += f[key]
+        out.append(f"| `{slug(module)}` | {tests} | {ran} | {f['killed'] + f['timeout']} ({f['timeout']}) | "
+                   f"{f['survived']} | {f['equivalent']} | {rate} | {f['pending']} | {f['seconds'] / 60:.1f} min |")
+        if f["survivors"] or f["equivalents"]:
+            details.append(f"\n#### `{module}`\n")
+            for row, operator, source, mutant in f["survivors"]:
+                details.append(f"- SURVIVED line {row} `{operator}`: `{source}` -> `{mutant}`")
+            for row, operator, source, mutant, reason in f["equivalents"]:
+                details.append(f"- equivalent, line {row} `{operator}`: `{source}` -> `{mutant}`: {reason}")
+    counted = total["killed"] + total["timeout"] + total["survived"]
+    rate = f"{100 * (total['killed'] + total['timeout']) / counted:.1f}%" if counted else "-"
+    out.append(f"| **total (modules run)** | | {counted + total['equivalent']} | "
+               f"{total['killed'] + total['timeout']} ({total['timeout']}) | {total['survived']} | "
+               f"{total['equivalent']} | **{rate}** | | {total['seconds'] / 60:.1f} min |")
+    out.append("\nMutants inside annotations are not counted (skipped before the run: never evaluated). "
+               "`not run`: mutants of a module whose run stopped at its time budget. Kill rate = killed / "
+               "(killed + survived), equivalent mutants left out.")
+    if details:
+        out.append("\n### Survivors and equivalent mutants")
+        out.extend(details)
+    return "\n".join(out)
+
+
+def write_report(config: dict[str, Any]) -> None:
+    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else f"# Mutation testing\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    REPORT.write_text(f"{head}{BEGIN}\n{render(config)}\n{END}{tail}", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--module", action="append", help="a module path from mutation.toml (default: all)")
+    parser.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run (default 3600)")
+    parser.add_argument("--retry-survivors", action="store_true", help="run the named modules' survivors again")
+    parser.add_argument("--fresh", action="store_true", help="start the named modules' sessions over")
+    parser.add_argument("--report-only", action="store_true", help="rewrite bench/MUTATION.md from the sessions")
+    args = parser.parse_args(argv)
+    config = load_config()
+    modules = args.module or list(config["modules"])
+    unknown = [m for m in modules if m not in config["modules"]]
+    if unknown:
+        parser.error(f"not in mutation.toml: {unknown}")
+    if not args.report_only:
+        deadline = time.monotonic() + args.budget
+        copy_tree()
+        for module in modules:
+            if time.monotonic() >= deadline:
+                print(f"{module}: not run (budget spent)")
+                continue
+            run_module(module, config["modules"][module], config.get("settings", {}), deadline, args.fresh,
+                       args.retry_survivors)
+    write_report(config)
+    print(f"report: {REPORT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
