@@ -172,7 +172,7 @@ def test_a_user_disabled_before_the_ledger_has_its_leave_at_the_markers_instant(
     the same boundary holds for a user disabled before any ledger existed."""
     from tests.offboarding_support import make_user, marker
     make_user(ram, kms, NAME, EMP, comments=marker(EMP, state="disabled", at=LEAVE_AT), login=False,
-              inactive_keys=True)
+              inactive_keys=True, groups=())                  # as a disable leaves it: in no group of ours
     set_clock(mocker, T0)
     mark = cloud.calls.mark()
     answer = onboard(event_id="joiner-after-migration", occurredAt=joined_at)
@@ -185,6 +185,26 @@ def test_a_user_disabled_before_the_ledger_has_its_leave_at_the_markers_instant(
         state = cloud.ram.user_state(NAME)
         assert ownership.parse(state["user"]["Comments"]).state == "active"
         assert [k["Status"] for k in state["access_keys"]] == ["Active"]
+
+
+def test_a_user_active_before_the_ledger_keeps_its_scheduled_leave_through_a_mover(cloud, ram, kms, mocker):
+    """A user made before the ledger existed (an active marker, no ledger) gets a leave for later,
+    then a mover: the mover is a mover (the user was active before the ledger began: the ledger
+    records it with its first entry), so the leave stands and the sweep disables on the day.
+    Found by the mutation run (issue 15): the fold started inactive once a joiner was in the ledger,
+    and the mover dropped the leave."""
+    from tests.offboarding_support import make_user
+    make_user(ram, kms, NAME, EMP, login=False)
+    set_clock(mocker, T0)
+    assert offboarding.handler(as_bytes(leaver(NAME, EMP, last_day="2026-12-15")), None)["status"] == "scheduled"
+    assert onboard(level="full", event_id="mover")["status"] == "provisioned"          # later in HR order
+    marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
+    assert (marker.state, marker.leave_date.isoformat()) == ("active", "2026-12-15")
+    set_clock(mocker, utc("2026-12-16T01:00:00Z"))
+    assert offboarding.handler(as_bytes(timer()), None)["counts"]["disabled"] == 1
+    state = cloud.ram.user_state(NAME)
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and state["groups"] == []
 
 
 # -- HR order's pure rules (domain/ordering.py), each pinned where a mutant survived ---------------
@@ -309,8 +329,8 @@ def test_a_desired_state_is_a_value():
     import dataclasses
 
     from provisioner.domain import lifecycle
-    a = lifecycle.desired([_entry()], utc(T0), "UTC")
-    assert a == lifecycle.desired([_entry()], utc(T0), "UTC") and len({a, a}) == 1
+    a = lifecycle.desired([_entry()], utc(T0), "UTC", initially_active=False)
+    assert a == lifecycle.desired([_entry()], utc(T0), "UTC", initially_active=False) and len({a, a}) == 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.target = lifecycle.Target.DISABLED
 
@@ -361,9 +381,10 @@ def test_a_joiner_after_a_leave_day_ended_is_a_rehire_and_the_head_is_the_latest
     rehire = _event_entry("employee.onboarded", "2026-11-25T09:00:00Z")
     mover = _event_entry("employee.onboarded", "2026-11-15T09:00:00Z")
     after = utc("2026-11-28T10:00:00Z")
-    rehired = lifecycle.desired([first, leave, rehire], after, "UTC")
+    rehired = lifecycle.desired([first, leave, rehire], after, "UTC", initially_active=False)
     assert (rehired.target, rehired.head) == (lifecycle.Target.ACTIVE, rehire)
-    moved = lifecycle.desired([first, leave, mover], utc("2026-11-16T10:00:00Z"), "UTC")
+    moved = lifecycle.desired([first, leave, mover], utc("2026-11-16T10:00:00Z"), "UTC",
+                              initially_active=False)
     assert (moved.target, moved.head, moved.joiner) == (lifecycle.Target.SCHEDULED, leave, mover)
-    disabled = lifecycle.desired([first, leave, mover], after, "UTC")
+    disabled = lifecycle.desired([first, leave, mover], after, "UTC", initially_active=False)
     assert (disabled.target, disabled.head) == (lifecycle.Target.DISABLED, mover)     # the latest event

@@ -38,6 +38,12 @@ def user_tag(user_hash: str) -> str:
     return f"u.{user_hash}"
 
 
+def active_before_tag(user_hash: str) -> str:
+    """The tag that says the user behind ``user_hash`` was active before its ledger began (a user
+    made by a version without a ledger): the fold then starts active for it."""
+    return f"a.{user_hash}"
+
+
 def ledger_name(secret_prefix: str, employee_id: str) -> str:
     return f"{secret_prefix}{LEDGER_DIR}{employee_id}"
 
@@ -61,10 +67,13 @@ class Ledger:
         entries = self.entries()
         return entries[-1] if entries else None
 
-    def append(self, entry: Entry, logon_name: str, event_id: str, name_known: bool = False) -> None:
+    def append(self, entry: Entry, logon_name: str, event_id: str, name_known: bool = False,
+               active_before: bool = False) -> None:
         """Record ``entry``; safe to repeat (same version, same value) and to race (other versions).
-        ``name_known``: the ledger already maps this logon name's hash (no tag to write)."""
+        ``name_known``: the ledger already maps this logon name's hash (no tag to write);
+        ``active_before``: the user was active before the ledger began (``active_before_tag``)."""
         value = json.dumps({"eventId": event_id, "logonName": logon_name}, sort_keys=True)
+        extra = [{"TagKey": active_before_tag(entry.user_hash), "TagValue": "true"}] if active_before else []
         if not self.exists:
             try:
                 self.rt.cloud.kms(
@@ -76,7 +85,7 @@ class Ledger:
                     Tags=json.dumps([{"TagKey": ownership.TAG_MANAGED_BY, "TagValue": ownership.MANAGED_BY},
                                      {"TagKey": ownership.TAG_EMPLOYEE, "TagValue": self.employee_id},
                                      {"TagKey": TAG_KIND, "TagValue": KIND_LEDGER},
-                                     {"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}]))
+                                     {"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}, *extra]))
                 self.exists = True
                 return
             except CloudError as err:
@@ -90,9 +99,9 @@ class Ledger:
             self.restore()                       # the tombstone of a deleted user: a rehire brings it back
             self._put(entry, value)
         self.exists = True
-        if not name_known:
+        if not name_known or extra:
             self.rt.cloud.kms("TagResource", SecretName=self.name,
-                              Tags=json.dumps([{"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}]))
+                              Tags=json.dumps([{"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}, *extra]))
 
     def _put(self, entry: Entry, value: str) -> None:
         self.rt.cloud.kms("PutSecretValue", SecretName=self.name, VersionId=entry.version_id, SecretData=value,
@@ -105,13 +114,18 @@ class Ledger:
             if err.code not in RESTORED_CODES:
                 raise
 
+    def _tags(self) -> dict[str, str]:
+        info = self.rt.secrets.describe(self.name)
+        return {} if info is None else {str(t.get("TagKey")): str(t.get("TagValue")) for t in info.tags}
+
     def logon_name_of(self, entry: Entry) -> str | None:
         """The logon name an entry was written for: the ledger's ``u.<hash>`` tag (metadata: the
         function never reads a secret's value, the ledger's included)."""
-        info = self.rt.secrets.describe(self.name)
-        if info is None:
-            return None
-        return {t.get("TagKey"): t.get("TagValue") for t in info.tags}.get(user_tag(entry.user_hash))
+        return self._tags().get(user_tag(entry.user_hash))
+
+    def active_before(self, user_hash: str) -> bool:
+        """Whether the user behind ``user_hash`` was active before this ledger began."""
+        return self._tags().get(active_before_tag(user_hash)) == "true"
 
 
 SWEEP_TICKS = LEDGER_DIR + ".sweep/ticks"      # never an employee's ledger: employee ids hold no "/"

@@ -68,7 +68,7 @@ class Desired:
     joiner: Entry | None = None     # SCHEDULED: the latest joiner before the leave (level, credential kind)
 
 
-def desired(entries: list[Entry], when: datetime, tz_name: str, initially_active: bool = False) -> Desired:
+def desired(entries: list[Entry], when: datetime, tz_name: str, *, initially_active: bool) -> Desired:
     """The state the ledger implies at instant ``when``: its entries folded in HR order.
 
     - a joiner makes the user active with its level and credential kind: a mover if the user was
@@ -80,7 +80,8 @@ def desired(entries: list[Entry], when: datetime, tz_name: str, initially_active
       that joiner is a rehire;
     - at ``when``: a scheduled leave or the joiner's contract end that is over means disabled.
 
-    ``initially_active``: the user was active before the first entry (made before the ledger existed)."""
+    ``initially_active``: the user was active before the first entry (made before the ledger existed;
+    ``workflows.converge.active_before``). No default: every caller decides it."""
     active, leave, joiner, leaver = initially_active, None, None, None
     for entry in entries:
         if entry.kind == JOINER:

@@ -111,7 +111,11 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         # every event is recorded, an older one too: the state is the fold of all of them in HR order
         # (a joiner delivered after a later leaver still decides who the leave applies to)
         known = any(e.for_user(user_name) for e in recorded)
-        ledger.append(ev.entry, user_name, ev.event_id, name_known=known)
+        # a user made before the ledger, still active: the ledger says so for good (the fold starts
+        # active for it even once a later joiner follows its first leave)
+        marker = ownership.owned_by(user, ev.employee_id) if user is not None and not recorded else None
+        ledger.append(ev.entry, user_name, ev.event_id, name_known=known,
+                      active_before=marker is not None and marker.state == ownership.ACTIVE)
     answer = _converge(rt, ledger, ev, user_name, history=before is not None)
     if mismatch is not None:
         answer["userName"] = user_name
@@ -155,6 +159,23 @@ def _secret_conflict(rt: Runtime, ev: _Event, user_name: str) -> Result | None:
     return result(Status.CONFLICT, ev.event_id, user_name, reason=reason)
 
 
+def active_before(rt: Runtime, ledger: Ledger, folded: list[Entry], user_name: str, employee_id: str,
+                  marker: ownership.Marker | None = None) -> bool:
+    """Whether the fold of ``folded`` starts active: the user was made before the ledger existed and
+    was active then. Read only when it can matter (a leave before any joiner); ``marker``: the
+    user's marker if the caller has just read it."""
+    if not any(e.kind == JOINER for e in folded):
+        # no joiner in the ledger: a user made before the ledger existed starts the fold active
+        if marker is None:
+            marker = ownership.owned_by(directory.get_user(rt.cloud, user_name), employee_id)
+        return marker is not None and marker.state == ownership.ACTIVE
+    if folded[0].kind == LEAVER and ledger.exists:
+        # a leave before the first joiner applies only if the user was active before the ledger
+        # began: recorded with the ledger's first entry (the marker has changed since)
+        return ledger.active_before(short_hash(user_name))
+    return False
+
+
 def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: bool) -> Result:
     force_new = False
     for _round in range(MAX_ROUNDS):
@@ -163,12 +184,8 @@ def _converge(rt: Runtime, ledger: Ledger, ev: _Event, user_name: str, history: 
         target_user = user_name if head.for_user(user_name) or head.for_user(ev.logon_name) else (
             ledger.logon_name_of(head) or user_name)
         folded = entries or [ev.entry]
-        legacy_active = False
-        if not any(e.kind == JOINER for e in folded):
-            # no joiner in the ledger: a user made before the ledger existed starts the fold active
-            marker = ownership.owned_by(directory.get_user(rt.cloud, target_user), ev.employee_id)
-            legacy_active = marker is not None and marker.state == ownership.ACTIVE
-        desired = lifecycle.desired(folded, clock.now(), rt.settings.hr_timezone, initially_active=legacy_active)
+        desired = lifecycle.desired(folded, clock.now(), rt.settings.hr_timezone,
+                                    initially_active=active_before(rt, ledger, folded, target_user, ev.employee_id))
         try:
             answer, holds = _apply(rt, ev, desired, target_user, history, force_new)
         except Again:

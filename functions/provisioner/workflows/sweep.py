@@ -122,8 +122,11 @@ class _Sweep:
         head = ledger.head()
         marker = owned_by(directory.get_user(self.rt.cloud, user_name), employee_id)
         action = self.due(marker) if marker is not None else None
-        if action == Due.DELETE and head is not None and head.for_user(user_name) and lifecycle.desired(
-                ledger.entries(), self.when, self.rt.settings.hr_timezone).target == lifecycle.Target.ACTIVE:
+        from .converge import active_before
+        entries = ledger.entries() if action == Due.DELETE and head is not None and head.for_user(user_name) else []
+        if entries and lifecycle.desired(entries, self.when, self.rt.settings.hr_timezone, initially_active=(
+                active_before(self.rt, ledger, entries, user_name, employee_id, marker))
+        ).target == lifecycle.Target.ACTIVE:
             action = None                          # a rehire is being applied: never delete under it
         if marker is None or action is None:
             self.row("skipped", user_name, employee_id, reason="no longer due on re-read")
