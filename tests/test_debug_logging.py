@@ -143,3 +143,27 @@ def test_a_third_party_record_at_debug_is_scrubbed(cloud, root_debug):
     assert len(http) == 1
     assert "pw-in-query-123" not in http[0] and quote(SECRET, safe="") not in http[0]
     assert "Password=[REDACTED]" in http[0]
+
+
+def test_a_secret_registered_twice_stays_registered(debug_lines):
+    """Registering is idempotent (a credential may be registered by two steps of one event): the
+    second registration never takes it out again (a surviving mutant of the mutation run)."""
+    from provisioner.platform import log as structured_log
+    with structured_log.credential_scope():
+        structured_log.register_secret(SECRET)
+        structured_log.register_secret(SECRET)
+        structured_log.warning(f"twice {SECRET}", field=SECRET)
+    lines = debug_lines()
+    forms_of_it = forms(SECRET) | {quote(SECRET, safe=""), json.dumps(SECRET)[1:-1]}
+    assert lines and not [line for line in lines if any(f in line for f in forms_of_it)]
+
+
+def test_every_alert_constant_is_an_alert_name():
+    """The SLS alert rule keys on ALERT_NAMES: every alert the code can raise is in it (a surviving
+    mutant built it with & instead of |)."""
+    from provisioner.domain import audit
+    from provisioner.platform import log as structured_log
+    constants = {value for name, value in vars(structured_log).items() if name.endswith("_ALERT")}
+    assert len(constants) >= 8
+    assert constants | {name for name, _ in structured_log.ALERTS.values()} | audit.RULE_IDS \
+        == structured_log.ALERT_NAMES
