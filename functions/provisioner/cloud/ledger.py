@@ -71,7 +71,11 @@ class Ledger:
                active_before: bool = False) -> None:
         """Record ``entry``; safe to repeat (same version, same value) and to race (other versions).
         ``name_known``: the ledger already maps this logon name's hash (no tag to write);
-        ``active_before``: the user was active before the ledger began (``active_before_tag``)."""
+        ``active_before``: the user was active before the ledger began (``active_before_tag``). Written
+        only by the CreateSecret that begins the ledger: every instance appends before it makes a
+        user, so a user seen active while the ledger did not exist yet was made without one; an
+        instance whose CreateSecret finds the ledger made meanwhile writes no such tag (found by the
+        cross-instance search: a leaver that read "no ledger", then met a joiner's user and ledger)."""
         value = json.dumps({"eventId": event_id, "logonName": logon_name}, sort_keys=True)
         extra = [{"TagKey": active_before_tag(entry.user_hash), "TagValue": "true"}] if active_before else []
         if not self.exists:
@@ -99,9 +103,9 @@ class Ledger:
             self.restore()                       # the tombstone of a deleted user: a rehire brings it back
             self._put(entry, value)
         self.exists = True
-        if not name_known or extra:
+        if not name_known:
             self.rt.cloud.kms("TagResource", SecretName=self.name,
-                              Tags=json.dumps([{"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}, *extra]))
+                              Tags=json.dumps([{"TagKey": user_tag(entry.user_hash), "TagValue": logon_name}]))
 
     def _put(self, entry: Entry, value: str) -> None:
         self.rt.cloud.kms("PutSecretValue", SecretName=self.name, VersionId=entry.version_id, SecretData=value,
