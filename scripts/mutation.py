@@ -7,9 +7,10 @@ pass on has *survived*. This script is the repository's way of running it:
 
 - ``mutation.toml`` names each module and the test files that guard it; a module is run against
   those only (the whole suite per mutant would take days on the shared 2-core machine);
-- the work happens in a copy of the repository under ``build/mutation/tree`` (made afresh on every
-  run): the working tree is never mutated, even when the run is killed half-way;
-- one mutant at a time, one worker process (the machine is shared); the run stops cleanly at
+- the work happens in copies of the repository under ``build/mutation/tree-<i>`` (made afresh on
+  every run): the working tree is never mutated, even when the run is killed half-way;
+- one mutant at a time per worker; ``--jobs N`` runs N workers, each in its own copy of the tree
+  (``build/mutation/tree-<i>``) taking every N-th pending mutant of the module; the run stops cleanly at
   ``--budget`` seconds and a later run resumes where it stopped (a session per module, in
   ``build/mutation/``, keyed by the module's source: a change to it starts the module over; a
   change to its tests runs the survivors again);
@@ -20,7 +21,7 @@ pass on has *survived*. This script is the repository's way of running it:
   equivalent (``[[equivalent]]`` in mutation.toml, with the reason), kill rate over the
   non-equivalent mutants, run time, and every survivor not explained.
 
-Usage: ``python scripts/mutation.py [--module PATH ...] [--budget SECONDS] [--report-only]``.
+Usage: ``python scripts/mutation.py [--module PATH ...] [--budget SECONDS] [--jobs N] [--report-only]``.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ import tomllib
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "mutation.toml"
 WORK = ROOT / "build" / "mutation"
-TREE = WORK / "tree"
+TREE = WORK / "tree-0"
 REPORT = ROOT / "bench" / "MUTATION.md"
 BEGIN = "<!-- mutation:begin: written by scripts/mutation.py -->"
 END = "<!-- mutation:end -->"
@@ -85,23 +86,28 @@ def slug(module: str) -> str:
     return module.removeprefix("functions/provisioner/").removesuffix(".py").replace("/", ".")
 
 
-def copy_tree() -> None:
-    """The repository's files (tracked, and new ones not ignored) into build/mutation/tree."""
-    if TREE.exists():
-        shutil.rmtree(TREE)
+def tree(worker: int) -> Path:
+    return WORK / f"tree-{worker}"
+
+
+def copy_tree(worker: int = 0) -> None:
+    """The repository's files (tracked, and new ones not ignored) into build/mutation/tree-<worker>."""
+    target_root = tree(worker)
+    if target_root.exists():
+        shutil.rmtree(target_root)
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,  # noqa: S607
                             capture_output=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
-            target = TREE / name
+            target = target_root / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
 
 
-def test_command(spec: dict[str, Any]) -> str:
+def test_command(spec: dict[str, Any], worker: int = 0) -> str:
     args = [*spec["tests"], *(["-k", spec["k"]] if spec.get("k") else [])]
-    pythonpath = f"{TREE}:{TREE / 'functions'}"
+    pythonpath = f"{tree(worker)}:{tree(worker) / 'functions'}"
     return (f"env PYTHONPATH={shlex.quote(pythonpath)} {shlex.quote(sys.executable)} -m pytest -x -q "
             + " ".join(shlex.quote(a) for a in args))
 
@@ -146,13 +152,14 @@ def baseline(command: str) -> float:
     return time.monotonic() - started
 
 
-def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], deadline: float,
-               fresh: bool = False, retry: bool = False) -> None:
-    from cosmic_ray.mutating import mutate_and_test
-    from cosmic_ray.work_db import WorkDB, use_db
+def session_db(module: str, spec: dict[str, Any]) -> Path:
+    return WORK / f"{slug(module)}-{session_key(module, spec)}.sqlite"
 
+
+def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], deadline: float,
+               fresh: bool = False, retry: bool = False, jobs: int = 1) -> None:
     WORK.mkdir(parents=True, exist_ok=True)
-    db = WORK / f"{slug(module)}-{session_key(module, spec)}.sqlite"
+    db = session_db(module, spec)
     meta_path = db.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": 0.0}
     if fresh and db.exists():
@@ -180,28 +187,62 @@ name = "local"
         with sqlite3.connect(db) as con:           # new tests: the survivors are tried again
             con.execute("DELETE FROM work_results WHERE upper(test_outcome) = 'SURVIVED'")
     meta["tests"] = tests_key(spec)
-    print(f"{module}: baseline {meta['baseline']:.1f} s, per-mutant timeout {timeout:.0f} s", flush=True)
-    cwd = os.getcwd()
-    os.chdir(TREE)
-    try:
-        with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
-            pending = list(work_db.pending_work_items)
-            for i, item in enumerate(pending):
-                if time.monotonic() >= deadline:
-                    print(f"{module}: budget spent, {len(pending) - i} mutants left for the next run", flush=True)
-                    break
-                started = time.monotonic()
-                result = mutate_and_test(item.mutations, command, timeout)
-                work_db.set_result(item.job_id, result)
-                meta["seconds"] += time.monotonic() - started
-                meta_path.write_text(json.dumps(meta))
-                spec0 = item.mutations[0]
-                outcome = result.test_outcome or result.worker_outcome
-                print(f"  [{i + 1}/{len(pending)}] {outcome.value} "
-                      f"{spec0.operator_name} line {spec0.start_pos[0]}", flush=True)
-    finally:
-        os.chdir(cwd)
     meta_path.write_text(json.dumps(meta))
+    print(f"{module}: baseline {meta['baseline']:.1f} s, per-mutant timeout {timeout:.0f} s, {jobs} worker(s)",
+          flush=True)
+    started = time.monotonic()
+    remaining = max(0.0, deadline - time.monotonic())
+    workers = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker",  # noqa: S603
+                                 f"{i}/{jobs}", "--module", module, "--budget", f"{remaining:.0f}",
+                                 "--timeout", f"{timeout:.0f}"]) for i in range(jobs)]
+    codes = [w.wait() for w in workers]
+    meta = json.loads(meta_path.read_text())
+    for i in range(jobs):
+        part = db.with_suffix(f".w{i}.json")
+        if part.exists():
+            meta["seconds"] += json.loads(part.read_text())["seconds"]
+            part.unlink()
+    meta["wall"] = meta.get("wall", 0.0) + time.monotonic() - started
+    meta_path.write_text(json.dumps(meta))
+    if any(codes):
+        sys.exit(f"{module}: a worker failed (exit codes {codes})")
+
+
+def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeout: float, deadline: float) -> None:
+    """Worker ``worker`` of ``jobs``: every jobs-th pending mutant of the module, in its own tree."""
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    db = session_db(module, spec)
+    command = test_command(spec, worker)
+    part = db.with_suffix(f".w{worker}.json")
+    seconds = 0.0
+    os.chdir(tree(worker))
+    with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
+        waiting = {item.job_id for item in work_db.pending_work_items}
+        # the share is fixed by a mutant's place among all of the module's mutants, not the pending
+        # ones: a worker starting after another wrote a result takes the same share
+        pending = [item for n, item in enumerate(work_db.work_items) if n % jobs == worker and item.job_id in waiting]
+    for i, item in enumerate(pending):
+        if time.monotonic() >= deadline:
+            print(f"{module} [w{worker}]: budget spent, {len(pending) - i} mutants left for the next run", flush=True)
+            break
+        started = time.monotonic()
+        result = mutate_and_test(item.mutations, command, timeout)
+        for attempt in range(20):                   # the other workers write to the same session
+            try:
+                with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
+                    work_db.set_result(item.job_id, result)
+                break
+            except sqlite3.OperationalError:
+                time.sleep(0.5 + attempt * 0.1)
+        seconds += time.monotonic() - started
+        part.write_text(json.dumps({"seconds": seconds}))
+        spec0 = item.mutations[0]
+        outcome = result.test_outcome or result.worker_outcome
+        print(f"  [w{worker} {i + 1}/{len(pending)}] {outcome.value} {slug(module)} "
+              f"{spec0.operator_name} line {spec0.start_pos[0]}", flush=True)
+    part.write_text(json.dumps({"seconds": seconds}))
 
 
 def equivalents(config: dict[str, Any], module: str) -> dict[tuple[int, str, str], str]:
@@ -220,7 +261,7 @@ def mutated_line(diff: str | None) -> str:
 
 
 def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) -> dict[str, Any] | None:
-    db = WORK / f"{slug(module)}-{session_key(module, spec)}.sqlite"
+    db = session_db(module, spec)
     if not db.exists():
         return None
     meta = json.loads(db.with_suffix(".json").read_text()) if db.with_suffix(".json").exists() else {}
@@ -312,21 +353,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retry-survivors", action="store_true", help="run the named modules' survivors again")
     parser.add_argument("--fresh", action="store_true", help="start the named modules' sessions over")
     parser.add_argument("--report-only", action="store_true", help="rewrite bench/MUTATION.md from the sessions")
+    parser.add_argument("--jobs", type=int, default=1, help="workers, each in its own copy of the tree (default 1)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)        # i/N: one worker of a module's run
+    parser.add_argument("--timeout", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     config = load_config()
+    if args.worker:
+        worker, jobs = map(int, args.worker.split("/"))
+        module = args.module[0]
+        run_worker(module, config["modules"][module], worker, jobs, args.timeout, time.monotonic() + args.budget)
+        return 0
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     modules = args.module or list(config["modules"])
     unknown = [m for m in modules if m not in config["modules"]]
     if unknown:
         parser.error(f"not in mutation.toml: {unknown}")
     if not args.report_only:
         deadline = time.monotonic() + args.budget
-        copy_tree()
+        for worker in range(args.jobs):
+            copy_tree(worker)
         for module in modules:
             if time.monotonic() >= deadline:
                 print(f"{module}: not run (budget spent)")
                 continue
             run_module(module, config["modules"][module], config.get("settings", {}), deadline, args.fresh,
-                       args.retry_survivors)
+                       args.retry_survivors, args.jobs)
     write_report(config)
     print(f"report: {REPORT.relative_to(ROOT)}")
     return 0

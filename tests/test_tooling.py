@@ -125,7 +125,9 @@ def test_mutation_covers_the_security_critical_modules():
     critical = {f"functions/provisioner/{m}.py" for m in (
         "workflows/onboarding", "workflows/offboarding", "workflows/sweep", "workflows/converge",
         "domain/ownership", "domain/lifecycle", "domain/ordering", "domain/credentials",
-        "adapters/envelopes", "adapters/webhook", "adapters/validation", "cloud/errors", "platform/log")}
+        "adapters/envelopes", "adapters/webhook", "adapters/validation", "cloud/errors", "platform/log",
+        "workflows/rotation", "workflows/audit", "domain/audit", "domain/access", "domain/password_policy",
+        "cloud/directory")}
     assert critical <= set(_mutation_config()["modules"])
 
 
