@@ -167,3 +167,118 @@ def test_every_alert_constant_is_an_alert_name():
     assert len(constants) >= 8
     assert constants | {name for name, _ in structured_log.ALERTS.values()} | audit.RULE_IDS \
         == structured_log.ALERT_NAMES
+
+
+# -- the log layer's survivors of the mutation run (bench/MUTATION.md): each test below fails on one ---
+# The cuts are the contract (module docstring): spelled out here, not read from the module.
+FIELD_CHARS, FIELD_ITEMS = 4096, 100
+
+
+def _json_lines(debug_lines):
+    return [json.loads(line) for line in debug_lines()]
+
+
+def test_a_json_escaped_secret_leaves_no_character_behind(debug_lines):
+    """The JSON line carries the secret escaped (\\" and \\\\): its escaped form is scrubbed whole, not
+    one character short at either end."""
+    from provisioner.platform import log as structured_log
+    with structured_log.credential_scope():
+        structured_log.register_secret(SECRET)
+        structured_log.warning(f"<{SECRET}>")
+    assert [line["message"] for line in _json_lines(debug_lines)] == [f"<{structured_log.REDACTED}>"]
+
+
+def test_long_fields_and_lists_are_cut_exactly_at_the_limits(debug_lines):
+    from provisioner.platform import log as structured_log
+    structured_log.info("cuts", exact="a" * FIELD_CHARS, over="b" * (FIELD_CHARS + 1), far="c" * (FIELD_CHARS + 5000),
+                        items=list(range(FIELD_ITEMS)), items_over=list(range(FIELD_ITEMS + 1)),
+                        items_far=list(range(FIELD_ITEMS + 150)))
+    [line] = _json_lines(debug_lines)
+    assert line["exact"] == "a" * FIELD_CHARS
+    assert line["over"] == "b" * FIELD_CHARS + "...[1 more characters]"
+    assert line["far"] == "c" * FIELD_CHARS + "...[5000 more characters]"
+    assert line["items"] == list(range(FIELD_ITEMS))
+    assert line["items_over"] == [*range(FIELD_ITEMS), "...[1 more items]"]
+    assert line["items_far"] == [*range(FIELD_ITEMS), "...[150 more items]"]
+
+
+def test_an_exception_is_logged_as_its_type_and_message(debug_lines):
+    """Raised and caught, or handed over as an instance never raised (no traceback): the line says
+    which exception and what it said; without one, no exception field."""
+    from provisioner.platform import log as structured_log
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        structured_log.logger.exception("raised")
+    structured_log.logger.error("handed over", exc_info=KeyError("never raised"))
+    structured_log.logger.error("none")
+    lines = _json_lines(debug_lines)
+    assert [line.get("exception") for line in lines] == ["ValueError: boom", "KeyError: 'never raised'", None]
+
+
+def test_non_ascii_text_is_written_as_it_is(debug_lines):
+    """Employees' names in Chinese are readable in the log, not \\u escapes."""
+    from provisioner.platform import log as structured_log
+    structured_log.info("入职 张伟", displayName="张伟")
+    [raw] = debug_lines()
+    assert '"message": "入职 张伟"' in raw and '"displayName": "张伟"' in raw
+
+
+def test_a_line_that_cannot_be_written_never_breaks_the_caller(debug_lines, capsys):
+    from provisioner.platform import log as structured_log
+
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError("cannot print")
+
+    structured_log.info("unprintable", field=Unprintable())      # must not raise into the function
+    structured_log.info("after")
+    assert [line["message"] for line in _json_lines(debug_lines)] == ["after"]
+
+
+def test_a_third_party_record_that_cannot_be_formatted_is_left_to_logging():
+    """The filter neither raises nor drops it: logging's own error handling deals with it."""
+    from provisioner.platform import log as structured_log
+    record = logging.LogRecord("urllib3.connectionpool", logging.DEBUG, __file__, 1, "%d", ("not a number",), None)
+    assert structured_log.RedactingFilter().filter(record) is True
+    assert (record.msg, record.args) == ("%d", ("not a number",))
+
+
+def test_a_line_is_written_once_not_again_through_the_root_logger(root_debug, debug_lines):
+    """FC's runtime has a handler on the root logger: our lines must not reach it a second time."""
+    from provisioner.platform import log as structured_log
+    structured_log.warning("once")
+    assert len(debug_lines()) == 1
+    assert [name for name, _ in root_debug.lines if name == structured_log.logger.name] == []
+
+
+def test_appended_keys_ride_on_the_later_lines_of_the_block_and_none_is_left_out(debug_lines):
+    from provisioner.platform import log as structured_log
+    with structured_log.keys(eventId="ev-1"):
+        structured_log.append_keys(employeeId="E1", userName=None)
+        structured_log.info("inside")
+    structured_log.info("outside")
+    inside, outside = _json_lines(debug_lines)
+    assert (inside["eventId"], inside["employeeId"], "userName" in inside) == ("ev-1", "E1", False)
+    assert "eventId" not in outside and "employeeId" not in outside
+
+
+def test_only_an_instances_first_invocation_is_a_cold_start():
+    """A fresh interpreter is a fresh FC instance: its first invocation says coldStart true, the next
+    false (a process of its own: the test process imported the module long ago)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from provisioner.platform import log as structured_log
+    code = ("import types\nfrom provisioner.platform import log\n"
+            "ctx = types.SimpleNamespace(request_id='req-1', function=types.SimpleNamespace(name='onboarding'))\n"
+            "for _ in range(2):\n"
+            "    with log.invocation(ctx):\n"
+            "        log.alert(30, 'line', 'config-error')\n")
+    functions = Path(structured_log.__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(functions)}, capture_output=True,
+                          text=True, timeout=60, check=True)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(line["coldStart"], line["requestId"], line["functionName"]) for line in lines] == [
+        (True, "req-1", "onboarding"), (False, "req-1", "onboarding")]
