@@ -108,7 +108,9 @@ def copy_tree(worker: int = 0) -> None:
 def test_command(spec: dict[str, Any], worker: int = 0) -> str:
     args = [*spec["tests"], *(["-k", spec["k"]] if spec.get("k") else [])]
     pythonpath = f"{tree(worker)}:{tree(worker) / 'functions'}"
+    # hypothesis's pytest plugin costs ~1.5 s of imports per run: off (its @given tests run without it)
     return (f"env PYTHONPATH={shlex.quote(pythonpath)} {shlex.quote(sys.executable)} -m pytest -x -q "
+            "-p no:hypothesispytest "
             + " ".join(shlex.quote(a) for a in args))
 
 
