@@ -114,6 +114,53 @@ def test_command(spec: dict[str, Any], worker: int = 0) -> str:
             + " ".join(shlex.quote(a) for a in args))
 
 
+def narrowed_command(spec: dict[str, Any], worker: int, nodeids: list[str]) -> str:
+    """The per-mutant command with only the tests that run the mutated lines (their node ids in the
+    order pytest runs them; the spec's -k already chose them)."""
+    pythonpath = f"{tree(worker)}:{tree(worker) / 'functions'}"
+    return (f"env PYTHONPATH={shlex.quote(pythonpath)} {shlex.quote(sys.executable)} -m pytest -x -q "
+            "-p no:hypothesispytest " + " ".join(shlex.quote(n) for n in nodeids))
+
+
+def trace(module: str, spec: dict[str, Any]) -> dict[str, list[str]]:
+    """Line -> the node ids of the tests that run it, from one traced run of the module's tests
+    (scripts/mutation_trace: the pytest process and every process a test starts). A line run at
+    import or collection maps to "" (every test needs it)."""
+    out = WORK / "trace"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    tracer = TREE / "scripts" / "mutation_trace"
+    env = {**os.environ, "MUTATION_TRACE_TARGET": str(TREE / module), "MUTATION_TRACE_OUT": str(out),
+           "PYTHONPATH": f"{tracer}:{TREE}:{TREE / 'functions'}"}
+    args = [*spec["tests"], *(["-k", spec["k"]] if spec.get("k") else [])]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:hypothesispytest",  # noqa: S603
+                           "-p", "mutation_trace", *args], cwd=TREE, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{module}: the traced run failed:\n{done.stdout[-3000:]}")
+    order = json.loads((out / "order.json").read_text())
+    rank = {nodeid: i for i, nodeid in enumerate(order)}
+    lines: dict[str, set[str]] = {}
+    for part in out.glob("*.jsonl"):
+        for row in part.read_text().splitlines():
+            context, line = json.loads(row)
+            lines.setdefault(str(line), set()).add(context)
+    return {line: sorted(c, key=lambda n: rank.get(n, -1)) for line, c in lines.items()}
+
+
+def tests_for(lines: dict[str, list[str]], first: int, last: int) -> list[str] | None:
+    """The tests that run any of lines first..last, or None for all of them (a line run at import,
+    or one no traced test ran: the full command then decides)."""
+    found: list[str] = []
+    for line in range(first, last + 1):
+        for nodeid in lines.get(str(line), []):
+            if nodeid == "":
+                return None
+            if nodeid not in found:
+                found.append(nodeid)
+    return found or None
+
+
 def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     future = any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
@@ -159,7 +206,7 @@ def session_db(module: str, spec: dict[str, Any]) -> Path:
 
 
 def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], deadline: float,
-               fresh: bool = False, retry: bool = False, jobs: int = 1) -> None:
+               fresh: bool = False, retry: bool = False, jobs: int = 1, narrow: bool = True) -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     db = session_db(module, spec)
     meta_path = db.with_suffix(".json")
@@ -170,6 +217,8 @@ def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], dead
     command = test_command(spec)
     if "baseline" not in meta or meta.get("tests") != tests_key(spec):
         meta["baseline"] = baseline(command)
+    if narrow and ("lines" not in meta or meta.get("tests") != tests_key(spec)):
+        meta["lines"] = trace(module, spec)
     timeout = meta["baseline"] * settings.get("timeout-factor", 3.0) + settings.get("timeout-margin", 30)
     config = WORK / f"{slug(module)}.toml"
     config.write_text(f"""[cosmic-ray]
@@ -189,6 +238,10 @@ name = "local"
         with sqlite3.connect(db) as con:           # new tests: the survivors are tried again
             con.execute("DELETE FROM work_results WHERE upper(test_outcome) = 'SURVIVED'")
     meta["tests"] = tests_key(spec)
+    if not narrow:
+        meta.pop("lines", None)                    # the full command for every mutant of this pass
+    # survivors count only once run against all of the module's tests: a full pass, or the retry
+    meta["confirmed"] = (not narrow) and (retry or meta.get("confirmed", True))
     meta_path.write_text(json.dumps(meta))
     print(f"{module}: baseline {meta['baseline']:.1f} s, per-mutant timeout {timeout:.0f} s, {jobs} worker(s)",
           flush=True)
@@ -217,6 +270,7 @@ def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeou
 
     db = session_db(module, spec)
     command = test_command(spec, worker)
+    lines = json.loads(db.with_suffix(".json").read_text()).get("lines")
     part = db.with_suffix(f".w{worker}.json")
     seconds = 0.0
     os.chdir(tree(worker))
@@ -230,7 +284,10 @@ def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeou
             print(f"{module} [w{worker}]: budget spent, {len(pending) - i} mutants left for the next run", flush=True)
             break
         started = time.monotonic()
-        result = mutate_and_test(item.mutations, command, timeout)
+        spec0 = item.mutations[0]
+        nodeids = tests_for(lines, spec0.start_pos[0], spec0.end_pos[0]) if lines else None
+        result = mutate_and_test(item.mutations, narrowed_command(spec, worker, nodeids) if nodeids else command,
+                                 timeout)
         for attempt in range(20):                   # the other workers write to the same session
             try:
                 with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
@@ -240,10 +297,10 @@ def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeou
                 time.sleep(0.5 + attempt * 0.1)
         seconds += time.monotonic() - started
         part.write_text(json.dumps({"seconds": seconds}))
-        spec0 = item.mutations[0]
         outcome = result.test_outcome or result.worker_outcome
         print(f"  [w{worker} {i + 1}/{len(pending)}] {outcome.value} {slug(module)} "
-              f"{spec0.operator_name} line {spec0.start_pos[0]}", flush=True)
+              f"{spec0.operator_name} line {spec0.start_pos[0]} "
+              f"({len(nodeids) if nodeids else 'all'} tests)", flush=True)
     part.write_text(json.dumps({"seconds": seconds}))
 
 
@@ -271,7 +328,8 @@ def module_figures(config: dict[str, Any], module: str, spec: dict[str, Any]) ->
     lines = (ROOT / module).read_text(encoding="utf-8").splitlines()
     figures: dict[str, Any] = {"killed": 0, "timeout": 0, "survived": 0, "equivalent": 0, "incompetent": 0,
                                "annotation": 0, "pending": 0, "survivors": [], "equivalents": [],
-                               "seconds": meta.get("seconds", 0.0), "baseline": meta.get("baseline")}
+                               "seconds": meta.get("seconds", 0.0), "baseline": meta.get("baseline"),
+                               "confirmed": meta.get("confirmed", True)}
     with sqlite3.connect(db) as con:
         con.execute("UPDATE work_results SET worker_outcome = 'SKIPPED' WHERE worker_outcome = 'skipped'")
         rows = con.execute("SELECT s.operator_name, s.start_pos_row, r.worker_outcome, r.test_outcome, r.output, "
@@ -319,8 +377,9 @@ def render(config: dict[str, Any]) -> str:
         rate = f"{100 * (f['killed'] + f['timeout']) / counted:.1f}%" if counted else "-"
         for key in total:
             total[key] += f[key]
+        survived = f"{f['survived']}" + ("" if f["confirmed"] else " (not confirmed)")
         out.append(f"| `{slug(module)}` | {tests} | {ran} | {f['killed'] + f['timeout']} ({f['timeout']}) | "
-                   f"{f['survived']} | {f['equivalent']} | {rate} | {f['pending']} | {f['seconds'] / 60:.1f} min |")
+                   f"{survived} | {f['equivalent']} | {rate} | {f['pending']} | {f['seconds'] / 60:.1f} min |")
         if f["survivors"] or f["equivalents"]:
             details.append(f"\n#### `{module}`\n")
             for row, operator, source, mutant in f["survivors"]:
@@ -334,7 +393,9 @@ def render(config: dict[str, Any]) -> str:
                f"{total['equivalent']} | **{rate}** | | {total['seconds'] / 60:.1f} min |")
     out.append("\nMutants inside annotations are not counted (skipped before the run: never evaluated). "
                "`not run`: mutants of a module whose run stopped at its time budget. Kill rate = killed / "
-               "(killed + survived), equivalent mutants left out.")
+               "(killed + survived), equivalent mutants left out. Each mutant ran first against the tests "
+               "that run its lines (traced); every survivor then against all of its module's tests "
+               "(`--retry-survivors`); `(not confirmed)`: that second pass has not run yet.")
     if details:
         out.append("\n### Survivors and equivalent mutants")
         out.extend(details)
@@ -352,7 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", action="append", help="a module path from mutation.toml (default: all)")
     parser.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run (default 3600)")
-    parser.add_argument("--retry-survivors", action="store_true", help="run the named modules' survivors again")
+    parser.add_argument("--retry-survivors", action="store_true",
+                        help="run the named modules' survivors again, each against ALL of its module's tests "
+                             "(the confirmation pass: a survivor of a narrowed run is only reported once this "
+                             "pass confirmed it)")
+    parser.add_argument("--no-narrow", action="store_true",
+                        help="run every mutant against all of its module's tests (no traced narrowing)")
     parser.add_argument("--fresh", action="store_true", help="start the named modules' sessions over")
     parser.add_argument("--report-only", action="store_true", help="rewrite bench/MUTATION.md from the sessions")
     parser.add_argument("--jobs", type=int, default=1, help="workers, each in its own copy of the tree (default 1)")
@@ -380,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{module}: not run (budget spent)")
                 continue
             run_module(module, config["modules"][module], config.get("settings", {}), deadline, args.fresh,
-                       args.retry_survivors, args.jobs)
+                       args.retry_survivors, args.jobs, narrow=not (args.no_narrow or args.retry_survivors))
     write_report(config)
     print(f"report: {REPORT.relative_to(ROOT)}")
     return 0

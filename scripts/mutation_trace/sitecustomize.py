@@ -1,0 +1,4 @@
+"""Starts scripts/mutation_trace/mutation_trace.py in every process while a module is traced."""
+import mutation_trace
+
+mutation_trace.install()
