@@ -490,13 +490,15 @@ def test_http_base64_with_a_stray_character_is_400(cloud):
     assert cloud.calls.since(0) == []
 
 
-@pytest.mark.parametrize("body", [12345, ["e30="], {"a": 1}])
-def test_http_base64_body_that_is_not_a_string_is_400(cloud, body):
-    req = http_request(event(), b64=True)
+@pytest.mark.parametrize("b64", [True, False])
+@pytest.mark.parametrize("body", [12345, ["e30="], {"a": 1}, True])
+def test_http_body_that_is_not_a_string_is_400(cloud, body, b64):
+    """Only FC builds HTTP-trigger events (its body is a string), but a direct invocation can hand over anything."""
+    req = http_request(event(), b64=b64)
     req["body"] = body
     answer = invoke(req)
     assert answer["statusCode"] == 400
-    assert json.loads(answer["body"]) == {"status": "refused", "message": "body is not valid base64"}
+    assert json.loads(answer["body"]) == {"status": "refused", "message": "body is not a string"}
     assert cloud.calls.since(0) == []
 
 
