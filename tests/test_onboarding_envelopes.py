@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from provisioner.adapters import envelopes, validation, webhook
+from provisioner.adapters import envelopes, jsonlimits, validation, webhook
 from provisioner.cloud.errors import TransientError
 from provisioner.platform import clock
 from provisioner.platform.settings import Settings
@@ -359,3 +359,195 @@ def test_import_and_reject_imports_no_sdk():
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+# -- exact limits and answer shapes (what each envelope answers, at and just past every limit) ----------
+def _padded_event(size, ev=None):
+    """A direct event of exactly ``size`` bytes (padding in the JSON whitespace)."""
+    raw = json.dumps(ev or event()).encode()
+    assert len(raw) < size
+    return raw[:-1] + b" " * (size - len(raw)) + raw[-1:]
+
+
+def _errors(result):
+    return result["errors"]
+
+
+@pytest.mark.parametrize("max_body", [262_144, 98_304])   # 98304 shares a bit with 64 KiB: no | or ^ slip
+def test_event_size_limits_are_exact(cloud, monkeypatch, max_body):
+    import onboarding
+    from provisioner.platform import runtime
+    monkeypatch.setenv("MAX_BODY_BYTES", str(max_body))
+    runtime.reset()
+    direct, largest = max_body + 65_536, max_body * 6 + 65_536
+    mark = cloud.calls.mark()
+    too_large_direct = [{"path": "$", "message": f"event is too large: at most {direct} bytes (from MAX_BODY_BYTES)"}]
+    too_large_any = [{"path": "$", "message": f"event is too large: at most {largest} bytes (from MAX_BODY_BYTES)"}]
+    assert _errors(onboarding.handler(_padded_event(direct + 1), None)) == too_large_direct
+    assert _errors(onboarding.handler(_padded_event(largest), None)) == too_large_direct
+    assert _errors(onboarding.handler(_padded_event(largest + 1), None)) == too_large_any
+    assert cloud.calls.since(mark) == []
+    result = onboarding.handler(_padded_event(direct, event(logon=f"at.limit{max_body}")), None)
+    assert result["status"] == "provisioned" and result["userName"] == f"at.limit{max_body}"
+
+
+def test_a_large_array_is_never_split_into_events(cloud):
+    """Past the direct limit only a webhook may come: an array there is read as one document."""
+    import onboarding
+    raw = b"[" + b",".join([b"{}"] * 70) + b"]"
+    raw = raw[:-1] + b" " * (262_144 + 65_536 + 1 - len(raw)) + b"]"
+    assert _errors(onboarding.handler(raw, None)) == [
+        {"path": "$", "message": f"event {jsonlimits.too_many_message()}"}]
+    assert cloud.calls.since(0) == []
+
+
+def test_batch_of_exactly_100_is_read_and_101_is_refused_with_the_count(cloud):
+    results = invoke(["not an event"] * 100)
+    assert len(results) == 100
+    assert all(r["errors"] == [{"path": "$", "message": "an event must be a JSON object, got str"}] for r in results)
+    results = invoke(["not an event"] * 101)
+    assert [r["errors"] for r in results] == [
+        [{"path": "$", "message": "a batch holds at most 100 events, got 101"}]]
+    assert cloud.calls.since(0) == []
+
+
+def _nested(depth):
+    """An object whose arrays/objects are exactly ``depth`` levels deep."""
+    value: object = {}
+    for _ in range(depth - 1):
+        value = {"x": value}
+    return value
+
+
+def test_parsed_event_depth_limit_is_exact(cloud):
+    """A handler handed already-parsed JSON (not from FC) holds it to the same depth limit."""
+    import onboarding
+    too_deep = f"event {jsonlimits.too_deep_message()}"
+    assert onboarding.handler(_nested(33), None)["errors"] == [{"path": "$", "message": too_deep}]
+    at_limit = onboarding.handler(_nested(32), None)
+    assert at_limit["status"] == "rejected" and too_deep not in json.dumps(at_limit)
+    assert {e["path"] for e in at_limit["errors"]} >= {"$.x", "$.eventId"}
+    assert cloud.calls.since(0) == []
+
+
+def test_parsed_batch_rejects_only_its_too_deep_events(cloud):
+    import onboarding
+    results = onboarding.handler(["not an event", _nested(32), _nested(33), event()], None)
+    assert len(results) == 4
+    assert results[0]["errors"] == [{"path": "$", "message": "an event must be a JSON object, got str"}]
+    assert results[1]["status"] == "rejected" and "$.x" in [e["path"] for e in results[1]["errors"]]
+    assert results[2]["errors"] == [{"path": "$[2]", "message": jsonlimits.too_deep_message()}]
+    assert results[3]["status"] == "provisioned"
+
+
+@pytest.mark.parametrize("extra", [{"data": {"x": 1}}, {"body": "{}", "headers": {}}, {"headers": {}},
+                                   {"body": "{}"}, {"triggerName": "t"}, {"specversion": "1.0"}])
+def test_a_direct_event_with_envelope_like_fields_is_an_event(cloud, extra):
+    """Only a whole envelope (all of its marks) makes an event something else."""
+    ev = event(**extra)
+    result = invoke(ev)
+    assert result["status"] == "rejected" and result["eventId"] == ev["eventId"]
+    assert [e["path"] for e in result["errors"]] == sorted(f"$.{k}" for k in extra)
+    assert cloud.calls.since(0) == []
+
+
+def test_batch_cloudevent_with_a_repeated_envelope_name_is_reported_at_its_index(cloud):
+    ce = json.dumps(example("eventbridge.json"))
+    raw = ("[" + ce + "," + ce.replace('"specversion"', '"specversion": "1.0", "specversion"', 1) + "]").encode()
+    import onboarding
+    results = onboarding.handler(raw, None)
+    assert results[0]["status"] == "provisioned"
+    assert results[1]["errors"] == [{"path": "$[1].specversion", "message": jsonlimits.DUPLICATE_MESSAGE}]
+
+
+def test_transient_answer_counts_the_failed_and_done_and_names_the_first(cloud):
+    """The error FC's retry log shows: how many failed, how many were done, and the first failure."""
+    trigger = envelopes.Trigger()
+    done = {"status": "provisioned"}
+    results = [done, TransientError("first one"), done, TransientError("second one"), done]
+    with pytest.raises(TransientError) as info:
+        trigger.answer(envelopes.Decoded(trigger, batch=True), results)
+    assert str(info.value) == "2 of 5 events hit transient errors (3 done; redelivery is safe): first one"
+
+
+# -- HTTP answers, exactly -------------------------------------------------------------------------------
+def test_http_answer_keeps_non_ascii_as_is(cloud):
+    bad = event()
+    bad["职位"] = "SRE"
+    answer = invoke(http_request(bad))
+    assert answer["statusCode"] == 400
+    assert '"$.职位"' in answer["body"]
+
+
+def test_http_base64_with_a_stray_character_is_400(cloud):
+    raw = json.dumps(event()).encode()
+    req = http_request(raw, b64=True)
+    encoded = req["body"]
+    req["body"] = encoded[:8] + "!" + encoded[8:]
+    answer = invoke(req)
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"]) == {"status": "refused", "message": "body is not valid base64"}
+    assert cloud.calls.since(0) == []
+
+
+@pytest.mark.parametrize("b64", [True, False])
+@pytest.mark.parametrize("body", [12345, ["e30="], {"a": 1}, True])
+def test_http_body_that_is_not_a_string_is_400(cloud, body, b64):
+    """Only FC builds HTTP-trigger events (its body is a string), but a direct invocation can hand over anything."""
+    req = http_request(event(), b64=b64)
+    req["body"] = body
+    answer = invoke(req)
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"]) == {"status": "refused", "message": "body is not a string"}
+    assert cloud.calls.since(0) == []
+
+
+def test_http_signed_body_that_is_not_json_is_400(cloud):
+    answer = invoke(http_request(b"{not json"))
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["errors"] == [{"path": "$", "message": "body is not valid JSON"}]
+    assert cloud.calls.since(0) == []
+
+
+def test_http_body_array_is_read_as_one_document(cloud):
+    answer = invoke(http_request(b"[" + b",".join([b"{}"] * 70) + b"]"))
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["errors"] == [
+        {"path": "$", "message": f"body {jsonlimits.too_many_message()}"}]
+    assert cloud.calls.since(0) == []
+
+
+def test_http_config_error_is_503_naming_the_setting_not_its_value(cloud, monkeypatch):
+    from provisioner.platform import runtime
+    monkeypatch.setenv("MAX_BODY_BYTES", "lots")
+    runtime.reset()
+    answer = invoke(http_request(event()))
+    assert answer["statusCode"] == 503 and answer["headers"]["Retry-After"] == "300"
+    body = json.loads(answer["body"])
+    assert body["status"] == "failed"
+    assert body["error"] == {"code": body["error"]["code"], "setting": "MAX_BODY_BYTES"}
+    assert body["error"]["code"].startswith("ConfigError.")
+    assert "lots" not in answer["body"]
+    assert cloud.calls.since(0) == []
+
+
+# -- timer envelope --------------------------------------------------------------------------------------
+def test_timer_payload_not_json_is_rejected_at_payload(cloud):
+    timer = example("timer.json")
+    timer["payload"] = "{oops"
+    result = invoke(timer)
+    assert result["status"] == "rejected" and result["errors"] == [
+        {"path": "$.payload", "message": "is not valid JSON"}]
+
+
+def test_timer_payload_repeated_name_is_reported_under_payload(cloud):
+    timer = example("timer.json")
+    timer["payload"] = '{"a$": 1, "a$": 2}'
+    result = invoke(timer)
+    assert result["errors"] == [{"path": "$.payload.a$", "message": jsonlimits.DUPLICATE_MESSAGE}]
+
+
+def test_timer_tick_is_the_trigger_time():
+    timer = example("timer.json")
+    decoded = envelopes.decode(json.dumps(timer).encode(), Settings(webhook_signing_key=KEY))
+    assert decoded.tick == timer["triggerTime"] and decoded.tick

@@ -133,8 +133,8 @@ class HttpTrigger(Trigger):
         body = obj.get("body") or ""
         try:
             raw = base64.b64decode(body, validate=True) if obj.get("isBase64Encoded") else body.encode("utf-8")
-        except (ValueError, TypeError):
-            return self.refuse(400, "body is not valid base64")
+        except (ValueError, TypeError, AttributeError):     # not base64, or a body that is not a string
+            return self.refuse(400, "body is not valid base64" if isinstance(body, str) else "body is not a string")
         if len(raw) > settings.max_body_bytes:
             return self.refuse(413, f"body exceeds {settings.max_body_bytes} bytes")
         reason = verify_signature(settings.webhook_signing_key, headers.get(SIGNATURE_HEADER.lower()), raw,
