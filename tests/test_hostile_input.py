@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import offboarding
 import onboarding
@@ -519,6 +520,8 @@ def test_a_keyword_without_a_sentence_of_ours_gets_jsonschemas_text_cut_at_max_m
     extra = validation.MAX_MESSAGE - len(own_text({"UserName": ""}))
     at_limit, over = {"UserName": "u" * extra}, {"UserName": "u" * (extra + 1)}
     assert len(own_text(at_limit)) == 300 and len(own_text(over)) == 301
+    short = {"AccessKeys": []}
+    assert validation.validate_sweep_payload(short, name) == [{"path": "$.payload", "message": own_text(short)}]
     assert validation.validate_sweep_payload(at_limit, name) == [{"path": "$.payload", "message": own_text(at_limit)}]
     assert validation.validate_sweep_payload(over, name) == [
         {"path": "$.payload", "message": own_text(over)[:297] + "..."}]
@@ -527,10 +530,10 @@ def test_a_keyword_without_a_sentence_of_ours_gets_jsonschemas_text_cut_at_max_m
 def test_the_deployed_layout_finds_its_schemas(tmp_path):
     """FC's code root holds provisioner/ and schemas/ side by side (scripts/package.py), no SCHEMA_DIR."""
     root = tmp_path / "code"
-    functions = validation.schema_path(SCHEMAS[0]).parent.parent / "functions"
-    shutil.copytree(functions / "provisioner", root / "provisioner",
+    repository = Path(__file__).resolve().parents[1]
+    shutil.copytree(repository / "functions" / "provisioner", root / "provisioner",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(validation.schema_path(SCHEMAS[0]).parent, root / "schemas")
+    shutil.copytree(repository / "schemas", root / "schemas")
     script = ("import json, sys; from provisioner.adapters import validation as v; "
               "print(json.dumps([v.validate(json.loads(sys.argv[1])), v.validate_sweep_payload({'dryRun': 1})]))")
     env = {k: val for k, val in os.environ.items() if k not in ("SCHEMA_DIR", "PYTHONPATH")} | {"PYTHONPATH": str(root)}
