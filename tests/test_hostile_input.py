@@ -490,6 +490,17 @@ def test_the_listed_unknown_fields_are_the_first_paths_even_when_names_are_cut()
         {"path": "$", "message": "and 2 more problems (only the first 19 are listed)"}]
 
 
+def test_a_cut_name_whose_path_sorts_first_is_listed_however_late_its_name_sorts():
+    """"P#" is the 22nd name in name order but the first path: it was left out (only the first 21 names
+    were kept before sorting by path)."""
+    prefix = "p" * (jsonlimits.MAX_NAME_ECHO - 3)
+    ev = event()
+    ev.update({prefix + "!" + f"{i:02d}" * 5: 1 for i in range(21)} | {prefix + "#": 1})
+    assert validation.validate(ev, "employee.onboarded") == [{"path": f"$.{prefix}#", "message": UNKNOWN}] + [
+        {"path": f"$.{prefix}...", "message": UNKNOWN}] * 18 + [
+        {"path": "$", "message": "and 3 more problems (only the first 19 are listed)"}]
+
+
 @pytest.mark.parametrize("text, expected", [
     ("2026-11-28T09:05:00+08:00", datetime(2026, 11, 28, 9, 5, tzinfo=timezone(timedelta(hours=8)))),
     ("2026-11-28T09:05:00-03:30", datetime(2026, 11, 28, 9, 5, tzinfo=timezone(-timedelta(hours=3, minutes=30)))),
