@@ -14,7 +14,13 @@ only; the e-mail and display-name rules are single passes) and measured in bench
 """
 import base64
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import offboarding
 import onboarding
@@ -390,3 +396,162 @@ def test_the_deep_scan_finds_the_parsers_structure(cloud):
     answer = answered_without_calls(cloud, "onboarding", as_bytes(tricky))
     assert [p["path"] for p in answer["errors"]] == ["$.employee.displayName"]
     assert re.search("nested", json.dumps(answer)) is None
+
+
+# -- exact problems: each kind in words, the value echoed short ---------------------------------------------
+ONBOARDING = json.loads(validation.schema_path("onboarding-event.schema.json").read_text(encoding="utf-8"))
+FIELDS = ONBOARDING["properties"]["employee"]["properties"]
+UNKNOWN = "is not a known field (unknown fields are rejected)"
+
+
+def _with(path, value):
+    """An onboarding event, valid but for ``value`` at ``path`` (a dotted path; None deletes the field)."""
+    ev = event()
+    *parents, last = path.split(".")
+    node = ev
+    for part in parents:
+        node = node[part]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    return ev
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ("employee.displayName", None, "is required"),
+    ("sequence", "7", 'must be of type integer, got "7"'),
+    ("sequence", -1, "must be at least 0, got -1"),
+    ("sequence", 10_000_000_000, "must be at most 9999999999, got 10000000000"),
+    ("eventId", "", "must be at least 1 characters long, got 0"),
+    ("eventId", "e" * 200, "must be at most 128 characters long, got 200"),
+    ("access.mode", "控制台", 'must be one of "console", "programmatic", got "控制台"'),
+    ("access.level", "x" * 38, 'must be one of "read-only", "full", got "' + "x" * 38 + '"'),   # 40: whole
+    ("access.level", "x" * 39, 'must be one of "read-only", "full", got "' + "x" * 36 + "..."),  # 41: cut
+    ("employee.employeeId", "E 1", '"E 1" is not valid: ' + FIELDS["employeeId"]["description"]),
+    # ECMA-262's $ is the end of the input: Python's would accept the name before a final newline
+    ("employee.logonName", "alice.wang\n", '"alice.wang\\n" is not valid: ' + FIELDS["logonName"]["description"]),
+    ("employee.email", "not-an-address", '"not-an-address" is not valid: ' + FIELDS["email"]["description"]),
+    ("employee.displayName", "Alice\nWang", '"Alice\\nWang" is not valid: ' + FIELDS["displayName"]["description"]),
+    ("endDate", "2027/06/30", '"2027/06/30" is not a valid date'),
+    ("endDate", "20270630", '"20270630" is not a valid date'),          # python3.11's fromisoformat takes it
+    ("endDate", "2027-02-30", '"2027-02-30" is not a valid date'),
+    ("occurredAt", "2026-02-30T09:00:00Z", '"2026-02-30T09:00:00Z" is not a valid date-time'),
+])
+def test_each_kind_of_problem_is_said_exactly(path, value, message):
+    """One problem, its path and its whole sentence (values echoed as JSON, at most 40 characters)."""
+    assert validation.validate(_with(path, value), "employee.onboarded") == [
+        {"path": "$." + path, "message": message}]
+
+
+def test_an_event_of_the_other_type_and_console_options_without_console_are_said_exactly():
+    assert validation.validate(leaver(), "employee.onboarded") == [
+        {"path": "$.access", "message": "is required"},
+        {"path": "$.employee.displayName", "message": "is required"},
+        {"path": "$.eventType", "message": 'must be one of "employee.onboarded", got "employee.offboarded"'}]
+    assert validation.validate(_with("access.console", {"mfaBindRequired": True}), "employee.onboarded") == [
+        {"path": "$.access.console", "message": 'is allowed only with access.mode "console"'}]
+
+
+def test_timer_payload_bounds_are_said_exactly():
+    assert validation.validate_sweep_payload({"maxDeletions": -1}) == [
+        {"path": "$.payload.maxDeletions", "message": "must be at least 0, got -1"}]
+    assert validation.validate_sweep_payload({"maxDeletions": 100_001, "dryRun": "yes"}) == [
+        {"path": "$.payload.dryRun", "message": 'must be of type boolean, got "yes"'},
+        {"path": "$.payload.maxDeletions", "message": "must be at most 100000, got 100001"}]
+
+
+def _unknown(count):
+    names = [f"u{i:02d}" for i in range(count)]
+    ev = event()
+    ev.update(dict.fromkeys(reversed(names), 1))
+    return ev, [{"path": f"$.{name}", "message": UNKNOWN} for name in names]
+
+
+def test_unknown_fields_up_to_the_limit_are_all_listed():
+    ev, problems = _unknown(validation.MAX_PROBLEMS)
+    assert validation.validate(ev, "employee.onboarded") == problems
+
+
+@pytest.mark.parametrize("count", [21, 57])
+def test_unknown_fields_over_the_limit_are_counted_exactly(count):
+    ev, problems = _unknown(count)
+    assert validation.validate(ev, "employee.onboarded") == problems[:19] + [
+        {"path": "$", "message": f"and {count - 19} more problems (only the first 19 are listed)"}]
+
+
+def test_the_listed_unknown_fields_are_the_first_paths_even_when_names_are_cut():
+    """Names over 64 characters are echoed cut (``...``): "P!…" sorts before "P#" but its path after."""
+    prefix = "p" * (jsonlimits.MAX_NAME_ECHO - 3)
+    ev = event()
+    ev.update({prefix + "!" + str(i) * 10: 1 for i in range(20)} | {prefix + "#": 1})
+    assert validation.validate(ev, "employee.onboarded") == [{"path": f"$.{prefix}#", "message": UNKNOWN}] + [
+        {"path": f"$.{prefix}...", "message": UNKNOWN}] * 18 + [
+        {"path": "$", "message": "and 2 more problems (only the first 19 are listed)"}]
+
+
+def test_a_cut_name_whose_path_sorts_first_is_listed_however_late_its_name_sorts():
+    """"P#" is the 22nd name in name order but the first path: it was left out (only the first 21 names
+    were kept before sorting by path)."""
+    prefix = "p" * (jsonlimits.MAX_NAME_ECHO - 3)
+    ev = event()
+    ev.update({prefix + "!" + f"{i:02d}" * 5: 1 for i in range(21)} | {prefix + "#": 1})
+    assert validation.validate(ev, "employee.onboarded") == [{"path": f"$.{prefix}#", "message": UNKNOWN}] + [
+        {"path": f"$.{prefix}...", "message": UNKNOWN}] * 18 + [
+        {"path": "$", "message": "and 3 more problems (only the first 19 are listed)"}]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-28T09:05:00+08:00", datetime(2026, 11, 28, 9, 5, tzinfo=timezone(timedelta(hours=8)))),
+    ("2026-11-28T09:05:00-03:30", datetime(2026, 11, 28, 9, 5, tzinfo=timezone(-timedelta(hours=3, minutes=30)))),
+    ("2026-11-28T09:00:00Z", datetime(2026, 11, 28, 9, tzinfo=timezone.utc)),
+    ("2026-11-28t09:00:00.123456789z", datetime(2026, 11, 28, 9, 0, 0, 123456, tzinfo=timezone.utc)),
+    ("2026-11-28T09:00:00.5Z", datetime(2026, 11, 28, 9, 0, 0, 500000, tzinfo=timezone.utc)),
+    ("2026-11-28T09:00:00.000042+00:00", datetime(2026, 11, 28, 9, 0, 0, 42, tzinfo=timezone.utc)),
+    ("2026-02-30T09:00:00Z", None),
+    ("2026-11-28T24:00:00Z", None),
+    ("2026-11-28 09:00:00Z", None),
+])
+def test_rfc3339_timestamps_are_read_to_the_microsecond_with_their_offset(text, expected):
+    parsed = validation.parse_datetime(text)
+    assert parsed == expected and (parsed is None or parsed.utcoffset() == expected.utcoffset())
+
+
+def test_a_keyword_without_a_sentence_of_ours_gets_jsonschemas_text_cut_at_max_message():
+    """The fallback for keywords _message has no sentence for (``oneOf`` in the credential-secret layout,
+    the one schema that has one): jsonschema's own text, whole up to MAX_MESSAGE characters, then cut."""
+    from jsonschema import Draft202012Validator
+    name = "credential-secret.v1.schema.json"
+    schema = json.loads(validation.schema_path(name).read_text(encoding="utf-8"))
+
+    def own_text(value):
+        (error,) = Draft202012Validator(schema).iter_errors(value)
+        return error.message
+
+    extra = validation.MAX_MESSAGE - len(own_text({"UserName": ""}))
+    at_limit, over = {"UserName": "u" * extra}, {"UserName": "u" * (extra + 1)}
+    assert len(own_text(at_limit)) == 300 and len(own_text(over)) == 301
+    short = {"AccessKeys": []}
+    assert validation.validate_sweep_payload(short, name) == [{"path": "$.payload", "message": own_text(short)}]
+    assert validation.validate_sweep_payload(at_limit, name) == [{"path": "$.payload", "message": own_text(at_limit)}]
+    assert validation.validate_sweep_payload(over, name) == [
+        {"path": "$.payload", "message": own_text(over)[:297] + "..."}]
+
+
+def test_the_deployed_layout_finds_its_schemas(tmp_path):
+    """FC's code root holds provisioner/ and schemas/ side by side (scripts/package.py), no SCHEMA_DIR."""
+    root = tmp_path / "code"
+    repository = Path(__file__).resolve().parents[1]
+    shutil.copytree(repository / "functions" / "provisioner", root / "provisioner",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(repository / "schemas", root / "schemas")
+    script = ("import json, sys; from provisioner.adapters import validation as v; "
+              "print(json.dumps([v.validate(json.loads(sys.argv[1])), v.validate_sweep_payload({'dryRun': 1})]))")
+    env = {k: val for k, val in os.environ.items() if k not in ("SCHEMA_DIR", "PYTHONPATH")} | {"PYTHONPATH": str(root)}
+    ev = _with("access.mode", "x")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(ev)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == [
+        [{"path": "$.access.mode", "message": 'must be one of "console", "programmatic", got "x"'}],
+        [{"path": "$.payload.dryRun", "message": "must be of type boolean, got 1"}]]

@@ -159,9 +159,9 @@ def _message(error: Any) -> tuple[str, Any]:
         # the names from the event itself
         known = schema.get("properties") or {}
         unknown = error.instance.keys() - known.keys() if isinstance(error.instance, dict) else set()
-        # (the count, and the first MAX_PROBLEMS + 1 in order: only those can be listed)
+        # (the count, and the first MAX_PROBLEMS + 1 in path order, i.e. as echoed: only those can be listed)
         return "is not a known field (unknown fields are rejected)", (len(unknown), heapq.nsmallest(
-            MAX_PROBLEMS + 1, unknown))
+            MAX_PROBLEMS + 1, unknown, key=jsonlimits.echo_name))
     if v == "type":
         return f"must be of type {error.validator_value}, got {_short(error.instance)}", None
     if v in ("enum", "const"):
