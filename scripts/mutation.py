@@ -312,10 +312,15 @@ def equivalents(config: dict[str, Any], module: str) -> dict[tuple[int, str, str
 
 
 def mutated_line(diff: str | None) -> str:
-    """The first added line of a mutant's diff, stripped (what the line reads like with the mutant)."""
-    for line in (diff or "").splitlines():
+    """The first added line of a mutant's diff, stripped (what the line reads like with the mutant);
+    for a mutant that only removes (a decorator dropped), ``removed: `` and the first removed line."""
+    lines = (diff or "").splitlines()
+    for line in lines:
         if line.startswith("+") and not line.startswith("+++"):
             return line[1:].strip()
+    for line in lines:
+        if line.startswith("-") and not line.startswith("---"):
+            return "removed: " + line[1:].strip()
     return ""
 
 
