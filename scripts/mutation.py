@@ -319,7 +319,7 @@ def mutated_line(diff: str | None) -> str:
         if line.startswith("+") and not line.startswith("+++"):
             return line[1:].strip()
     for line in lines:
-        if line.startswith("-") and not line.startswith("---"):
+        if line.startswith("-") and not line.startswith("---") and line[1:].strip():
             return "removed: " + line[1:].strip()
     return ""
 
