@@ -2,6 +2,7 @@
 more than python3.10, and the deployed code passes it."""
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -159,3 +160,63 @@ def test_mutation_skips_only_annotations(tmp_path):
     assert not inside(4, 13)                                   # `a | c` in the body
     (tmp_path / "n.py").write_text(source.split("\n", 1)[1])   # evaluated without the __future__ import
     assert mutation.annotation_spans(tmp_path / "n.py") == []
+
+
+def _mutation_script():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import mutation
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return mutation
+
+
+def test_the_trace_maps_each_line_to_the_tests_that_run_it_in_any_process(tmp_path):
+    """The narrowed first pass runs a mutant against the tests that run its lines: the trace must see
+    a line run by a process a test starts (the two-process tests' FC instances), name it after that
+    test, and map a line run at import to every test ("")."""
+    import json
+    import subprocess
+    (tmp_path / "target.py").write_text("LIMIT = 3\n"
+                                        "def f(x):\n"
+                                        "    if x:\n"
+                                        "        return 1\n"
+                                        "    return 2\n")
+    (tmp_path / "test_target.py").write_text(
+        "import subprocess, sys\n"
+        "import target\n"
+        "def test_true():\n"
+        "    assert target.f(True) == 1\n"
+        "def test_in_a_child_process():\n"
+        "    subprocess.run([sys.executable, '-c', 'import target; target.f(False)'], check=True)\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "MUTATION_TRACE_TARGET": str(tmp_path / "target.py"), "MUTATION_TRACE_OUT": str(out),
+           "PYTHONPATH": f"{ROOT / 'scripts' / 'mutation_trace'}:{tmp_path}"}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mutation_trace",
+                    "test_target.py"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    seen: dict[int, set[str]] = {}
+    for part in out.glob("*.jsonl"):
+        for row in part.read_text().splitlines():
+            context, line = json.loads(row)
+            seen.setdefault(line, set()).add(context)
+    true, child = "test_target.py::test_true", "test_target.py::test_in_a_child_process"
+    assert "" in seen[1]                                   # LIMIT = 3: run at import
+    assert seen[4] == {true}                               # return 1: only the in-process test
+    assert seen[5] == {child}                              # return 2: only in the child process
+    assert json.loads((out / "order.json").read_text()) == [true, child]
+
+
+def test_a_mutant_runs_the_tests_of_its_lines_or_all_of_them():
+    mutation = _mutation_script()
+    lines = {"10": ["t::a", "t::b"], "11": ["t::b", "t::c"], "12": ["", "t::a"]}
+    assert mutation.tests_for(lines, 10, 11) == ["t::a", "t::b", "t::c"]
+    assert mutation.tests_for(lines, 11, 12) is None       # a line run at import: every test
+    assert mutation.tests_for(lines, 13, 13) is None       # no traced test runs it: the full command decides
+
+
+def test_a_mutant_that_only_removes_is_named_by_the_line_it_removes():
+    mutation = _mutation_script()
+    diff = "--- a/m.py\n+++ b/m.py\n@@ -1,4 +1,2 @@\n-\n-@cache\n def f():\n"
+    assert mutation.mutated_line(diff) == "removed: @cache"
+    assert mutation.mutated_line("--- a\n+++ b\n@@\n-    x = 1\n+    x = 2\n") == "x = 2"
