@@ -447,3 +447,142 @@ def test_15_an_empty_batch_answers_an_empty_list(cloud, bystanders, payload):
             kind, value = fc[0].start(function, payload, raw=raw).outcome()
             assert (kind, value) == ("returned", []), (function, kind, value)
         settle(cloud, fc, bystanders=bystanders)
+
+
+# -- issue 15: found by surviving mutants of workflows/converge.py -----------------------------------------
+def _log_lines(output):
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_16_a_head_that_keeps_moving_is_left_to_fc_after_the_last_round(cloud, bystanders):
+    """Instance 0's leaver re-reads the ledger head after each round; each time, instance 1 has just
+    recorded a later leaver (parked at that re-read: its 3rd ledger read, then every 2nd, one listing per
+    round plus the re-read). Each round is logged with its number, 1 to 4; after the 4th (MAX_ROUNDS) it
+    raises TransientError for FC's retry; one more delivery of every event converges."""
+    read = "ListSecretVersionIds"
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        h = cloud.hold(fc[0].key, read, when="before", nth=3)
+        a = fc[0].start("offboarding", leaver("l1", at(28)))
+        for later in range(1, 5):
+            held(cloud, a, h)
+            assert fc[1].run("offboarding", leaver(f"l1-{later}", at(28, hour=9 + later)))["status"] == "disabled"
+            following = cloud.hold(fc[0].key, read, when="before", nth=2) if later < 4 else None
+            cloud.release(h)
+            h = following
+        kind, value = a.outcome()
+        assert kind == "raised" and value[0] == "TransientError" and "(4 rounds)" in value[1], (kind, value)
+        rounds = [line.get("round") for line in _log_lines(a.output())
+                  if line.get("message") == "state changed concurrently; converging again"]
+        assert rounds == [1, 2, 3, 4], rounds
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_17_a_rehire_delivered_after_the_later_leave_it_precedes_is_active_until_that_leave(cloud, bystanders):
+    """Joiner, leaver (disabled), then a rehire (Nov 20) and a leaver announcing a future last day
+    (Nov 22, leaving Dec 20) delivered in the wrong order, on two instances: the leaver first (the user,
+    disabled, stays so), then the rehire, older in HR: the user is active again until Dec 20 (with
+    the rehire's level), and the sweep after that day disables it."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[1].run("offboarding", leaver("l1", at(10)))["status"] == "disabled"
+        assert fc[0].run("offboarding", leaver("l2", at(22), last_day="2026-12-20"))["status"] == "disabled"
+        rehire = fc[1].run("onboarding", joiner("r1", at(20), level="full"))
+        assert rehire["status"] == "provisioned" and rehire["lastWorkingDay"] == "2026-12-20", rehire
+        marker = ownership.parse(ram_user(cloud, USER)["Comments"])
+        assert (marker.state, str(marker.leave_date)) == ("active", "2026-12-20"), ram_user(cloud, USER)["Comments"]
+        assert [g["GroupName"] for g in ram_user(cloud, USER)["Groups"]] == ["hr-arms-full"]
+        settle(cloud, fc, bystanders=bystanders)
+        assert fc[0].sweep(now=T0 + timedelta(days=20)).result()["counts"]["disabled"] == 1
+        assert ownership.parse(ram_user(cloud, USER)["Comments"]).state == "disabled"
+
+
+def _disabled_view(cloud):
+    """What a disabled user must show (the leaver's re-check reads the same)."""
+    user = ram_user(cloud, USER)
+    return {"state": ownership.parse(user["Comments"]).state,
+            "active keys": [k["AccessKeyId"] for k in user["AccessKeys"] if k["Status"] == "Active"],
+            "login profile": user["LoginProfile"] is not None, "groups": [g["GroupName"] for g in user["Groups"]]}
+
+
+DISABLED_VIEW = {"state": "disabled", "active keys": [], "login profile": False, "groups": []}
+
+
+@pytest.mark.parametrize("undone, mover, read, write", [
+    ("state", {"end_date": "2027-06-30"}, ("GetUser", 2), "UpdateUser"),         # the marker, st=active again
+    ("active keys", {}, ("ListGroupsForUser", 1), "CreateAccessKey"),            # a new Active key
+    ("groups", {"level": "full"}, ("ListGroupsForUser", 1), "AddUserToGroup"),   # our full-level group
+])
+def test_18_what_a_mover_writes_between_the_leavers_disable_and_its_recheck_is_undone_by_the_leaver(
+        cloud, bystanders, undone, mover, read, write):
+    """A mover (Nov 25) has read the head (itself) and the user, active; the leaver (Nov 28) disables the
+    user and is parked before it re-reads the head; the mover writes one thing back (the marker, a key,
+    a group) and is parked right after that write. The leaver's re-check sees it and disables again:
+    when the leaver answers ``disabled``, the user is disabled in every respect, although the mover,
+    still parked, has not re-checked yet."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        first = cloud.hold(fc[0].key, read[0], when="after", nth=read[1])
+        moving = fc[0].start("onboarding", joiner("m1", at(25), **mover))
+        held(cloud, moving, first)
+        recheck = cloud.hold(fc[1].key, "ListSecretVersionIds", when="before", nth=3)
+        leaving = fc[1].start("offboarding", leaver("l1", at(28)))
+        held(cloud, leaving, recheck)
+        assert _disabled_view(cloud) == DISABLED_VIEW
+        wrote = cloud.hold(fc[0].key, write, when="after")
+        cloud.release(first)
+        held(cloud, moving, wrote)
+        assert _disabled_view(cloud)[undone] != DISABLED_VIEW[undone]
+        cloud.release(recheck)
+        answer = leaving.result()
+        assert answer["status"] == "disabled", answer
+        assert _disabled_view(cloud) == DISABLED_VIEW
+        cloud.release(wrote)
+        moving.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_19_an_older_leavers_day_written_between_the_later_leavers_write_and_recheck_is_replaced(cloud, bystanders):
+    """Two leavers announce a last working day: Nov 22 (Dec 10) and Nov 25 (Dec 20: the later in HR, the
+    day that stands). The older one has read the user and is about to write its day; the later one writes
+    Dec 20 and is parked right after; the older one writes Dec 10 over it and is parked right after. The
+    later one's re-check sees Dec 10 and writes Dec 20 again: when it answers ``scheduled``, the marker
+    says Dec 20 (the user is not cut off ten days early)."""
+    def leave_date():
+        return str(ownership.parse(ram_user(cloud, USER)["Comments"]).leave_date)
+
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        read = cloud.hold(fc[0].key, "GetUser", when="after", nth=3)
+        older = fc[0].start("offboarding", leaver("l1", at(22), last_day="2026-12-10"))
+        held(cloud, older, read)
+        later_wrote = cloud.hold(fc[1].key, "UpdateUser", when="after")
+        later = fc[1].start("offboarding", leaver("l2", at(25), last_day="2026-12-20"))
+        held(cloud, later, later_wrote)
+        assert leave_date() == "2026-12-20"
+        older_wrote = cloud.hold(fc[0].key, "UpdateUser", when="after")
+        cloud.release(read)
+        held(cloud, older, older_wrote)
+        assert leave_date() == "2026-12-10"
+        cloud.release(later_wrote)
+        answer = later.result()
+        assert (answer["status"], answer["lastWorkingDay"]) == ("scheduled", "2026-12-20"), answer
+        assert leave_date() == "2026-12-20"
+        cloud.release(older_wrote)
+        older.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_20_a_future_leave_for_a_user_not_made_yet_is_not_kept_by_the_later_joiner(cloud, bystanders):
+    """A leaver (Nov 22, last day Dec 20) arrives before the person was ever onboarded: ``not-found``, and
+    it gives nothing. The joiner (Nov 25) then makes the user, with no leave: also once every event is
+    delivered again (the leaver redelivered after the user exists must not schedule its day)."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("offboarding", leaver("l1", at(22), last_day="2026-12-20"))["status"] == "not-found"
+        assert fc[1].run("onboarding", joiner("j1", at(25)))["status"] == "provisioned"
+
+        def no_leave(phase):
+            marker = ownership.parse(ram_user(cloud, USER)["Comments"])
+            assert (marker.state, marker.leave_date) == ("active", None), (phase, ram_user(cloud, USER)["Comments"])
+        no_leave("after the joiner")
+        settle(cloud, fc, bystanders=bystanders, extra=no_leave)

@@ -385,3 +385,75 @@ def test_a_joiner_after_a_leave_day_ended_is_a_rehire_and_the_head_is_the_latest
     assert (moved.target, moved.head, moved.joiner) == (lifecycle.Target.SCHEDULED, leave, mover)
     disabled = lifecycle.desired([first, leave, mover], after, "UTC", initially_active=False)
     assert (disabled.target, disabled.head) == (lifecycle.Target.DISABLED, mover)     # the latest event
+
+
+# -- issue 15: each found by a surviving mutant of workflows/converge.py ----------------------------
+def test_a_joiner_for_a_user_not_ours_is_a_conflict_that_says_why_and_writes_nothing(cloud, ram, kms, mocker):
+    """The joiner's answer carries a ``reason`` (the operator's one line on why nothing was made)."""
+    from alibabacloud_ram20150501 import models as rm
+    ram.create_user(rm.CreateUserRequest(user_name=NAME, comments="created by hand"))
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    answer = onboard()
+    assert answer["status"] == "conflict"
+    assert answer["reason"] == answer["detail"] == "the RAM user was not created by hr-ram-provisioner"
+    assert cloud.calls.mutating(mark, ok_only=False) == []               # the ledger included
+    assert cloud.ram.user_state(NAME)["user"]["Comments"] == "created by hand"
+
+
+def test_a_joiner_without_account_id_or_alias_is_refused_before_anything_is_written(cloud, mocker, monkeypatch):
+    """No alias and no account id: the logon name cannot be formed; that is known before the ledger is
+    written (a ledger entry for a user that can never be made would refuse later events for nothing)."""
+    from provisioner.platform import runtime
+    for name in ("ACCOUNT_ID", "FC_ACCOUNT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    runtime.reset()
+    cloud.ram.alias = ""
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    answer = onboard()
+    assert answer["status"] == "failed" and "ACCOUNT_ID" in answer["error"]["code"], answer
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    assert cloud.ram.user_state(NAME) is None and cloud.kms.secret_state("ram-user/ledger/" + EMP) is None
+
+
+@pytest.mark.parametrize("later", ["leaver", "rehire", "mover"])
+def test_an_older_event_names_the_later_event_that_superseded_it(cloud, mocker, later):
+    """A late redelivery answers with ``supersededBy``: when and which kind of event decides the user;
+    a joiner superseded by a mover is not told it came before an offboarding."""
+    set_clock(mocker, T0)
+    joined = onboard(occurredAt="2026-11-28T08:00:00Z")
+    assert joined["status"] == "provisioned"
+    if later == "mover":
+        assert onboard(event_id="mover", level="full", occurredAt="2026-11-28T08:30:00Z")["status"] == "provisioned"
+        stale = onboard(occurredAt="2026-11-28T08:00:00Z")                     # the joiner, redelivered
+        assert stale["status"] in ("provisioned", "already-provisioned") and "reason" not in stale, stale
+        assert stale["supersededBy"] == {"occurredAt": "2026-11-28T08:30:00Z", "eventType": "employee.onboarded"}
+        assert cloud.ram.user_state(NAME)["groups"] == ["hr-arms-full"]
+        return
+    left = _leaver_at("2026-11-28T09:00:00Z")
+    assert offboarding.handler(as_bytes(left), None)["status"] == "disabled"
+    if later == "leaver":
+        stale = onboard(occurredAt="2026-11-28T08:00:00Z")                     # the joiner, redelivered
+        assert stale["status"] == "disabled"
+        assert stale["supersededBy"] == {"occurredAt": "2026-11-28T09:00:00Z", "eventType": "employee.offboarded"}
+    else:
+        assert onboard(event_id="rehire", occurredAt="2026-11-28T09:45:00Z")["status"] == "provisioned"
+        stale = offboarding.handler(as_bytes(left), None)                      # the leaver, redelivered
+        assert stale["status"] in ("provisioned", "already-provisioned"), stale
+        assert stale["supersededBy"] == {"occurredAt": "2026-11-28T09:45:00Z", "eventType": "employee.onboarded"}
+        assert [k["Status"] for k in cloud.ram.user_state(NAME)["access_keys"]] == ["Active"]
+
+
+def test_a_joiner_whose_secret_name_is_taken_is_a_conflict_before_anything_is_written(cloud, kms, mocker):
+    """A secret at the joiner's secret name that is not ours for this employee: conflict, and the
+    employee's ledger is not begun either (a later event is not ordered against a user never made)."""
+    from alibabacloud_kms20160120 import models as km
+    kms.create_secret(km.CreateSecretRequest(secret_name="ram-user/" + NAME, version_id="v1",
+                                             secret_data="someone else's", secret_data_type="text"))
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    answer = onboard()
+    assert answer["status"] == "conflict" and "not hr-ram-provisioner's" in answer["reason"], answer
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    assert cloud.ram.user_state(NAME) is None and cloud.kms.secret_state("ram-user/ledger/" + EMP) is None

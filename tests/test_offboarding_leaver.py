@@ -181,3 +181,49 @@ def test_crash_at_each_disable_step_then_redelivery_converges(cloud, ram, kms, c
     state = cloud.ram.user_state("jay")
     assert not state["login_profile"] and {k["Status"] for k in state["access_keys"]} == {"Inactive"}
     assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+
+
+# -- issue 15: each found by a surviving mutant of workflows/converge.py ----------------------------
+def test_a_leaver_under_a_new_logon_name_disables_the_user_made_before_the_ledger(cloud, ram, kms, clock):
+    """No ledger yet (a user made before it existed): a leaver whose logonName matches nobody is matched
+    by employeeId, disables that user and says which logon name the event carried."""
+    make_user(ram, kms, "kim.lee", "E12", keys=1, login=True)
+    result = offboarding.handler(as_bytes(leaver("kim.l", "E12")), None)
+    assert (result["status"], result["userName"], result["logonNameInEvent"]) == ("disabled", "kim.lee", "kim.l")
+    state = cloud.ram.user_state("kim.lee")
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
+    assert cloud.ram.user_state("kim.l") is None
+
+
+def test_a_leaver_needs_no_account_id_or_alias(cloud, ram, kms, clock, monkeypatch):
+    """Only a joiner forms a logon name (alias or account id): a leaver in an account with neither
+    still disables the user."""
+    for name in ("ACCOUNT_ID", "FC_ACCOUNT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    runtime.reset()
+    cloud.ram.alias = ""
+    make_user(ram, kms, "lou", "E13", keys=1, login=True)
+    result = offboarding.handler(as_bytes(leaver("lou", "E13")), None)
+    assert result["status"] == "disabled"
+    state = cloud.ram.user_state("lou")
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+
+
+def test_a_leaver_delivered_again_later_keeps_the_first_disable_instant(cloud, ram, kms, clock, mocker):
+    make_user(ram, kms, "max", "E14", keys=1, login=True)
+    event = leaver("max", "E14")
+    first = offboarding.handler(as_bytes(event), None)
+    assert first["disabledAt"] == NOW
+    set_clock(mocker, "2026-11-28T13:30:00Z")
+    again = offboarding.handler(as_bytes(event), None)
+    assert (again["status"], again["disabledAt"]) == ("disabled", NOW)
+    assert ownership.parse(comments(cloud, "max")).disabled_at == utc(NOW)
+
+
+def test_a_leavers_conflict_gives_the_detail_and_no_joiner_reason(cloud, ram, kms, clock):
+    make_user(ram, kms, "ned", "E15", comments="created by hand", secret=None)
+    result = offboarding.handler(as_bytes(leaver("ned", "E15")), None)
+    assert result["status"] == "conflict"
+    assert result["detail"] == "the RAM user was not created by hr-ram-provisioner" and "reason" not in result

@@ -142,3 +142,19 @@ def test_a_rehire_mints_a_new_key_whatever_the_leaver_left(cloud, ram, kms, mock
     assert new not in old
     held = secret_state(cloud, SECRET)
     assert held["current_version"] == new and held["current"]["AccessKeyId"] == new
+
+
+# -- issue 15: found by a surviving mutant of workflows/converge.py --------------------------------
+def test_a_rehire_under_a_new_logon_name_makes_that_user_and_leaves_the_old_one_disabled(cloud, mocker):
+    """E10023 left as alice.wang (disabled); HR rehires the person as alice.w: alice.w is made and
+    active, alice.wang stays disabled (one employee, at most one active user; the event's logon name
+    is the one HR asked for)."""
+    set_clock(mocker, T0)
+    assert onboard()["status"] == "provisioned"
+    assert offboard()["status"] == "disabled"
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(hours=1))
+    result = onboard(logon="alice.w", event_id="rehire", occurredAt=REHIRE_AT)
+    assert (result["status"], result["userName"]) == ("provisioned", "alice.w") and "logonNameInEvent" not in result
+    assert ownership.parse(cloud.ram.user_state("alice.w")["user"]["Comments"]).state == "active"
+    old = cloud.ram.user_state(NAME)
+    assert ownership.parse(old["user"]["Comments"]).state == "disabled" and active_keys(cloud) == []
