@@ -417,13 +417,30 @@ def test_a_joiner_without_account_id_or_alias_is_refused_before_anything_is_writ
     assert cloud.ram.user_state(NAME) is None and cloud.kms.secret_state("ram-user/ledger/" + EMP) is None
 
 
-@pytest.mark.parametrize("later", ["leaver", "rehire", "mover"])
+@pytest.mark.parametrize("later", ["leaver", "rehire", "mover", "scheduled leaver", "second leaver"])
 def test_an_older_event_names_the_later_event_that_superseded_it(cloud, mocker, later):
     """A late redelivery answers with ``supersededBy``: when and which kind of event decides the user;
     a joiner superseded by a mover is not told it came before an offboarding."""
     set_clock(mocker, T0)
     joined = onboard(occurredAt="2026-11-28T08:00:00Z")
     assert joined["status"] == "provisioned"
+    if later == "scheduled leaver":
+        leaving = dict(_leaver_at("2026-11-28T09:00:00Z"), lastWorkingDay="2026-12-15")
+        assert offboarding.handler(as_bytes(leaving), None)["status"] == "scheduled"
+        stale = onboard(occurredAt="2026-11-28T08:00:00Z")                     # the joiner, redelivered
+        assert stale["status"] in ("provisioned", "already-provisioned") and "reason" not in stale, stale
+        assert stale["lastWorkingDay"] == "2026-12-15"
+        assert stale["supersededBy"] == {"occurredAt": "2026-11-28T09:00:00Z", "eventType": "employee.offboarded"}
+        return
+    if later == "second leaver":
+        first = _leaver_at("2026-11-28T09:00:00Z")
+        assert offboarding.handler(as_bytes(first), None)["status"] == "disabled"
+        second = _leaver_at("2026-11-28T09:30:00Z", "leave-2")
+        assert offboarding.handler(as_bytes(second), None)["status"] == "disabled"
+        stale = offboarding.handler(as_bytes(first), None)                     # the first leaver, redelivered
+        assert stale["status"] == "disabled" and "reason" not in stale, stale
+        assert stale["supersededBy"] == {"occurredAt": "2026-11-28T09:30:00Z", "eventType": "employee.offboarded"}
+        return
     if later == "mover":
         assert onboard(event_id="mover", level="full", occurredAt="2026-11-28T08:30:00Z")["status"] == "provisioned"
         stale = onboard(occurredAt="2026-11-28T08:00:00Z")                     # the joiner, redelivered
@@ -457,3 +474,19 @@ def test_a_joiner_whose_secret_name_is_taken_is_a_conflict_before_anything_is_wr
     assert answer["status"] == "conflict" and "not hr-ram-provisioner's" in answer["reason"], answer
     assert cloud.calls.mutating(mark, ok_only=False) == []
     assert cloud.ram.user_state(NAME) is None and cloud.kms.secret_state("ram-user/ledger/" + EMP) is None
+
+
+def test_a_user_disabled_before_the_ledger_without_an_instant_is_rehired_without_a_later_leave(cloud, ram, kms, mocker):
+    """A marker from before the ledger that says disabled without when (nothing to migrate): a leaver
+    announcing a day gives it nothing, and the rehire after it is a rehire (no leave kept), as for a
+    user who was never active."""
+    from tests.offboarding_support import make_user
+    make_user(ram, kms, NAME, EMP, comments=f"hrrp:v1;emp={EMP};st=disabled", login=False, inactive_keys=True,
+              groups=())
+    set_clock(mocker, T0)
+    leaving = dict(_leaver_at("2026-11-28T09:00:00Z"), lastWorkingDay="2026-12-15")
+    assert offboarding.handler(as_bytes(leaving), None)["status"] == "disabled"
+    rehire = onboard(event_id="rehire", occurredAt="2026-11-28T09:30:00Z")
+    assert rehire["status"] == "provisioned" and rehire["rehired"] is True and "lastWorkingDay" not in rehire, rehire
+    marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
+    assert (marker.state, marker.leave_date) == ("active", None)

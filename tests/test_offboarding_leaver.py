@@ -227,3 +227,15 @@ def test_a_leavers_conflict_gives_the_detail_and_no_joiner_reason(cloud, ram, km
     result = offboarding.handler(as_bytes(leaver("ned", "E15")), None)
     assert result["status"] == "conflict"
     assert result["detail"] == "the RAM user was not created by hr-ram-provisioner" and "reason" not in result
+
+
+def test_in_user_mode_a_leaver_keeps_the_direct_attachment_and_answers_disabled(user_mode, ram, kms, clock):
+    """GRANT_MODE=user: the ARMS policy attached to the user stays (the user has no credential left); the
+    re-check after the disable does not count it as access to take away."""
+    make_user(ram, kms, "oli", "E16", keys=1, login=True, groups=(), policies=("AliyunARMSReadOnlyAccess",))
+    result = offboarding.handler(as_bytes(leaver("oli", "E16")), None)
+    assert result["status"] == "disabled"
+    state = user_mode.ram.user_state("oli")
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+    assert state["policies"] == ["AliyunARMSReadOnlyAccess"]

@@ -158,3 +158,23 @@ def test_a_rehire_under_a_new_logon_name_makes_that_user_and_leaves_the_old_one_
     assert ownership.parse(cloud.ram.user_state("alice.w")["user"]["Comments"]).state == "active"
     old = cloud.ram.user_state(NAME)
     assert ownership.parse(old["user"]["Comments"]).state == "disabled" and active_keys(cloud) == []
+
+
+def test_a_leaver_after_the_sweep_deleted_a_user_whose_contract_ended_answers_deleted(cloud, mocker, monkeypatch):
+    """The contract ended (endDate), the sweep disabled and deleted the user; then a leaver (occurred
+    before the end was swept) arrives: nothing is left, the answer is ``deleted`` with why."""
+    monkeypatch.setenv("OFFBOARD_GRACE_DAYS", "0")
+    runtime.reset()
+    set_clock(mocker, T0)
+    assert onboard(endDate="2026-11-28", occurredAt="2026-11-28T08:00:00Z")["status"] == "provisioned"
+    set_clock(mocker, "2026-11-29T01:00:00Z")
+    for _ in range(3):
+        if cloud.ram.user_state(NAME) is None:
+            break
+        sweep()
+    assert cloud.ram.user_state(NAME) is None
+    event = {"eventId": "leave", "eventType": "employee.offboarded", "occurredAt": "2026-11-28T09:00:00Z",
+             "lastWorkingDay": "2026-12-20", "employee": {"employeeId": EMP, "logonName": NAME}}
+    answer = offboarding.handler(as_bytes(event), None)
+    assert answer["status"] == "deleted" and "contract ended" in answer["reason"], answer
+    assert cloud.ram.user_state(NAME) is None
