@@ -490,3 +490,15 @@ def test_a_user_disabled_before_the_ledger_without_an_instant_is_rehired_without
     assert rehire["status"] == "provisioned" and rehire["rehired"] is True and "lastWorkingDay" not in rehire, rehire
     marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
     assert (marker.state, marker.leave_date) == ("active", None)
+
+
+def test_a_leaver_for_a_user_disabled_before_the_ledger_does_not_say_its_leave_took_effect(cloud, ram, kms, mocker):
+    """Disabled before the ledger (no instant), then a leaver whose day has ended since: the answer is
+    ``disabled`` with no claim that this leave took effect (the user had no access to take away)."""
+    from tests.offboarding_support import make_user
+    make_user(ram, kms, NAME, EMP, comments=f"hrrp:v1;emp={EMP};st=disabled", login=False, inactive_keys=True,
+              groups=())
+    set_clock(mocker, "2026-11-29T10:00:00Z")
+    answer = offboarding.handler(as_bytes(dict(_leaver_at("2026-11-28T09:00:00Z"), lastWorkingDay="2026-11-28")), None)
+    assert answer["status"] == "disabled" and "reason" not in answer, answer
+    _assert_still_disabled(cloud)
