@@ -178,3 +178,18 @@ def test_a_leaver_after_the_sweep_deleted_a_user_whose_contract_ended_answers_de
     answer = offboarding.handler(as_bytes(event), None)
     assert answer["status"] == "deleted" and "contract ended" in answer["reason"], answer
     assert cloud.ram.user_state(NAME) is None
+
+
+def test_a_rehire_under_a_new_logon_name_of_a_user_disabled_before_the_ledger_makes_the_new_user(
+        cloud, ram, kms, mocker):
+    """As above, for a person disabled before the ledger existed (no history to find the old name by):
+    the joiner makes the logon name it carries; the old user is not brought back."""
+    from tests.offboarding_support import make_user, marker
+    make_user(ram, kms, NAME, EMP, comments=marker(EMP, state="disabled", at="2026-11-20T10:00:00Z"), login=False,
+              inactive_keys=True, groups=())
+    set_clock(mocker, T0)
+    result = onboard(logon="alice.w", event_id="rehire", occurredAt="2026-11-28T09:00:00Z")
+    assert (result["status"], result["userName"]) == ("provisioned", "alice.w") and "logonNameInEvent" not in result
+    assert ownership.parse(cloud.ram.user_state("alice.w")["user"]["Comments"]).state == "active"
+    old = cloud.ram.user_state(NAME)
+    assert ownership.parse(old["user"]["Comments"]).state == "disabled" and active_keys(cloud) == []
