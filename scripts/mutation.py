@@ -272,7 +272,8 @@ def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeou
     command = test_command(spec, worker)
     lines = json.loads(db.with_suffix(".json").read_text()).get("lines")
     part = db.with_suffix(f".w{worker}.json")
-    seconds = 0.0
+    # a run killed before it summed its workers' time left their parts: carried over, not lost
+    seconds = json.loads(part.read_text())["seconds"] if part.exists() else 0.0
     os.chdir(tree(worker))
     with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
         waiting = {item.job_id for item in work_db.pending_work_items}
