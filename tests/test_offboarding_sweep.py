@@ -604,3 +604,26 @@ def test_an_orphan_secret_listed_after_secrets_that_are_no_orphans_is_still_sche
     assert secret_state(cloud, orphan)["deleting"] is True
     assert secret_state(cloud, "ram-user/active")["deleting"] is False
     assert secret_state(cloud, "ram-user/alice.wang")["deleting"] is False
+
+
+def test_the_brake_holds_at_a_limit_beyond_256(cloud, mocker, monkeypatch):
+    """A limit of 257 (beyond CPython's cache of small ints: the count must be compared by value):
+    258 orphan secrets, 257 would be scheduled, the last one is held back (a dry run: the brake and
+    the report are the same, without 257 writes)."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0, OFFBOARD_MAX_DELETIONS_PER_RUN=257)
+    orphans = []
+    for i in range(258):                                    # set up in-process (no HTTP): 258 secrets
+        user = f"gone{i:03d}"
+        cloud.invoke("CreateSecret", {"SecretName": f"ram-user/{user}", "VersionId": "v1", "SecretDataType": "text",
+                                      "SecretData": json.dumps({"UserName": user}), "Tags": json.dumps([
+                                          {"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
+                                          {"TagKey": "employee-id", "TagValue": f"O{i}"},
+                                          {"TagKey": "ram-user", "TagValue": user}])})
+        orphans.append(f"ram-user/{user}")
+    set_clock(mocker, T0)
+    report = sweep({"dryRun": True})
+    assert report["counts"]["secretsScheduled"] == 257 and report["counts"]["pending"] == 1
+    planned = [s["SecretName"] for r in report["users"] if r["action"] == "secretScheduled" for s in r["steps"]]
+    [held] = [r["secretName"] for r in report["users"] if r["action"] == "pending"]
+    assert sorted(planned + [held]) == orphans and len(set(planned)) == 257
+
