@@ -572,9 +572,10 @@ def test_transient_failures_are_counted_in_the_error_fc_retries_on(cloud, ram, k
     assert "(3 handled)" in alert["error"]
 
 
-def test_delete_conflict_with_no_newer_event_fails_the_user(cloud, mocker, monkeypatch):
+def test_delete_conflict_with_no_newer_event_fails_the_user(cloud, mocker, monkeypatch, capsys):
     """RAM refuses DeleteUser (something was attached by hand after the plan) and no newer HR event
-    arrived: the user's row is ``failed`` with RAM's code (a person must look), not skipped."""
+    arrived: the user's row is ``failed`` with RAM's code (a person must look), not skipped. No
+    newer event: no "converging to it" warning either (nor when the next sweep deletes the user)."""
     env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
     set_clock(mocker, T0)
     assert onboarding.handler(as_bytes(joiner()), None)["status"] == "provisioned"
@@ -588,6 +589,8 @@ def test_delete_conflict_with_no_newer_event_fails_the_user(cloud, mocker, monke
     assert cloud.ram.user_state("alice.wang") is not None
     again = sweep()
     assert again["counts"]["deleted"] == 1 and cloud.ram.user_state("alice.wang") is None
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["message"] for line in lines if line.get("step") == "sweep-repair"] == []
 
 
 def test_an_orphan_secret_listed_after_secrets_that_are_no_orphans_is_still_scheduled(cloud, ram, kms, mocker,
