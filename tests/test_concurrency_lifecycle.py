@@ -447,3 +447,29 @@ def test_15_an_empty_batch_answers_an_empty_list(cloud, bystanders, payload):
             kind, value = fc[0].start(function, payload, raw=raw).outcome()
             assert (kind, value) == ("returned", []), (function, kind, value)
         settle(cloud, fc, bystanders=bystanders)
+
+
+# -- the sweep's race guards, by outcome (issue 15: each found by a surviving mutant) -------------------
+def test_07b_sweep_disabling_while_a_rehire_runs_converges_to_the_rehire(cloud, bystanders):
+    """A leave for Nov 20 (announced on Nov 10); the sweep of Dec 1 disables the user and is parked
+    right before its first step while a rehire (Nov 30) runs through. Its steps then land on the
+    rehired user; it sees the ledger's head moved and converges the user to the rehire: when it
+    answers, the user is active with one Active key, KMS's current version, in the rehire's group."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(10), last_day="2026-11-20"),
+                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "scheduled"
+        h = cloud.hold(fc[0].key, "UpdateAccessKey", when="before")
+        sweep = fc[0].sweep()
+        held(cloud, sweep, h)
+        assert fc[1].run("onboarding", joiner("r1", at(30), level="full"))["status"] == "provisioned"
+        cloud.release(h)
+        kind, report = sweep.outcome()
+        assert kind == "returned" and [(r["userName"], r["action"]) for r in report["users"]] == [
+            (USER, "disabled")], report
+        user = ram_user(cloud, USER)
+        assert ownership.parse(user["Comments"]).state == "active", user["Comments"]
+        active = [k["AccessKeyId"] for k in user["AccessKeys"] if k["Status"] == "Active"]
+        assert active == [cloud.kms_secret(f"ram-user/{USER}")["CurrentVersionId"]], user["AccessKeys"]
+        assert [g["GroupName"] for g in user["Groups"]] == ["hr-arms-full"]
+        settle(cloud, fc, bystanders=bystanders)

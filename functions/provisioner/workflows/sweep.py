@@ -126,8 +126,8 @@ class _Sweep:
         entries = ledger.entries() if action == Due.DELETE and head is not None and head.for_user(user_name) else []
         if entries and lifecycle.desired(entries, self.when, self.rt.settings.hr_timezone, initially_active=(
                 active_before(self.rt, ledger, entries, user_name, employee_id, marker))
-        ).target == lifecycle.Target.ACTIVE:
-            action = None                          # a rehire is being applied: never delete under it
+        ).target != lifecycle.Target.DISABLED:
+            action = None          # a rehire is being applied (active, or until a later leave): never delete under it
         if marker is None or action is None:
             self.row("skipped", user_name, employee_id, reason="no longer due on re-read")
             return
