@@ -152,6 +152,11 @@ class _Sweep:
         log.warning("a newer event arrived during the sweep's work; converging to it", step="sweep-repair",
                     userName=user_name)
         converge_to_head(self.rt, ledger, user_name, employee_id)
+        if directory.get_user(self.rt.cloud, user_name) is not None:
+            # the user lives on (a rehire landed before this run's DeleteSecret of the ledger, so no
+            # write of the rehire brought it back): a ledger left scheduled would be purged under a
+            # live user, and a stale leaver could then disable it
+            ledger.restore()
 
     def _due(self, user_name: str, employee_id: str, marker: Marker, action: Due) -> None:
         if action == Due.DISABLE:
