@@ -509,16 +509,59 @@ def test_a_permanent_secret_write_failure_is_failed_and_leaves_no_key(cloud, ram
     assert user_state(ram, kms, "alice.wang")["keys"] == []
 
 
-def test_a_failed_write_deletes_the_new_key_even_when_the_keys_cannot_be_listed(cloud, ram, kms):
-    """KMS says no version holds the new key: it is deleted first, whatever happens to the listing
-    of the rest (the event then goes to FC's retry)."""
+@pytest.mark.parametrize("code, status", [("InternalFailure", 500), ("Forbidden.NoPermission", 403)])
+def test_a_failed_write_deletes_the_new_key_even_when_kms_and_the_key_list_cannot_be_read(cloud, ram, kms,
+                                                                                         code, status):
+    """The write fails and KMS cannot say which version it holds: the new key is deleted first,
+    whatever happens to the listing of the rest; keys may be left, so the event goes to FC's retry
+    (transient) even when the write's own error was permanent."""
     from provisioner.cloud.errors import TransientError
-    cloud.faults.fail("CreateSecret", "InternalFailure", 500, times=None, where=SECRET)
+    cloud.faults.fail("CreateSecret", code, status, times=None, where=SECRET)
+    cloud.faults.fail("ListSecretVersionIds", "InternalFailure", 500, times=None, where=SECRET)
     cloud.faults.fail("ListAccessKeys", "InternalFailure", 500, times=None)
     with pytest.raises(TransientError):
         invoke(event())
     cloud.faults.clear()
     assert user_state(ram, kms, "alice.wang")["keys"] == []
+
+
+def test_create_access_key_answers_lost_for_good_leave_no_key(cloud, ram, kms):
+    """Every CreateAccessKey answer is lost (the keys were made, until RAM's limit of two refuses a
+    third): they are deleted before the error goes up."""
+    cloud.faults.drop("CreateAccessKey", after=True, times=None)
+    result = invoke(event())
+    assert result["status"] == "failed" and result["error"]["code"] == "LimitExceeded.User.AccessKey", result
+    cloud.faults.clear()
+    assert user_state(ram, kms, "alice.wang")["keys"] == []
+    assert invoke(event())["status"] == "provisioned"
+    assert_converged_programmatic(cloud, ram, kms)
+
+
+def test_a_console_user_whose_profile_was_deleted_gets_one_again(cloud, ram, kms):
+    invoke(event(mode="console"))
+    ram.delete_login_profile(rm.DeleteLoginProfileRequest(user_name="alice.wang"))
+    mark = cloud.calls.mark()
+    assert invoke(event(mode="console"))["status"] == "provisioned"
+    assert actions(outside_ledger(cloud.calls.mutating(mark))) == ["PutSecretValue", "CreateLoginProfile"]
+    assert_converged_console(cloud, ram, kms)
+
+
+def test_a_console_user_whose_secret_was_deleted_gets_a_new_password(cloud, ram, kms):
+    invoke(event(mode="console"))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/alice.wang", force_delete_without_recovery="true"))
+    assert invoke(event(mode="console"))["status"] == "provisioned"
+    assert_converged_console(cloud, ram, kms)
+
+
+def test_our_own_user_found_by_create_is_reconciled_in_one_round(cloud, ram, kms):
+    """Both reads say "absent" but CreateUser finds our console user: it is not new, so the mode
+    switch deletes its login profile in the same round (the re-check holds at once)."""
+    invoke(event(mode="console"))
+    cloud.faults.fail("GetUser", "EntityNotExist.User", 404, times=2)
+    mark = cloud.calls.mark()
+    assert invoke(event(event_id="switch-7"))["status"] == "provisioned"
+    assert actions(outside_ledger(cloud.calls.since(mark))).count("GetUser") == 4   # 2 absent, 1 after create, re-check
+    assert_converged_programmatic(cloud, ram, kms)
 
 
 def test_a_secret_write_that_landed_keeps_its_key(cloud, ram, kms):
