@@ -737,3 +737,60 @@ def test_a_key_left_by_a_retried_create_access_key_goes_in_the_same_round(cloud,
         deleted = next(c.params["UserAccessKeyId"] for c in calls if c.action == "DeleteAccessKey")
         orders.add(deleted < s["current"])
     assert orders == {True, False}
+
+
+# -- the re-check: a change made between the writes and the re-check is seen -------------------------------------
+def _invoke_with_change_before(cloud, action, nth, change, ev):
+    """Run ``ev`` with the functions' ``nth`` call of ``action`` parked until ``change()`` was made
+    (another hand on the same user, exactly there)."""
+    import threading
+    out = []
+    hold = cloud.hold(cloud.access_key_id, action, when="before", nth=nth)
+    thread = threading.Thread(target=lambda: out.append(invoke(ev)))
+    thread.start()
+    try:
+        assert cloud.wait_held(hold)
+        change()
+    finally:
+        cloud.release(hold)
+        thread.join(60)
+    assert out, "the invocation did not answer"
+    return out[0]
+
+
+def _group(ram, name, add=True):
+    request = (rm.AddUserToGroupRequest if add else rm.RemoveUserFromGroupRequest)(user_name="alice.wang",
+                                                                                    group_name=name)
+    (ram.add_user_to_group if add else ram.remove_user_from_group)(request)
+
+
+@pytest.mark.parametrize("change", ["disabled-marker", "group-removed", "second-group"])
+def test_a_change_before_the_recheck_is_converged_again(cloud, ram, kms, change):
+    """The re-check (its GetUser is the functions' 3rd) sees the user as another hand left it and
+    converges once more: the marker active again, exactly the level's group."""
+    def make_change():
+        if change == "disabled-marker":
+            ram.update_user(rm.UpdateUserRequest(user_name="alice.wang", new_comments="hrrp:v1;emp=E10023;st=disabled"))
+        elif change == "group-removed":
+            _group(ram, "hr-arms-read-only", add=False)
+        else:
+            _group(ram, "hr-arms-full")
+    result = _invoke_with_change_before(cloud, "GetUser", 3, make_change, event())
+    assert result["status"] == "provisioned", result
+    s = assert_converged_programmatic(cloud, ram, kms)
+    assert s["user"]["Comments"] == "hrrp:v1;emp=E10023;st=active"
+
+
+@pytest.mark.parametrize("newer", ["pw-00000000000000000000000000000000", "pw-ffffffffffffffffffffffffffffffff"])
+def test_a_newer_password_written_meanwhile_makes_the_round_mint_again(cloud, ram, kms, newer):
+    """Another writer puts a newer password version (its id sorting below or above ours) between our
+    write and CreateLoginProfile: whose password is in the profile cannot be told, so the round
+    mints again and the profile ends up holding KMS's current password."""
+    def put_newer():
+        kms.put_secret_value(km.PutSecretValueRequest(
+            secret_name="ram-user/alice.wang", version_id=newer, secret_data_type="text",
+            secret_data=json.dumps({"UserName": "alice.wang", "LogonPrincipal": "x", "Password": "not-it-1A!"})))
+    result = _invoke_with_change_before(cloud, "CreateLoginProfile", 1, put_newer, event(mode="console"))
+    assert result["status"] == "provisioned", result
+    s = assert_converged_console(cloud, ram, kms)
+    assert s["current"] != newer
