@@ -764,20 +764,37 @@ def _group(ram, name, add=True):
     (ram.add_user_to_group if add else ram.remove_user_from_group)(request)
 
 
-@pytest.mark.parametrize("change", ["disabled-marker", "group-removed", "second-group"])
-def test_a_change_before_the_recheck_is_converged_again(cloud, ram, kms, change):
+@pytest.mark.parametrize("mode, change", [
+    ("programmatic", "disabled-marker"), ("programmatic", "group-removed"), ("programmatic", "second-group"),
+    ("programmatic", "login-profile"), ("programmatic", "stray-key"), ("programmatic", "key-inactive"),
+    ("console", "stray-key")])
+def test_a_change_before_the_recheck_is_converged_again(cloud, ram, kms, mode, change):
     """The re-check (its GetUser is the functions' 3rd) sees the user as another hand left it and
-    converges once more: the marker active again, exactly the level's group."""
+    converges once more: the marker active again, exactly the level's group, exactly the mode's
+    credential, held by KMS."""
     def make_change():
         if change == "disabled-marker":
             ram.update_user(rm.UpdateUserRequest(user_name="alice.wang", new_comments="hrrp:v1;emp=E10023;st=disabled"))
         elif change == "group-removed":
             _group(ram, "hr-arms-read-only", add=False)
-        else:
+        elif change == "second-group":
             _group(ram, "hr-arms-full")
-    result = _invoke_with_change_before(cloud, "GetUser", 3, make_change, event())
+        elif change == "login-profile":
+            ram.create_login_profile(rm.CreateLoginProfileRequest(user_name="alice.wang",
+                                                                  password="Made-by-hand-1234!"))
+        elif change == "stray-key":
+            ram.create_access_key(rm.CreateAccessKeyRequest(user_name="alice.wang"))
+        else:
+            key_id = user_state(ram, kms, "alice.wang")["keys"][0][0]
+            ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="alice.wang", user_access_key_id=key_id,
+                                                            status="Inactive"))
+    result = _invoke_with_change_before(cloud, "GetUser", 3, make_change, event(mode=mode))
     assert result["status"] == "provisioned", result
-    s = assert_converged_programmatic(cloud, ram, kms)
+    if mode == "programmatic":
+        s = assert_converged_programmatic(cloud, ram, kms)
+    else:       # (assert_converged_console takes the last credential RAM minted for the password: the key's)
+        s = user_state(ram, kms, "alice.wang")
+        assert s["keys"] == [] and s["profile"] is not None and s["current"].startswith("pw-")
     assert s["user"]["Comments"] == "hrrp:v1;emp=E10023;st=active"
 
 
