@@ -767,7 +767,7 @@ def _group(ram, name, add=True):
 @pytest.mark.parametrize("mode, change", [
     ("programmatic", "disabled-marker"), ("programmatic", "group-removed"), ("programmatic", "second-group"),
     ("programmatic", "login-profile"), ("programmatic", "stray-key"), ("programmatic", "key-inactive"),
-    ("console", "stray-key")])
+    ("programmatic", "secret-deleted"), ("console", "stray-key"), ("console", "secret-deleted")])
 def test_a_change_before_the_recheck_is_converged_again(cloud, ram, kms, mode, change):
     """The re-check (its GetUser is the functions' 3rd) sees the user as another hand left it and
     converges once more: the marker active again, exactly the level's group, exactly the mode's
@@ -784,6 +784,9 @@ def test_a_change_before_the_recheck_is_converged_again(cloud, ram, kms, mode, c
                                                                   password="Made-by-hand-1234!"))
         elif change == "stray-key":
             ram.create_access_key(rm.CreateAccessKeyRequest(user_name="alice.wang"))
+        elif change == "secret-deleted":
+            kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/alice.wang",
+                                                     force_delete_without_recovery="true"))
         else:
             key_id = user_state(ram, kms, "alice.wang")["keys"][0][0]
             ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="alice.wang", user_access_key_id=key_id,
