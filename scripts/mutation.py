@@ -48,6 +48,7 @@ TREE = WORK / "tree-0"
 REPORT = ROOT / "bench" / "MUTATION.md"
 BEGIN = "<!-- mutation:begin: written by scripts/mutation.py -->"
 END = "<!-- mutation:end -->"
+TRACE_VERSION = 2        # 2: a process that outlives its test records the running test's lines
 TYPE_CHECKING_REASON = ("the block imports names used in annotations only, which are never evaluated: "
                         "importing them at run time too changes nothing (a circular import would have "
                         "killed the mutant)")
@@ -217,8 +218,10 @@ def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], dead
     command = test_command(spec)
     if "baseline" not in meta or meta.get("tests") != tests_key(spec):
         meta["baseline"] = baseline(command)
-    if narrow and ("lines" not in meta or meta.get("tests") != tests_key(spec)):
-        meta["lines"] = trace(module, spec)
+    if narrow and ("lines" not in meta or meta.get("tests") != tests_key(spec)
+                   or meta.get("trace") != TRACE_VERSION):
+        meta["lines"], meta["trace"] = trace(module, spec), TRACE_VERSION
+        retry = db.exists()                        # survivors judged with another map: run them again
     timeout = meta["baseline"] * settings.get("timeout-factor", 3.0) + settings.get("timeout-margin", 30)
     config = WORK / f"{slug(module)}.toml"
     config.write_text(f"""[cosmic-ray]
@@ -272,7 +275,8 @@ def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeou
     command = test_command(spec, worker)
     lines = json.loads(db.with_suffix(".json").read_text()).get("lines")
     part = db.with_suffix(f".w{worker}.json")
-    seconds = 0.0
+    # a run killed before it summed its workers' time left their parts: carried over, not lost
+    seconds = json.loads(part.read_text())["seconds"] if part.exists() else 0.0
     os.chdir(tree(worker))
     with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
         waiting = {item.job_id for item in work_db.pending_work_items}

@@ -449,6 +449,53 @@ def test_15_an_empty_batch_answers_an_empty_list(cloud, bystanders, payload):
         settle(cloud, fc, bystanders=bystanders)
 
 
+# -- the sweep's race guards, by outcome (issue 15: each found by a surviving mutant) -------------------
+def test_07b_sweep_disabling_while_a_rehire_runs_converges_to_the_rehire(cloud, bystanders):
+    """A leave for Nov 20 (announced on Nov 10); the sweep of Dec 1 disables the user and is parked
+    right before its first step while a rehire (Nov 30) runs through. Its steps then land on the
+    rehired user; it sees the ledger's head moved and converges the user to the rehire: when it
+    answers, the user is active with one Active key, KMS's current version, in the rehire's group."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(10), last_day="2026-11-20"),
+                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "scheduled"
+        h = cloud.hold(fc[0].key, "UpdateAccessKey", when="before")
+        sweep = fc[0].sweep()
+        held(cloud, sweep, h)
+        assert fc[1].run("onboarding", joiner("r1", at(30), level="full"))["status"] == "provisioned"
+        cloud.release(h)
+        kind, report = sweep.outcome()
+        assert kind == "returned" and [(r["userName"], r["action"]) for r in report["users"]] == [
+            (USER, "disabled")], report
+        user = ram_user(cloud, USER)
+        assert ownership.parse(user["Comments"]).state == "active", user["Comments"]
+        active = [k["AccessKeyId"] for k in user["AccessKeys"] if k["Status"] == "Active"]
+        assert active == [cloud.kms_secret(f"ram-user/{USER}")["CurrentVersionId"]], user["AccessKeys"]
+        assert [g["GroupName"] for g in user["Groups"]] == ["hr-arms-full"]
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_07c_sweep_deleting_after_a_rehire_wrote_its_ledger_leaves_the_ledger_live(cloud, bystanders):
+    """Grace 0: the sweep is parked right before its first DeleteSecret (the ledger's) while a rehire
+    runs through; the sweep then schedules the ledger, meets DeleteConflict on DeleteUser and repairs.
+    The rehired user must keep a live ledger: one left scheduled is purged after the recovery window
+    under a live user, and a stale leaver could then disable it (found by issue 15's sweep triage)."""
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(10)),
+                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "disabled"
+        h = cloud.hold(fc[0].key, "DeleteSecret", when="before")
+        sweep = fc[0].sweep()
+        held(cloud, sweep, h)
+        assert fc[1].run("onboarding", joiner("r1", at(30), level="full"))["status"] == "provisioned"
+        cloud.release(h)
+        kind, _ = sweep.outcome()
+        assert kind == "returned"
+        assert ownership.parse(ram_user(cloud, USER)["Comments"]).state == "active"
+        assert cloud.kms_secret(f"ram-user/ledger/{EMPLOYEE}")["Deleting"] is False
+        settle(cloud, fc, bystanders=bystanders)
+
+
 # -- issue 15: found by surviving mutants of workflows/converge.py -----------------------------------------
 def _log_lines(output):
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]

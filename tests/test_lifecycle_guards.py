@@ -41,7 +41,10 @@ def test_mover_keeps_a_scheduled_leave_and_the_sweep_honours_it(cloud, mocker):
     onboard(endDate="2027-06-30")
     assert offboarding.handler(as_bytes(leaver(NAME, EMP, last_day="2026-12-15")), None)["status"] == "scheduled"
 
+    mark = cloud.calls.mark()
     assert onboard(level="full", event_id="mover", endDate="2027-06-30")["status"] == "provisioned"
+    # the marker is left as it is (never cleared and set again): only the grant changes
+    assert "UpdateUser" not in [c.action for c in outside_ledger(cloud.calls.mutating(mark, ok_only=False))]
     marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
     assert (marker.end_date.isoformat(), marker.leave_date.isoformat()) == ("2027-06-30", "2026-12-15")
 

@@ -1,6 +1,6 @@
 """Leaver → rehire through both real handlers: the state offboarding writes is what onboarding reads."""
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import offboarding
 import onboarding
@@ -142,6 +142,46 @@ def test_a_rehire_mints_a_new_key_whatever_the_leaver_left(cloud, ram, kms, mock
     assert new not in old
     held = secret_state(cloud, SECRET)
     assert held["current_version"] == new and held["current"]["AccessKeyId"] == new
+
+
+@pytest.mark.parametrize("later_leave", [False, True], ids=["rehire", "rehire-then-future-leave"])
+def test_the_sweep_never_deletes_a_leaver_whose_rehire_is_being_applied(cloud, mocker, monkeypatch, later_leave):
+    """Issue 15 (found by surviving mutants): the rehire is in the ledger but not applied to the user
+    yet (its instance failed right after recording it and waits for FC's retry): the user still
+    reads "disabled, grace over", yet the sweep must not delete it. Also when a leave for a later day
+    followed the rehire (the user is to be active until then). Then the retries finish."""
+    from provisioner.cloud.errors import TransientError
+    monkeypatch.setenv("OFFBOARD_GRACE_DAYS", "0")
+    monkeypatch.setenv("RETRY_MAX_ATTEMPTS", "1")
+    runtime.reset()
+    set_clock(mocker, T0)
+    assert onboard()["status"] == "provisioned"
+    assert offboard()["status"] == "disabled"
+    set_clock(mocker, utc(REHIRE_AT) + timedelta(hours=1))
+    cloud.faults.fail("UpdateUser", "ServiceUnavailable", 503, times=2 if later_leave else 1)   # first RAM write
+    with pytest.raises(TransientError):
+        onboard(event_id="rehire", occurredAt=REHIRE_AT)
+    later = leaver(NAME, EMP, last_day="2026-12-20", event_id="later-leave")
+    later["occurredAt"] = (utc(REHIRE_AT) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if later_leave:
+        with pytest.raises(TransientError):
+            offboarding.handler(as_bytes(later), None)
+    assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "disabled"
+
+    m = cloud.calls.mark()
+    report = sweep()
+    assert [(r["userName"], r["action"], r.get("reason")) for r in report["users"]] == [
+        (NAME, "skipped", "no longer due on re-read")]
+    assert [c.action for c in cloud.calls.since(m) if c.action.startswith("Delete")] == []
+    assert cloud.ram.user_state(NAME) is not None and secret_state(cloud, SECRET)["deleting"] is False
+
+    result = onboard(event_id="rehire", occurredAt=REHIRE_AT)               # FC's retries
+    assert result["status"] == "provisioned", result
+    if later_leave:
+        assert offboarding.handler(as_bytes(later), None)["status"] == "scheduled"
+    marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
+    assert marker.state == "active" and marker.leave_date == (date(2026, 12, 20) if later_leave else None)
+    assert len(active_keys(cloud)) == 1
 
 
 # -- issue 15: found by a surviving mutant of workflows/converge.py --------------------------------

@@ -3,12 +3,14 @@ import json
 from datetime import timedelta
 
 import offboarding
+import onboarding
 import pytest
 from provisioner.cloud.errors import TransientError
 from provisioner.platform import runtime
 
 from tests.conftest import as_bytes, outside_ledger
 from tests.offboarding_support import comments, leaver, make_user, marker, secret_state, set_clock, timer, utc
+from tests.onboarding_support import event as joiner
 
 T0 = "2026-11-28T10:00:00Z"
 
@@ -476,3 +478,155 @@ def test_a_secret_tagged_for_someone_else_is_never_scheduled(cloud, ram, kms, mo
     report = sweep()
     assert report["counts"]["deleted"] == 1 and cloud.ram.user_state("dora") is None
     assert secret_state(cloud, "ram-user/dora")["deleting"] is False
+
+
+# -- the brake, the tick and the retry message, exactly (issue 15: each found by a surviving mutant) -----
+def _alerts(capsys, name):
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("alert") == name]
+
+
+def test_the_brake_never_holds_back_a_disable_nor_reads_a_braked_user(cloud, ram, kms, mocker, monkeypatch):
+    """maxDeletions=0: deletions are at the limit from the start. A user whose last day is over is still
+    disabled (disabling is reversible: never braked); the user due for deletion is reported pending
+    from the listing without a single call about it (a braked run over thousands of leavers costs no
+    call per leaver held back); a user not due yet is counted as such."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    make_user(ram, kms, "a.gone", "B1", comments=marker("B1", state="disabled", at=T0))
+    make_user(ram, kms, "b.leaving", "B2", comments=marker("B2", end="2026-11-27"))
+    make_user(ram, kms, "c.staying", "B3", comments=marker("B3", end="2027-01-31"))
+    set_clock(mocker, utc(T0) + timedelta(days=1))
+    m = cloud.calls.mark()
+    report = sweep({"maxDeletions": 0})
+    assert report["counts"] == {"disabled": 1, "deleted": 0, "secretsScheduled": 0, "pending": 1, "skipped": 0,
+                                "failed": 0}
+    assert [(r["userName"], r["action"]) for r in report["users"]] == [("a.gone", "pending"),
+                                                                       ("b.leaving", "disabled")]
+    assert report["notDue"] == 1 and report["managed"] == 3
+    assert comments(cloud, "b.leaving").startswith("hrrp:v1;emp=B2;st=disabled;")
+    assert cloud.ram.user_state("a.gone") is not None
+    assert [c.action for c in cloud.calls.since(m) if c.params.get("UserName") == "a.gone"] == []
+
+
+def test_the_brake_holds_for_a_user_due_for_deletion_only_on_re_read(cloud, ram, kms, mocker, monkeypatch):
+    """Listed as due for disabling, found disabled (its grace over) on the re-read: at the limit it is
+    held back like any deletion, never deleted."""
+    from alibabacloud_ram20150501 import models as ram_models
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    make_user(ram, kms, "kai", "E7", comments=marker("E7", end="2026-11-20"))
+    set_clock(mocker, T0)
+    real_list = cloud.ram.list_users
+
+    def list_then_disable(*args, **kwargs):                 # fault at the edge: disabled meanwhile, long ago
+        page = real_list(*args, **kwargs)
+        ram.update_user(ram_models.UpdateUserRequest(
+            user_name="kai", new_comments=marker("E7", state="disabled", at="2026-11-21T00:00:00Z")))
+        return page
+
+    mocker.patch.object(cloud.ram, "list_users", side_effect=list_then_disable)
+    m = cloud.calls.mark()
+    report = sweep({"maxDeletions": 0})
+    assert [(r["userName"], r["action"], r.get("reason")) for r in report["users"]] == [
+        ("kai", "pending", "mass-deletion brake")]
+    assert cloud.ram.user_state("kai") is not None and cloud.ram.user_state("kai")["access_keys"]
+    assert [c.action for c in cloud.calls.since(m) if c.action.startswith("Delete")] == []
+
+
+def test_a_second_run_of_the_same_tick_deletes_nothing_and_alerts_once(cloud, ram, kms, mocker, monkeypatch,
+                                                                        capsys):
+    """FC's retry (or a manual run) of a tick whose deletions another run owns: every user due for
+    deletion is pending, and the run says so once (one WARNING), not once per user."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    names = _due_users(ram, kms, cloud, 4, login=False)
+    set_clock(mocker, T0)
+    tick = "2026-11-28T02:00:00Z"
+    first = offboarding.handler(as_bytes(timer({"maxDeletions": 1}, tick=tick)), None)
+    assert first["counts"]["deleted"] == 1 and cloud.ram.user_state(names[0]) is None
+    capsys.readouterr()
+    m = cloud.calls.mark()
+    second = offboarding.handler(as_bytes(timer({"maxDeletions": 2}, tick=tick)), None)
+    assert second["counts"]["deleted"] == 0 and second["counts"]["pending"] == 3
+    assert [(r["userName"], r["reason"]) for r in second["users"]] == [
+        (n, "this tick's deletions belong to another run") for n in names[1:]]
+    assert [n for n in names[1:] if cloud.ram.user_state(n) is None] == []
+    assert outside_ledger(cloud.calls.mutating(m, ok_only=False)) == []
+    owned = _alerts(capsys, "sweep-tick-owned")
+    assert [(a["level"], a["tick"]) for a in owned] == [("WARNING", tick)]
+    third = offboarding.handler(as_bytes(timer({"maxDeletions": 2})), None)      # the next tick goes on
+    assert third["counts"]["deleted"] == 2
+
+
+def test_transient_failures_are_counted_in_the_error_fc_retries_on(cloud, ram, kms, mocker, monkeypatch, capsys):
+    """Five users, two of them failing transiently: the error says 2 failed and 3 handled."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0, RETRY_MAX_ATTEMPTS=1)
+    names = _due_users(ram, kms, cloud, 5, login=False)
+    set_clock(mocker, T0)
+    cloud.faults.fail("DeleteUser", "ServiceUnavailable", 503, times=2)
+    capsys.readouterr()
+    with pytest.raises(TransientError) as raised:
+        sweep()
+    assert str(raised.value) == ("sweep: 2 user(s) hit transient errors after retries (3 handled); "
+                                 "a re-run is safe")
+    assert [n for n in names if cloud.ram.user_state(n) is not None] == names[:2]
+    [alert] = _alerts(capsys, "transient-failure")
+    assert "(3 handled)" in alert["error"]
+
+
+def test_delete_conflict_with_no_newer_event_fails_the_user(cloud, mocker, monkeypatch, capsys):
+    """RAM refuses DeleteUser (something was attached by hand after the plan) and no newer HR event
+    arrived: the user's row is ``failed`` with RAM's code (a person must look), not skipped. No
+    newer event: no "converging to it" warning either (nor when the next sweep deletes the user)."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    set_clock(mocker, T0)
+    assert onboarding.handler(as_bytes(joiner()), None)["status"] == "provisioned"
+    assert offboarding.handler(as_bytes(leaver("alice.wang", "E10023")), None)["status"] == "disabled"
+    set_clock(mocker, utc(T0) + timedelta(days=1))
+    cloud.faults.fail("DeleteUser", "DeleteConflict.User.AccessKey", 409, times=1)
+    report = sweep()
+    [row] = report["users"]
+    assert (row["action"], row["error"]["code"]) == ("failed", "DeleteConflict.User.AccessKey"), row
+    assert report["counts"]["failed"] == 1 and report["counts"]["skipped"] == 0
+    assert cloud.ram.user_state("alice.wang") is not None
+    again = sweep()
+    assert again["counts"]["deleted"] == 1 and cloud.ram.user_state("alice.wang") is None
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [line["message"] for line in lines if line.get("step") == "sweep-repair"] == []
+
+
+def test_an_orphan_secret_listed_after_secrets_that_are_no_orphans_is_still_scheduled(cloud, ram, kms, mocker,
+                                                                                       monkeypatch):
+    """The orphan scan goes through every secret: an active user's secret and an event ledger listed
+    first do not end it."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    set_clock(mocker, T0)
+    assert onboarding.handler(as_bytes(joiner()), None)["status"] == "provisioned"       # a ledger and a secret
+    make_user(ram, kms, "active", "E9")
+    [orphan] = _orphan_secrets(kms, 1)
+    report = sweep()
+    assert [(r["userName"], r["action"]) for r in report["users"]] == [("gone00", "secretScheduled")]
+    assert secret_state(cloud, orphan)["deleting"] is True
+    assert secret_state(cloud, "ram-user/active")["deleting"] is False
+    assert secret_state(cloud, "ram-user/alice.wang")["deleting"] is False
+
+
+def test_the_brake_holds_at_a_limit_beyond_256(cloud, mocker, monkeypatch):
+    """A limit of 257 (beyond CPython's cache of small ints: the count must be compared by value):
+    258 orphan secrets, 257 would be scheduled, the last one is held back (a dry run: the brake and
+    the report are the same, without 257 writes)."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0, OFFBOARD_MAX_DELETIONS_PER_RUN=257)
+    orphans = []
+    for i in range(258):                                    # set up in-process (no HTTP): 258 secrets
+        user = f"gone{i:03d}"
+        cloud.invoke("CreateSecret", {"SecretName": f"ram-user/{user}", "VersionId": "v1", "SecretDataType": "text",
+                                      "SecretData": json.dumps({"UserName": user}), "Tags": json.dumps([
+                                          {"TagKey": "managed-by", "TagValue": "hr-ram-provisioner"},
+                                          {"TagKey": "employee-id", "TagValue": f"O{i}"},
+                                          {"TagKey": "ram-user", "TagValue": user}])})
+        orphans.append(f"ram-user/{user}")
+    set_clock(mocker, T0)
+    report = sweep({"dryRun": True})
+    assert report["counts"]["secretsScheduled"] == 257 and report["counts"]["pending"] == 1
+    planned = [s["SecretName"] for r in report["users"] if r["action"] == "secretScheduled" for s in r["steps"]]
+    [held] = [r["secretName"] for r in report["users"] if r["action"] == "pending"]
+    assert sorted(planned + [held]) == orphans and len(set(planned)) == 257
+

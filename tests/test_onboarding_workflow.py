@@ -487,3 +487,330 @@ def test_persistent_throttling_is_transient_and_redelivery_converges(cloud, ram,
     cloud.faults.clear()
     assert invoke(event())["status"] == "provisioned"
     assert_converged_programmatic(cloud, ram, kms)
+
+
+# -- failures around the credential, lost answers, races -------------------------------------------------------------
+SECRET = {"SecretName": "ram-user/alice.wang"}
+
+
+@pytest.mark.parametrize("secret_type", ["Generic", "RAMCredentials"])
+def test_a_permanent_secret_write_failure_is_failed_and_leaves_no_key(cloud, ram, kms, monkeypatch, secret_type):
+    """The write is refused for good: the new key is deleted and the event is answered ``failed``
+    (not retried: nothing outside KMS is left for a retry to clean)."""
+    from provisioner.platform import runtime
+    monkeypatch.setenv("SECRET_TYPE", secret_type)
+    runtime.reset()
+    where = SECRET if secret_type == "Generic" else {"SecretName": "$Auto"}
+    cloud.faults.fail("CreateSecret", "Forbidden.NoPermission", 403, times=None, where=where)
+    mark = cloud.calls.mark()
+    result = invoke(event())
+    assert result["status"] == "failed", result
+    assert actions(outside_ledger(cloud.calls.since(mark))).count("CreateAccessKey") == 1    # one round
+    assert user_state(ram, kms, "alice.wang")["keys"] == []
+
+
+@pytest.mark.parametrize("code, status", [("InternalFailure", 500), ("Forbidden.NoPermission", 403)])
+def test_a_failed_write_deletes_the_new_key_even_when_kms_and_the_key_list_cannot_be_read(cloud, ram, kms,
+                                                                                         code, status):
+    """The write fails and KMS cannot say which version it holds: the new key is deleted first,
+    whatever happens to the listing of the rest; keys may be left, so the event goes to FC's retry
+    (transient) even when the write's own error was permanent."""
+    from provisioner.cloud.errors import TransientError
+    cloud.faults.fail("CreateSecret", code, status, times=None, where=SECRET)
+    cloud.faults.fail("ListSecretVersionIds", "InternalFailure", 500, times=None, where=SECRET)
+    cloud.faults.fail("ListAccessKeys", "InternalFailure", 500, times=None)
+    with pytest.raises(TransientError):
+        invoke(event())
+    cloud.faults.clear()
+    assert user_state(ram, kms, "alice.wang")["keys"] == []
+
+
+def test_create_access_key_answers_lost_for_good_leave_no_key(cloud, ram, kms):
+    """Every CreateAccessKey answer is lost (the keys were made, until RAM's limit of two refuses a
+    third): they are deleted before the error goes up."""
+    cloud.faults.drop("CreateAccessKey", after=True, times=None)
+    result = invoke(event())
+    assert result["status"] == "failed" and result["error"]["code"] == "LimitExceeded.User.AccessKey", result
+    cloud.faults.clear()
+    assert user_state(ram, kms, "alice.wang")["keys"] == []
+    assert invoke(event())["status"] == "provisioned"
+    assert_converged_programmatic(cloud, ram, kms)
+
+
+def test_a_console_user_whose_profile_was_deleted_gets_one_again(cloud, ram, kms):
+    invoke(event(mode="console"))
+    ram.delete_login_profile(rm.DeleteLoginProfileRequest(user_name="alice.wang"))
+    mark = cloud.calls.mark()
+    assert invoke(event(mode="console"))["status"] == "provisioned"
+    assert actions(outside_ledger(cloud.calls.mutating(mark))) == ["PutSecretValue", "CreateLoginProfile"]
+    assert_converged_console(cloud, ram, kms)
+
+
+def test_a_console_user_whose_secret_was_deleted_gets_a_new_password(cloud, ram, kms):
+    invoke(event(mode="console"))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/alice.wang", force_delete_without_recovery="true"))
+    assert invoke(event(mode="console"))["status"] == "provisioned"
+    assert_converged_console(cloud, ram, kms)
+
+
+def test_our_own_user_found_by_create_is_reconciled_in_one_round(cloud, ram, kms):
+    """Both reads say "absent" but CreateUser finds our console user: it is not new, so the mode
+    switch deletes its login profile in the same round (the re-check holds at once)."""
+    invoke(event(mode="console"))
+    cloud.faults.fail("GetUser", "EntityNotExist.User", 404, times=2)
+    mark = cloud.calls.mark()
+    assert invoke(event(event_id="switch-7"))["status"] == "provisioned"
+    assert actions(outside_ledger(cloud.calls.since(mark))).count("GetUser") == 4   # 2 absent, 1 after create, re-check
+    assert_converged_programmatic(cloud, ram, kms)
+
+
+def test_a_secret_write_that_landed_keeps_its_key(cloud, ram, kms):
+    """The write landed but its answer was lost, and the write's retry fails: the new key is KMS's
+    current version and stays; redelivery finds everything in place."""
+    from provisioner.cloud.errors import TransientError
+    cloud.faults.drop("CreateSecret", after=True, times=1, where=SECRET)
+    cloud.faults.fail("PutSecretValue", "InternalFailure", 500, times=None)
+    with pytest.raises(TransientError):
+        invoke(event())
+    cloud.faults.clear()
+    s = user_state(ram, kms, "alice.wang")
+    assert len(s["keys"]) == 1 and s["keys"][0] == (s["current"], "Active")
+    assert invoke(event())["status"] == "already-provisioned"
+    assert_converged_programmatic(cloud, ram, kms)
+
+
+def test_a_lost_create_user_answer_is_our_own_user(cloud, ram, kms):
+    cloud.faults.drop("CreateUser", after=True, times=1)
+    assert invoke(event())["status"] == "provisioned"
+    assert_converged_programmatic(cloud, ram, kms)
+    assert actions(cloud.calls.since(0)).count("CreateUser") == 2
+
+
+@pytest.mark.parametrize("other", ["E00001", "E99999"])
+def test_another_employees_user_made_between_read_and_create_is_a_conflict(cloud, ram, kms, other):
+    """Both reads say "absent", CreateUser says EntityAlreadyExists.User, and the user found then
+    is managed for another employee (below or above this one's id): conflict, nothing changed."""
+    comments = ownership.Marker(other).render()
+    ram.create_user(rm.CreateUserRequest(user_name="alice.wang", comments=comments))
+    cloud.faults.fail("GetUser", "EntityNotExist.User", 404, times=2)
+    mark = cloud.calls.mark()
+    result = invoke(event())
+    assert result["status"] == "conflict" and "another employee" in result["reason"], result
+    assert outside_ledger(cloud.calls.mutating(mark)) == []
+    s = user_state(ram, kms, "alice.wang")
+    assert s["user"]["Comments"] == comments and s["keys"] == [] and s["groups"] == [] and s["secret"] is None
+
+
+def test_a_user_that_vanished_after_create_said_it_exists_is_retried(cloud, ram, kms):
+    from provisioner.cloud.errors import TransientError
+    cloud.faults.fail("CreateUser", "EntityAlreadyExists.User", 409, times=1)
+    with pytest.raises(TransientError):
+        invoke(event())
+    assert user_state(ram, kms, "alice.wang")["user"] is None
+    assert invoke(event())["status"] == "provisioned"
+    assert_converged_programmatic(cloud, ram, kms)
+
+
+def test_a_lost_delete_access_key_answer_counts_as_done(cloud, ram, kms):
+    """Mode switch programmatic → console: the key's delete landed, its answer was lost, the retry
+    hears EntityNotExist.User.AccessKey: done."""
+    invoke(event())
+    cloud.faults.drop("DeleteAccessKey", after=True, times=1)
+    assert invoke(event(mode="console", event_id="switch-3"))["status"] == "provisioned"
+    assert_converged_console(cloud, ram, kms)
+
+
+def test_a_permanent_delete_login_profile_failure_is_not_ignored(cloud, ram, kms):
+    """Mode switch console → programmatic: the profile cannot be deleted: the event fails, no key is made."""
+    invoke(event(mode="console"))
+    cloud.faults.fail("DeleteLoginProfile", "Forbidden.NoPermission", 403, times=None)
+    assert invoke(event(event_id="switch-4"))["status"] == "failed"
+    cloud.faults.clear()
+    s = user_state(ram, kms, "alice.wang")
+    assert s["profile"] is not None and s["keys"] == []
+
+
+def test_a_lost_create_login_profile_answer_replaces_the_profile(cloud, ram, kms):
+    """The profile was made but the answer lost; the retry hears EntityAlreadyExists: the profile is
+    replaced with the password KMS holds."""
+    cloud.faults.drop("CreateLoginProfile", after=True, times=1)
+    assert invoke(event(mode="console"))["status"] == "provisioned"
+    assert_converged_console(cloud, ram, kms)
+
+
+def test_a_rehire_whose_restore_answer_was_lost(cloud, ram, kms):
+    invoke(event())
+    offboard_like_offboarding(ram, kms)
+    cloud.faults.drop("RestoreSecret", after=True, times=1)
+    result = invoke(event(event_id="rehire-3", occurredAt=REHIRE_AT))
+    assert result["status"] == "provisioned" and result.get("rehired") is True, result
+    s = assert_converged_programmatic(cloud, ram, kms)
+    assert not s["secret"].get("PlannedDeleteTime")
+
+
+def test_a_permanent_restore_failure_is_not_ignored(cloud, ram, kms):
+    invoke(event())
+    offboard_like_offboarding(ram, kms)
+    cloud.faults.fail("RestoreSecret", "Forbidden.NoPermission", 403, times=None)
+    assert invoke(event(event_id="rehire-4", occurredAt=REHIRE_AT))["status"] == "failed"
+    cloud.faults.clear()
+    s = user_state(ram, kms, "alice.wang")
+    assert s["secret"]["PlannedDeleteTime"] and not [k for k, st in s["keys"] if st == "Active"]
+
+
+# -- SECRET_TYPE=RAMCredentials: a console user, a mode switch ------------------------------------------------------
+def test_a_console_user_keeps_its_password_in_a_generic_secret_under_ram_credentials(ram_secrets, ram, kms):
+    cloud = ram_secrets
+    result = invoke(event(mode="console"))
+    assert result["status"] == "provisioned" and result["secretName"] == "ram-user/alice.wang"
+    s = assert_converged_console(cloud, ram, kms)
+    assert s["secret"]["SecretType"] == "Generic"
+    assert [n for n in cloud.kms.secret_names() if not n.startswith("ram-user/ledger/")] == ["ram-user/alice.wang"]
+
+
+def test_a_foreign_secret_at_the_ram_credentials_name_is_a_conflict_before_any_change(ram_secrets, ram, kms):
+    cloud = ram_secrets
+    # someone's RAM secret for a user by that name, made by hand; the user is gone since, the secret not
+    ram.create_user(rm.CreateUserRequest(user_name="alice.wang"))
+    key = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="alice.wang")).body.access_key
+    kms.create_secret(km.CreateSecretRequest(
+        secret_name="$Auto", version_id="v1", secret_type="RAMCredentials", secret_data_type="text",
+        secret_data=json.dumps({"AccessKeys": [{"AccessKeyId": key.access_key_id,
+                                                "AccessKeySecret": key.access_key_secret}]}),
+        extended_config={"SecretSubType": "RamUserAccessKey", "UserName": "alice.wang"}))
+    ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name="alice.wang", user_access_key_id=key.access_key_id))
+    ram.delete_user(rm.DeleteUserRequest(user_name="alice.wang"))
+    mark = cloud.calls.mark()
+    result = invoke(event())
+    assert result["status"] == "conflict" and "secret" in result["reason"]
+    assert cloud.calls.mutating(mark, ok_only=False) == []
+    assert user_state(ram, kms, "alice.wang")["user"] is None
+
+
+@pytest.mark.parametrize("lost", [False, True])
+def test_a_switch_to_console_stops_the_ram_credentials_secret(ram_secrets, ram, kms, lost):
+    """Programmatic → console: the RAMCredentials secret is scheduled for deletion (restorable); a lost
+    DeleteSecret answer (the retry hears "in its delete window") counts as done."""
+    cloud = ram_secrets
+    invoke(event())
+    if lost:
+        cloud.faults.drop("DeleteSecret", after=True, times=1, where={"SecretName": "acs/ram/user/alice.wang"})
+    assert invoke(event(mode="console", event_id="switch-5"))["status"] == "provisioned"
+    assert_converged_console(cloud, ram, kms)
+    ram_secret = user_state(ram, kms, "alice.wang", secret_name="acs/ram/user/alice.wang")["secret"]
+    assert ram_secret["PlannedDeleteTime"]
+
+
+def test_stopping_a_restored_ram_credentials_secret_is_a_change(ram_secrets, ram, kms):
+    """The console user is in place, but its old RAMCredentials secret was restored by hand: the
+    redelivery schedules it for deletion again, and says it changed something."""
+    cloud = ram_secrets
+    invoke(event())
+    invoke(event(mode="console", event_id="switch-6"))
+    kms.restore_secret(km.RestoreSecretRequest(secret_name="acs/ram/user/alice.wang"))
+    mark = cloud.calls.mark()
+    assert invoke(event(mode="console", event_id="switch-6"))["status"] == "provisioned"
+    assert actions(outside_ledger(cloud.calls.mutating(mark))) == ["DeleteSecret"]
+    assert user_state(ram, kms, "alice.wang", secret_name="acs/ram/user/alice.wang")["secret"]["PlannedDeleteTime"]
+
+
+def test_a_key_left_by_a_retried_create_access_key_goes_in_the_same_round(cloud, ram, kms):
+    """CreateAccessKey's answer is lost and its retry makes a second key: the first one is deleted
+    right after the write, so the re-check holds at once (no second round), whichever of the two
+    AccessKeyIds (random) sorts first: users are made until both orders were seen."""
+    orders = set()
+    for n in range(40):
+        if orders == {True, False}:
+            break
+        logon, employee_id = f"user.{n}", f"E{n:05d}"
+        cloud.faults.drop("CreateAccessKey", after=True, times=1)
+        mark = cloud.calls.mark()
+        assert invoke(event(logon=logon, employee_id=employee_id))["status"] == "provisioned"
+        calls = outside_ledger(cloud.calls.since(mark))
+        assert [a for a in actions(calls) if a != "GetAccountAlias"] == [           # read once per instance
+            "GetUser", "DescribeSecret",                                              # order first
+            "GetUser", "DescribeSecret", "CreateUser", "AddUserToGroup",
+            "CreateAccessKey", "CreateAccessKey", "CreateSecret", "ListAccessKeys", "DeleteAccessKey",
+            "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys", "GetLoginProfile",
+            "ListSecretVersionIds"]                                                   # the re-check holds
+        s = assert_converged_programmatic(cloud, ram, kms, user_name=logon)
+        deleted = next(c.params["UserAccessKeyId"] for c in calls if c.action == "DeleteAccessKey")
+        orders.add(deleted < s["current"])
+    assert orders == {True, False}
+
+
+# -- the re-check: a change made between the writes and the re-check is seen -------------------------------------
+def _invoke_with_change_before(cloud, action, nth, change, ev):
+    """Run ``ev`` with the functions' ``nth`` call of ``action`` parked until ``change()`` was made
+    (another hand on the same user, exactly there)."""
+    import threading
+    out = []
+    hold = cloud.hold(cloud.access_key_id, action, when="before", nth=nth)
+    thread = threading.Thread(target=lambda: out.append(invoke(ev)))
+    thread.start()
+    try:
+        assert cloud.wait_held(hold)
+        change()
+    finally:
+        cloud.release(hold)
+        thread.join(60)
+    assert out, "the invocation did not answer"
+    return out[0]
+
+
+def _group(ram, name, add=True):
+    request = (rm.AddUserToGroupRequest if add else rm.RemoveUserFromGroupRequest)(user_name="alice.wang",
+                                                                                    group_name=name)
+    (ram.add_user_to_group if add else ram.remove_user_from_group)(request)
+
+
+@pytest.mark.parametrize("mode, change", [
+    ("programmatic", "disabled-marker"), ("programmatic", "group-removed"), ("programmatic", "second-group"),
+    ("programmatic", "login-profile"), ("programmatic", "stray-key"), ("programmatic", "key-inactive"),
+    ("programmatic", "secret-deleted"), ("console", "stray-key"), ("console", "secret-deleted")])
+def test_a_change_before_the_recheck_is_converged_again(cloud, ram, kms, mode, change):
+    """The re-check (its GetUser is the functions' 3rd) sees the user as another hand left it and
+    converges once more: the marker active again, exactly the level's group, exactly the mode's
+    credential, held by KMS."""
+    def make_change():
+        if change == "disabled-marker":
+            ram.update_user(rm.UpdateUserRequest(user_name="alice.wang", new_comments="hrrp:v1;emp=E10023;st=disabled"))
+        elif change == "group-removed":
+            _group(ram, "hr-arms-read-only", add=False)
+        elif change == "second-group":
+            _group(ram, "hr-arms-full")
+        elif change == "login-profile":
+            ram.create_login_profile(rm.CreateLoginProfileRequest(user_name="alice.wang",
+                                                                  password="Made-by-hand-1234!"))
+        elif change == "stray-key":
+            ram.create_access_key(rm.CreateAccessKeyRequest(user_name="alice.wang"))
+        elif change == "secret-deleted":
+            kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/alice.wang",
+                                                     force_delete_without_recovery="true"))
+        else:
+            key_id = user_state(ram, kms, "alice.wang")["keys"][0][0]
+            ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="alice.wang", user_access_key_id=key_id,
+                                                            status="Inactive"))
+    result = _invoke_with_change_before(cloud, "GetUser", 3, make_change, event(mode=mode))
+    assert result["status"] == "provisioned", result
+    if mode == "programmatic":
+        s = assert_converged_programmatic(cloud, ram, kms)
+    else:       # (assert_converged_console takes the last credential RAM minted for the password: the key's)
+        s = user_state(ram, kms, "alice.wang")
+        assert s["keys"] == [] and s["profile"] is not None and s["current"].startswith("pw-")
+    assert s["user"]["Comments"] == "hrrp:v1;emp=E10023;st=active"
+
+
+@pytest.mark.parametrize("newer", ["pw-00000000000000000000000000000000", "pw-ffffffffffffffffffffffffffffffff"])
+def test_a_newer_password_written_meanwhile_makes_the_round_mint_again(cloud, ram, kms, newer):
+    """Another writer puts a newer password version (its id sorting below or above ours) between our
+    write and CreateLoginProfile: whose password is in the profile cannot be told, so the round
+    mints again and the profile ends up holding KMS's current password."""
+    def put_newer():
+        kms.put_secret_value(km.PutSecretValueRequest(
+            secret_name="ram-user/alice.wang", version_id=newer, secret_data_type="text",
+            secret_data=json.dumps({"UserName": "alice.wang", "LogonPrincipal": "x", "Password": "not-it-1A!"})))
+    result = _invoke_with_change_before(cloud, "CreateLoginProfile", 1, put_newer, event(mode="console"))
+    assert result["status"] == "provisioned", result
+    s = assert_converged_console(cloud, ram, kms)
+    assert s["current"] != newer

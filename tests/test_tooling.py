@@ -188,7 +188,13 @@ def test_the_trace_maps_each_line_to_the_tests_that_run_it_in_any_process(tmp_pa
         "def test_true():\n"
         "    assert target.f(True) == 1\n"
         "def test_in_a_child_process():\n"
-        "    subprocess.run([sys.executable, '-c', 'import target; target.f(False)'], check=True)\n")
+        "    subprocess.run([sys.executable, '-c', 'import target; target.f(False)'], check=True)\n"
+        "POOL = []\n"
+        "def test_starts_a_process_that_outlives_it():\n"
+        "    POOL.append(subprocess.Popen([sys.executable, '-c', 'import sys, target\\n'\n"
+        "                                  'for _ in sys.stdin: target.f(True)'], stdin=subprocess.PIPE, text=True))\n"
+        "def test_uses_the_process_a_test_before_it_started():\n"
+        "    POOL[0].stdin.write('go\\n'); POOL[0].stdin.close(); assert POOL[0].wait() == 0\n")
     out = tmp_path / "out"
     out.mkdir()
     env = {**os.environ, "MUTATION_TRACE_TARGET": str(tmp_path / "target.py"), "MUTATION_TRACE_OUT": str(out),
@@ -201,10 +207,12 @@ def test_the_trace_maps_each_line_to_the_tests_that_run_it_in_any_process(tmp_pa
             context, line = json.loads(row)
             seen.setdefault(line, set()).add(context)
     true, child = "test_target.py::test_true", "test_target.py::test_in_a_child_process"
+    starts, uses = ("test_target.py::test_starts_a_process_that_outlives_it",
+                    "test_target.py::test_uses_the_process_a_test_before_it_started")
     assert "" in seen[1]                                   # LIMIT = 3: run at import
-    assert seen[4] == {true}                               # return 1: only the in-process test
+    assert seen[4] == {true, uses}                         # return 1: in-process, and in the pool's process
     assert seen[5] == {child}                              # return 2: only in the child process
-    assert json.loads((out / "order.json").read_text()) == [true, child]
+    assert json.loads((out / "order.json").read_text()) == [true, child, starts, uses]
 
 
 def test_a_mutant_runs_the_tests_of_its_lines_or_all_of_them():

@@ -6,8 +6,10 @@ as ``sitecustomize`` in every Python process started with this folder on PYTHONP
 process and the FC-instance processes the two-process tests spawn), and as a pytest plugin
 (``-p mutation_trace``) that names the running test. A line is recorded once per (test, line), appended
 to ``$MUTATION_TRACE_OUT/<pid>.jsonl`` at once and flushed, so a process a test kills keeps what it ran.
-The test is the pytest node id; a process started during a test is that test's (its environment
-carries the id); lines run at import or collection have the empty context (every test needs them).
+The test is the pytest node id. The pytest process names it in ``$MUTATION_TRACE_OUT/context`` at
+each test's start; another process reads that file whenever it changes (a process may outlive the
+test that started it: the FC-instance pools do), so its lines are the running test's. Lines run at
+import or collection have the empty context (every test needs them).
 Only frames of ``$MUTATION_TRACE_TARGET`` are traced line by line; every other call returns at once.
 """
 from __future__ import annotations
@@ -27,16 +29,35 @@ _file: Any = None
 _lock = threading.Lock()
 
 
+_in_pytest = False                 # this process is the pytest run (it sets the context itself)
+_stamp = -1
+
+
+def _current() -> str:
+    """The running test: this process's own (pytest), or the one the pytest process last named."""
+    global _context, _stamp
+    if _in_pytest or not OUT:
+        return _context
+    try:
+        stamp = os.stat(os.path.join(OUT, "context")).st_mtime_ns
+    except OSError:
+        return _context
+    if stamp != _stamp:
+        with open(os.path.join(OUT, "context"), encoding="utf-8") as f:
+            _context, _stamp = f.read(), stamp
+    return _context
+
+
 def _record(line: int) -> None:
     global _file
-    key = (_context, line)
+    key = (_current(), line)
     if key in _seen:
         return
     with _lock:
         _seen.add(key)
         if _file is None:
             _file = open(os.path.join(OUT, f"{os.getpid()}.jsonl"), "a", encoding="utf-8")  # noqa: SIM115
-        _file.write(json.dumps([_context, line]) + "\n")
+        _file.write(json.dumps([key[0], line]) + "\n")
         _file.flush()
 
 
@@ -60,9 +81,14 @@ def install() -> None:
 
 
 def _set_context(nodeid: str) -> None:
-    global _context
-    _context = nodeid
+    global _context, _in_pytest
+    _in_pytest, _context = True, nodeid
     os.environ["MUTATION_TRACE_CONTEXT"] = nodeid      # for the processes this test starts
+    if OUT:                                            # and for those already running
+        path = os.path.join(OUT, "context")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(nodeid)
+        os.replace(path + ".tmp", path)
 
 
 def pytest_collection_finish(session: Any) -> None:

@@ -126,8 +126,8 @@ class _Sweep:
         entries = ledger.entries() if action == Due.DELETE and head is not None and head.for_user(user_name) else []
         if entries and lifecycle.desired(entries, self.when, self.rt.settings.hr_timezone, initially_active=(
                 active_before(self.rt, ledger, entries, user_name, employee_id, marker))
-        ).target == lifecycle.Target.ACTIVE:
-            action = None                          # a rehire is being applied: never delete under it
+        ).target != lifecycle.Target.DISABLED:
+            action = None          # a rehire is being applied (active, or until a later leave): never delete under it
         if marker is None or action is None:
             self.row("skipped", user_name, employee_id, reason="no longer due on re-read")
             return
@@ -152,6 +152,11 @@ class _Sweep:
         log.warning("a newer event arrived during the sweep's work; converging to it", step="sweep-repair",
                     userName=user_name)
         converge_to_head(self.rt, ledger, user_name, employee_id)
+        if directory.get_user(self.rt.cloud, user_name) is not None:
+            # the user lives on (a rehire landed before this run's DeleteSecret of the ledger, so no
+            # write of the rehire brought it back): a ledger left scheduled would be purged under a
+            # live user, and a stale leaver could then disable it
+            ledger.restore()
 
     def _due(self, user_name: str, employee_id: str, marker: Marker, action: Due) -> None:
         if action == Due.DISABLE:
