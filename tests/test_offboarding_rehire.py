@@ -233,3 +233,27 @@ def test_a_rehire_under_a_new_logon_name_of_a_user_disabled_before_the_ledger_ma
     assert ownership.parse(cloud.ram.user_state("alice.w")["user"]["Comments"]).state == "active"
     old = cloud.ram.user_state(NAME)
     assert ownership.parse(old["user"]["Comments"]).state == "disabled" and active_keys(cloud) == []
+
+
+def test_an_event_older_than_a_deleted_users_leave_leaves_the_ledger_to_its_deletion(cloud, mocker, monkeypatch):
+    """After the sweep deleted the leaver (its ledger scheduled for deletion with it), a mover that
+    occurred before the leave arrives late: nothing is made and the ledger is not brought back."""
+    monkeypatch.setenv("OFFBOARD_GRACE_DAYS", "0")
+    runtime.reset()
+    set_clock(mocker, T0)
+    joined = {"occurredAt": "2026-11-28T08:00:00Z"}
+    assert onboard(**joined)["status"] == "provisioned"
+    left = {"eventId": "leave", "eventType": "employee.offboarded", "occurredAt": "2026-11-28T09:00:00Z",
+            "employee": {"employeeId": EMP, "logonName": NAME}}
+    assert offboarding.handler(as_bytes(left), None)["status"] == "disabled"
+    set_clock(mocker, "2026-11-28T11:00:00Z")
+    for _ in range(3):
+        if cloud.ram.user_state(NAME) is None:
+            break
+        sweep()
+    assert cloud.ram.user_state(NAME) is None
+    assert secret_state(cloud, "ram-user/ledger/" + EMP)["deleting"] is True
+    stale = onboard(event_id="late-mover", level="full", occurredAt="2026-11-28T08:30:00Z")   # before the leave
+    assert stale["status"] not in ("provisioned", "already-provisioned"), stale
+    assert cloud.ram.user_state(NAME) is None
+    assert secret_state(cloud, "ram-user/ledger/" + EMP)["deleting"] is True
