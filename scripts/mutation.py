@@ -401,7 +401,9 @@ def render(config: dict[str, Any]) -> str:
                f"{total['killed'] + total['timeout']} ({total['timeout']}) | {total['survived']} | "
                f"{total['equivalent']} | **{rate}** | | {total['seconds'] / 60:.1f} min |")
     out.append("\nMutants inside annotations are not counted (skipped before the run: never evaluated). "
-               "`not run`: mutants of a module whose run stopped at its time budget. Kill rate = killed / "
+               "`not run` in the mutants column: no session for the module's current source (never run, or "
+               "the module changed since its run); in the `not run` column: mutants left when a run stopped "
+               "at its time budget. Kill rate = killed / "
                "(killed + survived), equivalent mutants left out. Each mutant ran first against the tests "
                "that run its lines (traced); every survivor then against all of its module's tests "
                "(`--retry-survivors`); `(not confirmed)`: that second pass has not run yet.")
