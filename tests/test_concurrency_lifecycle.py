@@ -450,21 +450,29 @@ def test_15_an_empty_batch_answers_an_empty_list(cloud, bystanders, payload):
 
 
 # -- the sweep's race guards, by outcome (issue 15: each found by a surviving mutant) -------------------
+def _sweep_parked_while_a_rehire_runs(cloud, fc, action, leave_status, **leave):
+    """Joined, then a leave on Nov 10 (answered ``leave_status``); the sweep of Dec 1 is parked right
+    before its first ``action`` while instance 1 runs a rehire (Nov 30) through; then it goes on.
+    Returns the sweep's outcome."""
+    assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+    assert fc[0].run("offboarding", leaver("l1", at(10), **leave),
+                     now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == leave_status
+    h = cloud.hold(fc[0].key, action, when="before")
+    sweep = fc[0].sweep()
+    held(cloud, sweep, h)
+    assert fc[1].run("onboarding", joiner("r1", at(30), level="full"))["status"] == "provisioned"
+    cloud.release(h)
+    return sweep.outcome()
+
+
 def test_07b_sweep_disabling_while_a_rehire_runs_converges_to_the_rehire(cloud, bystanders):
     """A leave for Nov 20 (announced on Nov 10); the sweep of Dec 1 disables the user and is parked
     right before its first step while a rehire (Nov 30) runs through. Its steps then land on the
     rehired user; it sees the ledger's head moved and converges the user to the rehire: when it
     answers, the user is active with one Active key, KMS's current version, in the rehire's group."""
     with Instances(cloud, 2, now=T0) as fc:
-        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
-        assert fc[0].run("offboarding", leaver("l1", at(10), last_day="2026-11-20"),
-                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "scheduled"
-        h = cloud.hold(fc[0].key, "UpdateAccessKey", when="before")
-        sweep = fc[0].sweep()
-        held(cloud, sweep, h)
-        assert fc[1].run("onboarding", joiner("r1", at(30), level="full"))["status"] == "provisioned"
-        cloud.release(h)
-        kind, report = sweep.outcome()
+        kind, report = _sweep_parked_while_a_rehire_runs(cloud, fc, "UpdateAccessKey", "scheduled",
+                                                         last_day="2026-11-20")
         assert kind == "returned" and [(r["userName"], r["action"]) for r in report["users"]] == [
             (USER, "disabled")], report
         user = ram_user(cloud, USER)
@@ -481,15 +489,7 @@ def test_07c_sweep_deleting_after_a_rehire_wrote_its_ledger_leaves_the_ledger_li
     The rehired user must keep a live ledger: one left scheduled is purged after the recovery window
     under a live user, and a stale leaver could then disable it (found by issue 15's sweep triage)."""
     with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
-        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
-        assert fc[0].run("offboarding", leaver("l1", at(10)),
-                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "disabled"
-        h = cloud.hold(fc[0].key, "DeleteSecret", when="before")
-        sweep = fc[0].sweep()
-        held(cloud, sweep, h)
-        assert fc[1].run("onboarding", joiner("r1", at(30), level="full"))["status"] == "provisioned"
-        cloud.release(h)
-        kind, _ = sweep.outcome()
+        kind, _ = _sweep_parked_while_a_rehire_runs(cloud, fc, "DeleteSecret", "disabled")
         assert kind == "returned"
         assert ownership.parse(ram_user(cloud, USER)["Comments"]).state == "active"
         assert cloud.kms_secret(f"ram-user/ledger/{EMPLOYEE}")["Deleting"] is False

@@ -200,6 +200,15 @@ def test_a_rehire_under_a_new_logon_name_makes_that_user_and_leaves_the_old_one_
     assert ownership.parse(old["user"]["Comments"]).state == "disabled" and active_keys(cloud) == []
 
 
+def _sweep_until_deleted(cloud):
+    """Sweep (at most three runs: disable, then delete) until the user is gone."""
+    for _ in range(3):
+        if cloud.ram.user_state(NAME) is None:
+            break
+        sweep()
+    assert cloud.ram.user_state(NAME) is None
+
+
 def test_a_leaver_after_the_sweep_deleted_a_user_whose_contract_ended_answers_deleted(cloud, mocker, monkeypatch):
     """The contract ended (endDate), the sweep disabled and deleted the user; then a leaver (occurred
     before the end was swept) arrives: nothing is left, the answer is ``deleted`` with why."""
@@ -208,11 +217,7 @@ def test_a_leaver_after_the_sweep_deleted_a_user_whose_contract_ended_answers_de
     set_clock(mocker, T0)
     assert onboard(endDate="2026-11-28", occurredAt="2026-11-28T08:00:00Z")["status"] == "provisioned"
     set_clock(mocker, "2026-11-29T01:00:00Z")
-    for _ in range(3):
-        if cloud.ram.user_state(NAME) is None:
-            break
-        sweep()
-    assert cloud.ram.user_state(NAME) is None
+    _sweep_until_deleted(cloud)
     event = {"eventId": "leave", "eventType": "employee.offboarded", "occurredAt": "2026-11-28T09:00:00Z",
              "lastWorkingDay": "2026-12-20", "employee": {"employeeId": EMP, "logonName": NAME}}
     answer = offboarding.handler(as_bytes(event), None)
@@ -247,11 +252,7 @@ def test_an_event_older_than_a_deleted_users_leave_leaves_the_ledger_to_its_dele
             "employee": {"employeeId": EMP, "logonName": NAME}}
     assert offboarding.handler(as_bytes(left), None)["status"] == "disabled"
     set_clock(mocker, "2026-11-28T11:00:00Z")
-    for _ in range(3):
-        if cloud.ram.user_state(NAME) is None:
-            break
-        sweep()
-    assert cloud.ram.user_state(NAME) is None
+    _sweep_until_deleted(cloud)
     assert secret_state(cloud, "ram-user/ledger/" + EMP)["deleting"] is True
     stale = onboard(event_id="late-mover", level="full", occurredAt="2026-11-28T08:30:00Z")   # before the leave
     assert stale["status"] not in ("provisioned", "already-provisioned"), stale
