@@ -172,6 +172,21 @@ def test_migration_of_a_higher_direct_attachment_on_a_mover_down(cloud, ram, kms
     assert mutating(cloud, mark) == [("DetachPolicyFromUser", FULL_POLICY), ("AddUserToGroup", RO)]
 
 
+def test_a_migration_cut_short_then_a_mover_up_ends_with_the_full_group_only(cloud, ram, kms):
+    """A user left holding both the read-only group and the read-only policy (a migration cut short
+    between AddUserToGroup and DetachPolicyFromUser), then moved up: it joins the full group, then loses
+    both read-only grants (two grants to remove after the add: the plan orders them, group first)."""
+    assert invoke(event())["status"] == "provisioned"
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", policy_name=RO_POLICY,
+                                                          user_name="alice.wang"))
+    assert grants_state(ram, kms) == ([RO_POLICY], [RO])
+    mark = cloud.calls.mark()
+    assert invoke(event(level="full", event_id="up"))["status"] == "provisioned"
+    assert mutating(cloud, mark) == [("AddUserToGroup", FULL), ("RemoveUserFromGroup", RO),
+                                     ("DetachPolicyFromUser", RO_POLICY)]
+    assert grants_state(ram, kms) == ([], [FULL])
+
+
 def test_a_leaver_of_an_earlier_version_loses_the_direct_attachment(cloud, ram, kms):
     """Group mode: the leaver's event is the legacy user's next event: no ARMS grant stays."""
     assert invoke(event())["status"] == "provisioned"
