@@ -224,6 +224,42 @@ def test_cis_values_never_weaken_a_stricter_setting(current, expected):
     assert set(values) == set(password_policy.FIELDS)                 # every field: none falls back to a default
 
 
+REQUIRE = ("RequireUppercaseCharacters", "RequireLowercaseCharacters", "RequireSymbols", "RequireNumbers")
+
+
+@pytest.mark.parametrize("field", REQUIRE)
+@pytest.mark.parametrize("value", [False, None, 1, 2, "true"])
+def test_a_require_control_is_met_by_true_only(field, value):
+    """1.7-1.10: only the boolean true complies (not 1, not a string, not a missing field), and the
+    value to set is true."""
+    policy = {**dict.fromkeys(REQUIRE, True), "MinimumPasswordLength": 14, "PasswordReusePrevention": 5,
+              "MaxPasswordAge": 90, "MaxLoginAttemps": 5, field: value}
+    assert [row["field"] for row in password_policy.findings(policy)] == [field]
+    assert password_policy.compliant_values(policy)[field] is True
+    assert password_policy.findings({**policy, field: True}) == []
+
+
+def test_a_missing_or_non_number_field_fails_its_control_and_hard_expiry_defaults_to_off():
+    """What GetPasswordPolicy never omits, handled anyway: a missing field, a string or a boolean where
+    a number belongs fails its control (a missing expiry is not "1 day"), and the fix is the
+    benchmark's value; a missing HardExpiry is set off, as SetPasswordPolicy's default."""
+    numbers = ["MinimumPasswordLength", "PasswordReusePrevention", "MaxPasswordAge", "MaxLoginAttemps"]
+    assert [row["field"] for row in password_policy.findings(dict.fromkeys(REQUIRE, True))] == numbers
+    for odd in ("30", True, None):
+        policy = {**dict.fromkeys(REQUIRE, True), **dict.fromkeys(numbers, odd)}
+        assert [row["field"] for row in password_policy.findings(policy)] == numbers
+        values = password_policy.compliant_values(policy)
+        assert {k: values[k] for k in numbers} == {"MinimumPasswordLength": 14, "PasswordReusePrevention": 5,
+                                                   "MaxPasswordAge": 90, "MaxLoginAttemps": 5}
+    assert password_policy.compliant_values({})["HardExpiry"] is False
+    assert password_policy.compliant_values({"HardExpiry": True})["HardExpiry"] is True
+
+
+def test_a_control_is_a_value():
+    with pytest.raises(AttributeError):
+        password_policy.CONTROLS[0].field = "MaxPasswordAge"  # type: ignore[misc]
+
+
 # -- what is not ours -----------------------------------------------------------------------------------------
 def test_a_foreign_policy_on_a_group_is_reported_and_detached_only_when_asked(account, capsys):
     account.ram.create_group(FULL)
