@@ -150,8 +150,10 @@ def trace(module: str, spec: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def tests_for(lines: dict[str, list[str]], first: int, last: int) -> list[str] | None:
-    """The tests that run any of lines first..last, or None for all of them (a line run at import,
-    or one no traced test ran: the full command then decides)."""
+    """The tests that run any of lines first..last; None for all of them (a line run at import);
+    [] when no traced test runs them: the mutant cannot be killed by this spec and survives without
+    a run (the confirmation pass, ``--retry-survivors``, still runs it against every test, which
+    covers a line of a multi-line statement that the tracer reports under its first line)."""
     found: list[str] = []
     for line in range(first, last + 1):
         for nodeid in lines.get(str(line), []):
@@ -159,7 +161,7 @@ def tests_for(lines: dict[str, list[str]], first: int, last: int) -> list[str] |
                 return None
             if nodeid not in found:
                 found.append(nodeid)
-    return found or None
+    return found
 
 
 def annotation_spans(path: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -290,8 +292,9 @@ def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeou
         started = time.monotonic()
         spec0 = item.mutations[0]
         nodeids = tests_for(lines, spec0.start_pos[0], spec0.end_pos[0]) if lines else None
-        result = mutate_and_test(item.mutations, narrowed_command(spec, worker, nodeids) if nodeids else command,
-                                 timeout)
+        # no test runs the mutated lines: `true` keeps cosmic-ray's own apply/diff/restore, runs nothing
+        run = "true" if nodeids == [] else narrowed_command(spec, worker, nodeids) if nodeids else command
+        result = mutate_and_test(item.mutations, run, timeout)
         for attempt in range(20):                   # the other workers write to the same session
             try:
                 with use_db(str(db), mode=WorkDB.Mode.open) as work_db:
@@ -304,7 +307,7 @@ def run_worker(module: str, spec: dict[str, Any], worker: int, jobs: int, timeou
         outcome = result.test_outcome or result.worker_outcome
         print(f"  [w{worker} {i + 1}/{len(pending)}] {outcome.value} {slug(module)} "
               f"{spec0.operator_name} line {spec0.start_pos[0]} "
-              f"({len(nodeids) if nodeids else 'all'} tests)", flush=True)
+              f"({'no test runs it' if nodeids == [] else len(nodeids) if nodeids else 'all tests'})", flush=True)
     part.write_text(json.dumps({"seconds": seconds}))
 
 

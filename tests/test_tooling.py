@@ -220,7 +220,7 @@ def test_a_mutant_runs_the_tests_of_its_lines_or_all_of_them():
     lines = {"10": ["t::a", "t::b"], "11": ["t::b", "t::c"], "12": ["", "t::a"]}
     assert mutation.tests_for(lines, 10, 11) == ["t::a", "t::b", "t::c"]
     assert mutation.tests_for(lines, 11, 12) is None       # a line run at import: every test
-    assert mutation.tests_for(lines, 13, 13) is None       # no traced test runs it: the full command decides
+    assert mutation.tests_for(lines, 13, 13) == []         # no traced test runs it: survives without a run
 
 
 def test_a_mutant_that_only_removes_is_named_by_the_line_it_removes():
