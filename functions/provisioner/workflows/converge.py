@@ -26,7 +26,8 @@ new hire, or a user made before the ledger existed under another name), the empl
 up in every user's marker (``directory.find_by_employee``: one ListUsers scan, ``max(1, ceil(users
 / 1000))`` calls). A joiner whose name exists, or whose employee has a ledger, never scans. The
 scan is a read before any write, as the ledger's head is: an interleaving with another instance is
-that of the ledger case (docs/concurrency.md, "One employee, one active user").
+that of the ledger case, the open one included (docs/concurrency.md, "One employee, one active
+user": a rehire of the old user between the check and the append leaves two active users).
 """
 from __future__ import annotations
 
