@@ -1,6 +1,7 @@
 """Old or unrelated onboarding events must not undo an offboarding (found in review):
 a stale event (FC's async retry, a replayed webhook) leaves a leaver disabled, and a mover
 does not cancel a scheduled leave."""
+import json
 from datetime import timedelta
 
 import offboarding
@@ -505,3 +506,63 @@ def test_a_leaver_for_a_user_disabled_before_the_ledger_does_not_say_its_leave_t
     answer = offboarding.handler(as_bytes(dict(_leaver_at("2026-11-28T09:00:00Z"), lastWorkingDay="2026-11-28")), None)
     assert answer["status"] == "disabled" and "reason" not in answer, answer
     _assert_still_disabled(cloud)
+
+
+# -- bench/MUTATION.md, defect 5: one employee, one active user, for users from before the ledger ----
+@pytest.mark.parametrize("history", ["made before the ledger", "with a ledger"])
+def test_a_joiner_under_a_new_logon_name_while_the_old_user_is_active_is_refused_ledger_or_not(
+        cloud, ram, kms, mocker, capsys, history):
+    """kim.lee (E12) is active; a joiner for E12 as kim.l is ``conflict`` naming kim.lee, the same
+    answer and alert whether kim.lee has a ledger or was made by an earlier version (no ledger, only
+    the marker): nothing is written (no kim.l, no ledger begun), kim.lee keeps its key, and a later
+    leaver for kim.l disables kim.lee. Before the fix, with no ledger, kim.l was provisioned too."""
+    from tests.offboarding_support import make_user
+    set_clock(mocker, T0)
+    ledger = "ram-user/ledger/E12"
+    if history == "with a ledger":
+        assert onboard(logon="kim.lee", employee_id="E12", occurredAt="2026-11-28T08:00:00Z")["status"] == "provisioned"
+    else:
+        make_user(ram, kms, "kim.lee", "E12", login=False)
+        assert cloud.kms.secret_state(ledger) is None
+    had = cloud.kms.secret_state(ledger)
+    capsys.readouterr()
+    mark = cloud.calls.mark()
+    answer = onboard(logon="kim.l", employee_id="E12", event_id="joiner-kim.l", occurredAt="2026-11-28T09:00:00Z")
+    assert answer == {"status": "conflict", "eventId": "joiner-kim.l", "userName": "kim.l", "existingUser": "kim.lee",
+                      "reason": "employee E12 already has the active RAM user kim.lee: one employee, one active user "
+                                "(offboard kim.lee first, or send the event for kim.lee)"}, answer
+    alerts = [(line["alert"], line["level"]) for line in map(json.loads, capsys.readouterr().out.splitlines())
+              if line.get("alert")]
+    assert alerts == [("user-conflict", "WARNING")], alerts
+    assert cloud.calls.mutating(mark, ok_only=False) == []                  # the ledger included
+    assert cloud.ram.user_state("kim.l") is None and cloud.kms.secret_state(ledger) == had
+    old = cloud.ram.user_state("kim.lee")
+    assert ownership.parse(old["user"]["Comments"]).state == "active"
+    assert [k["Status"] for k in old["access_keys"]] == ["Active"]
+
+    gone = offboarding.handler(as_bytes(leaver("kim.l", "E12", event_id="leaver-kim.l")), None)
+    assert (gone["status"], gone["userName"], gone["logonNameInEvent"]) == ("disabled", "kim.lee", "kim.l"), gone
+    assert ownership.parse(cloud.ram.user_state("kim.lee")["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in cloud.ram.user_state("kim.lee")["access_keys"]] == ["Inactive"]
+    assert cloud.ram.user_state("kim.l") is None
+
+
+def test_a_new_hire_scans_the_users_once_and_an_employee_with_a_ledger_or_a_user_never_does(
+        cloud, ram, kms, mocker):
+    """The scan for a user from before the ledger costs a new hire one ListUsers page per 1000 users;
+    a mover (the user exists: one from before the ledger too) and a joiner of an employee with a
+    ledger (a rehire under a new logon name) do not scan."""
+    from tests.offboarding_support import make_user
+    make_user(ram, kms, "kim.lee", "E12", login=False)
+    set_clock(mocker, T0)
+    mark = cloud.calls.mark()
+    assert onboard(logon="kim.lee", employee_id="E12", level="full")["status"] == "provisioned"
+    assert "ListUsers" not in [c.action for c in cloud.calls.since(mark)]
+    mark = cloud.calls.mark()
+    assert onboard(occurredAt="2026-11-28T08:00:00Z")["status"] == "provisioned"
+    assert [c.action for c in cloud.calls.since(mark)].count("ListUsers") == 1
+    mark = cloud.calls.mark()
+    assert onboard(event_id="mover", level="full", occurredAt="2026-11-28T08:30:00Z")["status"] == "provisioned"
+    assert offboarding.handler(as_bytes(_leaver_at("2026-11-28T09:00:00Z")), None)["status"] == "disabled"
+    assert onboard(logon="alice.w", event_id="rehire", occurredAt="2026-11-28T09:30:00Z")["status"] == "provisioned"
+    assert "ListUsers" not in [c.action for c in cloud.calls.since(mark)]

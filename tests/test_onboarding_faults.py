@@ -50,17 +50,18 @@ def _rehire(setup):
 
 
 # flow: (setup, the event, its mode, its policy, the calls it makes when nothing fails): the ledger head,
-# ownership, the event appended; a round (head, reconcile: a programmatic user's secret versions before its
+# ownership (a new hire: the employee's active user under another name looked for, ListUsers), the event
+# appended; a round (head, reconcile: a programmatic user's secret versions before its
 # keys); the re-check (head, keys, profile, secret version)
 FLOWS = {
     "new-programmatic": (None, event(), "programmatic", None, [
-        "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret", "ListSecretVersionIds", "GetUser",
-        "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup", "CreateAccessKey", "CreateSecret",
-        "ListAccessKeys", "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser",
-        "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
+        "ListSecretVersionIds", "GetUser", "ListUsers", "DescribeSecret", "CreateSecret", "ListSecretVersionIds",
+        "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup", "CreateAccessKey",
+        "CreateSecret", "ListAccessKeys", "ListSecretVersionIds", "GetUser", "ListPoliciesForUser",
+        "ListGroupsForUser", "ListAccessKeys", "GetLoginProfile", "ListSecretVersionIds"]),
     "new-console": (None, event(mode="console"), "console", None, [
-        "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret", "ListSecretVersionIds", "GetUser",
-        "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup", "DescribeSecret",
+        "ListSecretVersionIds", "GetUser", "ListUsers", "DescribeSecret", "CreateSecret", "ListSecretVersionIds",
+        "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup", "DescribeSecret",
         "GetPasswordPolicy", "CreateSecret", "CreateLoginProfile", "ListSecretVersionIds",
         "ListSecretVersionIds", "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys",
         "GetLoginProfile", "ListSecretVersionIds"]),

@@ -35,7 +35,9 @@ def test_programmatic_provisions_user_policy_key_and_secret(cloud, ram, kms):
                       "accessMode": "programmatic", "policies": [READ_ONLY], "secretName": "ram-user/alice.wang"}
     assert actions(cloud.calls.since(mark)) == [
         # order first: the ledger head, ownership of user and secret, the event recorded in the ledger
-        "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret",
+        # (no ledger and no user by this name: the employee's active user under another name is
+        # looked for, one ListUsers page per 1000 users)
+        "ListSecretVersionIds", "GetUser", "ListUsers", "DescribeSecret", "CreateSecret",
         # a round: the head after the append, then the reconcile
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup",
         "CreateAccessKey", "CreateSecret", "ListAccessKeys",
@@ -59,7 +61,7 @@ def test_console_provisions_profile_with_password_in_kms(cloud, ram, kms):
     assert result["status"] == "provisioned" and result["accessMode"] == "console"
     assert result["policies"] == [FULL]
     assert actions(cloud.calls.since(mark)) == [
-        "ListSecretVersionIds", "GetUser", "DescribeSecret", "CreateSecret",                    # order first
+        "ListSecretVersionIds", "GetUser", "ListUsers", "DescribeSecret", "CreateSecret",       # order first
         "ListSecretVersionIds", "GetUser", "DescribeSecret", "GetAccountAlias", "CreateUser", "AddUserToGroup",
         "DescribeSecret", "GetPasswordPolicy", "CreateSecret", "CreateLoginProfile",
         "ListSecretVersionIds",                          # the profile holds KMS's current password
@@ -728,7 +730,7 @@ def test_a_key_left_by_a_retried_create_access_key_goes_in_the_same_round(cloud,
         assert invoke(event(logon=logon, employee_id=employee_id))["status"] == "provisioned"
         calls = outside_ledger(cloud.calls.since(mark))
         assert [a for a in actions(calls) if a != "GetAccountAlias"] == [           # read once per instance
-            "GetUser", "DescribeSecret",                                              # order first
+            "GetUser", "ListUsers", "DescribeSecret",                                 # order first
             "GetUser", "DescribeSecret", "CreateUser", "AddUserToGroup",
             "CreateAccessKey", "CreateAccessKey", "CreateSecret", "ListAccessKeys", "DeleteAccessKey",
             "GetUser", "ListPoliciesForUser", "ListGroupsForUser", "ListAccessKeys", "GetLoginProfile",

@@ -54,12 +54,13 @@ def list_users(cloud: Cloud) -> Listing:
             return Listing(managed, names)
 
 
-def find_by_employee(cloud: Cloud, employee_id: str) -> str | None:
-    """The name of the user managed for ``employee_id`` (active first), by scanning every user;
-    for a leaver whose logon name is unknown and who has no ledger yet (users from before it)."""
+def find_by_employee(cloud: Cloud, employee_id: str) -> ManagedUser | None:
+    """The user managed for ``employee_id`` (an active one first), by scanning every user: for an
+    employee with no ledger yet (users from before it), a leaver whose logon name is unknown, or a
+    joiner under a new logon name while the old user is still active."""
     found = [m for m in list_users(cloud).managed if m.marker.employee_id == employee_id]
     found.sort(key=lambda m: m.marker.state != ownership.ACTIVE)
-    return found[0].user_name if found else None
+    return found[0] if found else None
 
 
 def get_user(cloud: Cloud, user_name: str) -> dict[str, Any] | None:

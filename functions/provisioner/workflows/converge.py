@@ -18,6 +18,16 @@ instance whose writes all precede it is overwritten by H's own instance, which r
 after its append. Two instances converging to the same head can undo each other's credential
 (two keys minted at once, two passwords); the re-check after the writes sees it and the last
 instance to check repairs it. See docs/concurrency.md.
+
+One employee, one active user: a joiner under a logon name other than that of the employee's
+active user is ``conflict`` (naming that user, nothing written, the ledger included). With a
+ledger, its head names that user (one GetUser); with no ledger and no user by the joiner's name (a
+new hire, or a user made before the ledger existed under another name), the employee id is looked
+up in every user's marker (``directory.find_by_employee``: one ListUsers scan, ``max(1, ceil(users
+/ 1000))`` calls). A joiner whose name exists, or whose employee has a ledger, never scans. The
+scan is a read before any write, as the ledger's head is: an interleaving with another instance is
+that of the ledger case, the open one included (docs/concurrency.md, "One employee, one active
+user": a rehire of the old user between the check and the append leaves two active users).
 """
 from __future__ import annotations
 
@@ -77,10 +87,7 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         other_marker = ownership.owned_by(directory.get_user(rt.cloud, other), ev.employee_id) if other else None
         if other and other_marker is not None:
             if ev.entry.kind == JOINER and other_marker.state == ownership.ACTIVE:
-                reason = (f"employee {ev.employee_id} already has the active RAM user {other}: one employee, "
-                          f"one active user (offboard {other} first, or send the event for {other})")
-                log.info("conflict", status=Status.CONFLICT.value, existingUser=other)
-                return result(Status.CONFLICT, ev.event_id, ev.logon_name, reason=reason, existingUser=other)
+                return _already_active(ev, other)
             if ev.entry.kind == LEAVER:
                 user_name, mismatch = other, ev.logon_name
     elif before is None and ev.entry.kind == LEAVER:
@@ -88,8 +95,14 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         if ownership.owned_by(directory.get_user(rt.cloud, ev.logon_name), ev.employee_id) is None:
             found = directory.find_by_employee(rt.cloud, ev.employee_id)
             if found is not None:
-                user_name, mismatch = found, ev.logon_name
+                user_name, mismatch = found.user_name, ev.logon_name
     user = directory.get_user(rt.cloud, user_name)
+    if before is None and ev.entry.kind == JOINER and user is None:
+        # No history and no user by this name: a user from before the ledger may be this employee's
+        # active user under another logon name (found by employee id, as the leaver above does).
+        found = directory.find_by_employee(rt.cloud, ev.employee_id)
+        if found is not None and found.user_name != ev.logon_name and found.marker.state == ownership.ACTIVE:
+            return _already_active(ev, found.user_name)
     if user is not None and ownership.owned_by(user, ev.employee_id) is None:
         # Not ours (or another employee's): nothing is written anywhere, the ledger included.
         detail = ("the RAM user belongs to another employee" if ownership.parse(user.get("Comments"))
@@ -123,6 +136,15 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         log.alert(logging.WARNING, "leaver found by employee id under another logon name",
                   log.LOGON_NAME_MISMATCH_ALERT, userName=user_name, logonNameInEvent=mismatch)
     return answer
+
+
+def _already_active(ev: _Event, other: str) -> Result:
+    """A joiner under a new logon name while the employee's user ``other`` is active: one employee,
+    one active user. Nothing is written anywhere, the ledger included."""
+    reason = (f"employee {ev.employee_id} already has the active RAM user {other}: one employee, "
+              f"one active user (offboard {other} first, or send the event for {other})")
+    log.info("conflict", status=Status.CONFLICT.value, existingUser=other)
+    return result(Status.CONFLICT, ev.event_id, ev.logon_name, reason=reason, existingUser=other)
 
 
 def _migrate(ledger: Ledger, ev: _Event, user_name: str, user: dict[str, Any]) -> list[Entry]:
