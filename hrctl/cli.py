@@ -404,15 +404,16 @@ def _finish(results, rows, rejected_rows, csv_path, as_json, dry_run):
 
 
 # -- users / user / report ------------------------------------------------------------------------
-def _collect(progress_console: Console | None = None) -> list[dict]:
+def _collect(progress_console: Console | None = None, listing=None) -> list[dict]:
     """Every managed user as the access review sees it (audit.row), read as the daily audit reads it
-    (workflows.audit.read_user: the same facts, the same rules, the same settings)."""
+    (workflows.audit.read_user: the same facts, the same rules, the same settings). ``listing``: a
+    ``directory.list_users`` already read (None: read it here)."""
     from provisioner.cloud import directory
     from provisioner.domain import audit
     from provisioner.platform import clock, runtime
     from provisioner.workflows import audit as audit_run
     rt = runtime.get()
-    listing = directory.list_users(rt.cloud)
+    listing = directory.list_users(rt.cloud) if listing is None else listing
     index = directory.all_secrets(rt.secrets)
     policy = audit_run.policy(rt.settings)
     rows = []
@@ -428,12 +429,12 @@ def _collect(progress_console: Console | None = None) -> list[dict]:
     return rows
 
 
-def _account_findings() -> list[dict]:
-    """The account's own finding (the password policy against CIS 1.7-1.14), as the audit reports it."""
-    from provisioner.domain import audit
+def _account_findings(listing) -> list[dict]:
+    """The account's own findings (the password policy against CIS 1.7-1.14; each employee with more
+    than one active user, from ``listing``'s markers), as the audit reports them."""
     from provisioner.platform import runtime
-    body = runtime.get().cloud.ram("GetPasswordPolicy")
-    return audit.password_policy_findings(body.get("PasswordPolicy") or {})
+    from provisioner.workflows import audit as audit_run
+    return audit_run.account_findings(runtime.get(), listing.managed)
 
 
 def _when(row: dict) -> str:
@@ -547,12 +548,14 @@ def report(html_path, csv_path, target_spec):
         if not parent.is_dir():
             raise UsageFailure(f"{path}: the directory {parent} does not exist")
     with _Session(target_spec) as target:
+        from provisioner.cloud import directory
         from provisioner.domain import audit
         from provisioner.platform import clock, runtime
         try:
-            rows = _collect()
+            listing = directory.list_users(runtime.get().cloud)
+            rows = _collect(listing=listing)
             account = account_line(runtime.get(), target)
-            account_findings = _account_findings()
+            account_findings = _account_findings(listing)
         except Exception as err:  # noqa: BLE001
             _read_failure(err)
         summary = audit.summary(rows)

@@ -93,6 +93,8 @@ RULE_TEXT = (
     (audit.KEY_NOT_IN_KMS, "invariant", "the active AccessKey is not the one KMS holds"),
     (audit.DISABLED_WITH_CREDENTIAL, "invariant", "a disabled user still has a credential"),
     (audit.PASSWORD_POLICY, "CIS 1.7-1.14", "the account's password policy (one finding for the account)"),
+    (audit.MULTIPLE_ACTIVE_USERS, "invariant", "an employee with more than one active user (one finding per "
+     "employee, on the Account line; never fixed: a human decides which user stays)"),
 )
 
 

@@ -8,11 +8,21 @@ operator's report (``hrctl report``, ``hrctl users``, ``hrctl user``) and the sc
 
 A finding is a dict: ``alert`` (the rule id, also the alert name of its log line), ``cis`` (the
 CIS Alibaba Cloud Foundations Benchmark item, or None), ``severity``, ``message`` (identifiers
-only, never a credential) and, for the two rules the audit may fix, ``fix`` (what it would do).
+only, never a credential) and, for the two rules the audit may fix, ``fix`` (what it would do);
+an account finding may add identifiers (``items``; ``employeeId`` and ``userNames``).
 
 Invariants and decisions:
 - one rule, one function (``RULES``), each over the read model only; the account's password
   policy is one finding for the account (``password_policy_findings``), not per user;
+- one employee, one active user (docs/concurrency.md): an employee with two or more active
+  managed users (an open race can leave them: a joiner under a new logon name and a rehire of the
+  old user, interleaved) is one finding per employee (``multiple_active_users``), naming every
+  such user. "Active" is the marker's state, as everywhere else in the audit (``UserView.marker``,
+  the ``secrets`` rule, ``next_action``) and in onboarding's conflict check: RAM's API has no
+  enabled flag on a user (GetUser / ListUsers return none); disabling is ours (the marker says
+  ``disabled``, the credentials go), and a disabled user still holding one is
+  ``disabled-with-credential``. An active user with no credential counts: it is the employee's
+  user, and its next HR event gives it one. Never fixed: only a human can tell which user is right;
 - "unused" counts from the last use, or, never used, from the creation of the key or the login
   profile: a credential nobody ever used is as idle as one abandoned;
 - a user with two Active keys is in a rotation while the newer key is younger than the
@@ -58,6 +68,7 @@ SECRET_FOREIGN = "secret-foreign"           # noqa: S105 - a finding code, not a
 KEY_NOT_IN_KMS = "key-not-in-kms"
 DISABLED_WITH_CREDENTIAL = "disabled-with-credential"
 PASSWORD_POLICY = "password-policy-weak"     # noqa: S105 - a finding code, not a secret
+MULTIPLE_ACTIVE_USERS = "employee-multiple-active-users"
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 
@@ -354,7 +365,7 @@ RULES: tuple[Rule, ...] = (console_without_mfa, console_unused, key_unused, key_
                            drift, direct_arms_attachment, secrets)
 RULE_IDS = frozenset({CONSOLE_WITHOUT_MFA, CONSOLE_UNUSED, KEY_UNUSED, KEY_TOO_OLD, MULTIPLE_ACTIVE_KEYS,
                       FOREIGN_POLICY, FOREIGN_GROUP, DIRECT_ARMS_ATTACHMENT, SECRET_MISSING, SECRET_FOREIGN,
-                      KEY_NOT_IN_KMS, DISABLED_WITH_CREDENTIAL, PASSWORD_POLICY})
+                      KEY_NOT_IN_KMS, DISABLED_WITH_CREDENTIAL, PASSWORD_POLICY, MULTIPLE_ACTIVE_USERS})
 
 
 def findings(view: UserView, now: datetime, policy: AuditPolicy | None = None) -> list[Finding]:
@@ -375,6 +386,26 @@ def password_policy_findings(policy: Mapping[str, Any]) -> list[Finding]:
     detail = "; ".join(f"{g['cis']} {g['field']}={g['actual']!r} ({g['expected']})" for g in gaps)
     return [_finding(PASSWORD_POLICY, "1.7-1.14", MEDIUM, f"the account's password policy misses CIS {detail}",
                      items=[g["cis"] for g in gaps])]
+
+
+def multiple_active_users(markers: Mapping[str, Marker]) -> list[Finding]:
+    """One employee, one active user: every employee whose managed users (``markers``: user name ->
+    its ownership marker, from ListUsers) include more than one with the marker's state ``active``
+    is one finding for the account, naming the employee id and those users (sorted; identifiers
+    only). High severity, no ``fix``: a human decides which user is the employee's."""
+    active: dict[str, list[str]] = {}
+    for user_name, marker in markers.items():
+        if marker.state == ACTIVE:
+            active.setdefault(marker.employee_id, []).append(user_name)
+    found = []
+    for employee_id, names in sorted(active.items()):
+        if len(names) > 1:
+            names.sort()
+            found.append(_finding(MULTIPLE_ACTIVE_USERS, None, HIGH,
+                                  f"employee {employee_id} has {len(names)} active users ({', '.join(names)}): "
+                                  "one is allowed; disable the one that is not the employee's by hand",
+                                  employeeId=employee_id, userNames=names))
+    return found
 
 
 def _iso_day(day: date | None) -> str | None:

@@ -6,7 +6,9 @@ Every secret's metadata comes from ``ListSecrets`` pages (100 each), not a Descr
 name. Then, per managed user only: its login profile, MFA device, policies, groups, AccessKeys
 and the current version of its secret (``directory.user_view``), the last use of each Active
 key (``GetAccessKeyLastUsed``) and, for a console user, ``GetUser``'s ``LastLoginDate``
-(ListUsers does not return it). Once per run: ``GetPasswordPolicy`` (CIS 1.7-1.14).
+(ListUsers does not return it). Once per run: ``GetPasswordPolicy`` (CIS 1.7-1.14), and, from
+the listing's markers with no call, every employee with more than one active user
+(``employee-multiple-active-users``: one employee, one active user; never fixed).
 
 Output: one alert line per finding (WARNING, ``alert`` = the rule id, never a credential) and
 the returned report: per user with findings, each finding with its rule id, CIS item, severity,
@@ -47,6 +49,7 @@ from ..domain.results import Result, Status, error_fields
 from ..platform import clock, log
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
     from ..cloud.secret_store import SecretInfo
@@ -80,6 +83,15 @@ def read_user(rt: Runtime, managed: directory.ManagedUser,
 def _last_used(rt: Runtime, user_name: str, key_id: str) -> datetime | None:
     body = rt.cloud.try_ram("GetAccessKeyLastUsed", UserName=user_name, UserAccessKeyId=key_id)
     return api_time(((body or {}).get("AccessKeyLastUsed") or {}).get("LastUsedDate"))
+
+
+def account_findings(rt: Runtime, managed: Iterable[directory.ManagedUser]) -> list[Finding]:
+    """The account's findings, for the audit and ``hrctl report`` alike: its password policy (one
+    ``GetPasswordPolicy``) and every employee with more than one active user (from the markers
+    ``ListUsers`` returned: no further call)."""
+    body = rt.cloud.ram("GetPasswordPolicy")
+    return (audit.password_policy_findings(body.get("PasswordPolicy") or {})
+            + audit.multiple_active_users({m.user_name: m.marker for m in managed}))
 
 
 # -- fixes ------------------------------------------------------------------------------------------
@@ -153,7 +165,7 @@ def run(payload: dict[str, Any], rt: Runtime, tick: str = "", invocation: str = 
     with log.keys(auditAt=lifecycle.iso(now), dryRun=dry_run):
         listing = directory.list_users(rt.cloud)
         index = directory.all_secrets(rt.secrets)
-        account = audit.password_policy_findings(rt.cloud.ram("GetPasswordPolicy").get("PasswordPolicy") or {})
+        account = account_findings(rt, listing.managed)
         for finding in account:
             _log(finding)
         rows: list[dict[str, Any]] = []

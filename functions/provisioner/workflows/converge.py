@@ -27,7 +27,8 @@ up in every user's marker (``directory.find_by_employee``: one ListUsers scan, `
 / 1000))`` calls). A joiner whose name exists, or whose employee has a ledger, never scans. The
 scan is a read before any write, as the ledger's head is: an interleaving with another instance is
 that of the ledger case, the open one included (docs/concurrency.md, "One employee, one active
-user": a rehire of the old user between the check and the append leaves two active users).
+user": a rehire of the old user between the check and the append leaves two active users; the
+daily audit flags it, ``employee-multiple-active-users``).
 """
 from __future__ import annotations
 
