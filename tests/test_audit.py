@@ -151,9 +151,38 @@ def test_rule_password_policy_against_cis_1_7_to_1_14():
 
 
 def test_every_rule_id_is_an_alert_name_and_has_a_readme_row():
+    from pathlib import Path
+
     from provisioner.platform import log
+
+    from hrctl.report import RULE_TEXT
     assert audit.RULE_IDS <= log.ALERT_NAMES
     assert set(audit.FIXES) <= audit.RULE_IDS
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert [code for code in sorted(audit.RULE_IDS) if f"| `{code}` | WARNING |" not in readme] == []  # Alerts
+    assert {code for code, _, _ in RULE_TEXT} == audit.RULE_IDS              # the report page's legend
+
+
+def test_account_rule_one_employee_one_active_user():
+    """Two active users of one employee (the open race of docs/concurrency.md) are one finding for the
+    account naming both; a disabled one does not count; three are one finding naming three."""
+    assert audit.multiple_active_users({}) == []
+    (finding,) = audit.multiple_active_users({"kim.lee": Marker("E12"), "kim.l": Marker("E12")})
+    assert (finding["alert"], finding["cis"], finding["severity"]) == (audit.MULTIPLE_ACTIVE_USERS, None, audit.HIGH)
+    assert (finding["employeeId"], finding["userNames"]) == ("E12", ["kim.l", "kim.lee"])
+    assert "fix" not in finding                                          # never fixed: a human decides
+    assert "E12" in finding["message"] and "kim.l," in finding["message"] and "kim.lee" in finding["message"]
+    disabled = Marker("E12", state="disabled", disabled_at=NOW)
+    assert audit.multiple_active_users({"kim.lee": disabled, "kim.l": Marker("E12")}) == []
+    assert audit.multiple_active_users({"kim.lee": Marker("E12"), "ann.lee": Marker("E13")}) == []
+    leaving = Marker("E12", leave_date=date(2027, 3, 31))               # a scheduled leave is still active
+    (three,) = audit.multiple_active_users({"kim.lee": Marker("E12"), "kim.l": leaving, "k.lee": Marker("E12"),
+                                            "ann.lee": Marker("E13"), "ann.old": Marker("E13", state="disabled")})
+    assert (three["employeeId"], three["userNames"]) == ("E12", ["k.lee", "kim.l", "kim.lee"])
+    assert "3 active users (k.lee, kim.l, kim.lee)" in three["message"]
+    both = audit.multiple_active_users({"b1": Marker("E2"), "a1": Marker("E1"), "b2": Marker("E2"),
+                                        "a2": Marker("E1")})
+    assert [(f["employeeId"], f["userNames"]) for f in both] == [("E1", ["a1", "a2"]), ("E2", ["b1", "b2"])]
 
 
 def test_missing_foreign_and_mismatched_secrets():

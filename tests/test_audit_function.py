@@ -260,3 +260,33 @@ def test_a_ram_secret_in_kms_s_own_rotation_is_not_multiple_active_keys(cloud, a
     as_audit()
     found = by_user(run_audit())
     assert {"multiple-active-keys", "key-rotation-due"}.isdisjoint(found.get("pa.key", {})), found
+
+
+def test_an_employee_with_two_active_users_is_one_account_finding_logged_and_reported(cloud, ram, kms, as_audit,
+                                                                                    capsys):
+    """The state the open race of docs/concurrency.md leaves (test_11e): kim.lee provisioned for E12, and
+    kim.l made for E12 too, active, as the interleaved joiner would have made it. A disabled third user
+    of E12 is not named. The scheduled audit logs one WARNING line with that alert and reports it as the
+    account's (``hrctl report``: tests/test_hrctl_standalone.py). Nothing is fixed."""
+    from tests.offboarding_support import make_user, marker
+    set_clock(T0)
+    assert invoke(event(logon="kim.lee", employee_id="E12"))["status"] == "provisioned"
+    make_user(ram, kms, "kim.l", "E12", login=False, groups=())
+    make_user(ram, kms, "kim.old", "E12", comments=marker("E12", state="disabled", at="2026-11-20T09:00:00Z"),
+              keys=0, login=False, groups=(), secret=None)
+    assert invoke(event(logon="ann.lee", employee_id="E13"))["status"] == "provisioned"
+    as_audit(fixes=True)
+    capsys.readouterr()
+    mark = cloud.calls.mark()
+    report = run_audit()
+    (finding,) = [f for f in report["account"]["findings"] if f["alert"] == "employee-multiple-active-users"]
+    assert (finding["employeeId"], finding["userNames"], finding["severity"], finding["cis"]) == (
+        "E12", ["kim.l", "kim.lee"], "high", None)
+    assert "fix" not in finding and "fixStatus" not in finding
+    assert report["counts"]["byRule"]["employee-multiple-active-users"] == 1
+    lines = [line for line in alert_lines(capsys) if line["alert"] == "employee-multiple-active-users"]
+    assert len(lines) == 1 and lines[0]["level"] in ("WARNING", "ERROR"), lines
+    assert (lines[0]["employeeId"], lines[0]["userNames"]) == ("E12", ["kim.l", "kim.lee"])
+    assert "E12" in lines[0]["message"] and "kim.l, kim.lee" in lines[0]["message"]
+    assert all(c.action.startswith(READS) for c in cloud.calls.since(mark))     # even with AUDIT_FIXES: never fixed
+    assert [cloud.ram_user(n)["Comments"].split(";")[2] for n in ("kim.lee", "kim.l")] == ["st=active"] * 2

@@ -230,6 +230,25 @@ def test_access_review_report_renders_in_chromium(cloud, tmp_path):
         shutil.copyfile(shot, SCREENSHOT)
 
 
+def test_the_report_names_an_employee_with_two_active_users_on_its_account_line(cloud, tmp_path):
+    """The state the open race of docs/concurrency.md leaves: kim.lee provisioned for E12 through the
+    function, then kim.l made for E12 too, active, as the interleaved joiner would have made it. The
+    page's Account line names the employee and both users, once; ann.lee (E13, alone) is not named."""
+    events = [onboarding("kim.lee", "E12"), onboarding("ann.lee", "E13")]
+    code, _, _ = hrctl(cloud, tmp_path, "invoke", "onboarding", write(tmp_path / "e.json", json.dumps(events)))
+    assert code == 0
+    cloud.ram().create_user(rm.CreateUserRequest(user_name="kim.l", comments="hrrp:v1;emp=E12;st=active"))
+    cloud.ram().create_access_key(rm.CreateAccessKeyRequest(user_name="kim.l"))
+    html = tmp_path / "review.html"
+    code, _, err = hrctl(cloud, tmp_path, "report", "--html", str(html))
+    assert code == 0 and "3 user(s)" in err
+    page = html.read_text(encoding="utf-8")
+    account = page[page.index("<h2>Account</h2>"):page.index("<h2>Users</h2>")]
+    assert account.count(">employee-multiple-active-users</span>") == 1, account
+    assert "employee E12 has 2 active users (kim.l, kim.lee)" in account and "E13" not in account
+    assert "<b>employee-multiple-active-users</b>" in page                       # the legend
+
+
 def test_credential_show_prints_to_a_terminal_only(cloud, tmp_path):
     events = [onboarding("di.wu", "E2"), onboarding("ann.lee", "E1", "console", "full")]
     assert hrctl(cloud, tmp_path, "invoke", "onboarding", write(tmp_path / "e.json", json.dumps(events)))[0] == 0
