@@ -329,7 +329,6 @@ def test_the_access_review_shows_the_display_name_the_level_of_the_configured_gr
     ARMS level of the groups GROUP_READ_ONLY / GROUP_FULL name (not the default names), and that a
     console user without MFA must bind one at the next logon."""
     from hrctl.cli import _collect
-
     from tests.offboarding_support import marker
     set_clock(T0)
     ram.create_user(rm.CreateUserRequest(user_name="kim.lee", display_name="Kim Lee", comments=marker("E12")))
