@@ -290,3 +290,87 @@ def test_an_employee_with_two_active_users_is_one_account_finding_logged_and_rep
     assert "E12" in lines[0]["message"] and "kim.l, kim.lee" in lines[0]["message"]
     assert all(c.action.startswith(READS) for c in cloud.calls.since(mark))     # even with AUDIT_FIXES: never fixed
     assert [cloud.ram_user(n)["Comments"].split(";")[2] for n in ("kim.lee", "kim.l")] == ["st=active"] * 2
+
+
+# -- issue 15: found by surviving mutants of cloud/directory.py (listing pages, the read model) -------------
+def _calls(cloud, mark, action):
+    return [c for c in cloud.calls.since(mark) if c.action == action]
+
+
+def test_every_user_is_listed_once_in_ceil_n_over_1000_listusers_pages(cloud, as_audit):
+    """ListUsers pages of MaxItems 1000 at the boundaries: exactly one full page (1000 users), one over
+    (1001: a page of one), several with a partial last page (2500). Each managed user (the last of the
+    first page, the page of one, the first and the last of the third page) is read exactly once."""
+    from tests.offboarding_support import marker
+    cloud.ram.quotas["users"] = 2600                           # RAM's default quota is 1,000 users
+    ours = {999, 1000, 2000, 2499}
+    made = 0
+    as_audit()
+    for total, pages in ((1000, 1), (1001, 2), (2500, 3)):
+        for i in range(made, total):                           # fixture data straight into the backend
+            name = f"u{i:04d}"
+            cloud.ram.create_user(name, comments=marker(f"E{i}") if i in ours else "created by the platform team")
+        made = total
+        managed = sorted(f"u{i:04d}" for i in ours if i < total)
+        mark = cloud.calls.mark()
+        report = run_audit()
+        assert (report["scanned"], report["managed"]) == (total, len(managed))
+        assert [c.params.get("MaxItems") for c in _calls(cloud, mark, "ListUsers")] == ["1000"] * pages
+        assert sorted(c.params.get("UserName") for c in _calls(cloud, mark, "ListAccessKeys")) == managed
+
+
+def test_every_secret_is_indexed_once_in_ceil_n_over_100_listsecrets_pages(cloud, kms, ram, as_audit):
+    """The audit looks every secret up in ListSecrets pages of 100 (never one DescribeSecret per name),
+    at the boundaries: 100 secrets (one full page), 101 (a page of one), 250 (a partial third page).
+    Each managed user's secret is the last one made at its step (the 100th, the 101st, the 250th):
+    one missed page and its user's credential would have no secret (``secret-missing``)."""
+    from tests.offboarding_support import make_user
+
+    def fillers(n):
+        for _ in range(n):                                     # someone else's secrets, untagged
+            cloud.kms.create_secret(f"team/other-{len(cloud.kms.secret_names()):03d}", "v1", "not ours")
+
+    as_audit()
+    fillers(99)
+    users = []
+    for total, pages, before in ((100, 1, 0), (101, 2, 0), (250, 3, 148)):
+        fillers(before)
+        users.append(f"m.user{len(users)}")
+        make_user(ram, kms, users[-1], f"E{len(users)}", login=False)
+        assert len(cloud.kms.secret_names()) == total
+        mark = cloud.calls.mark()
+        report = run_audit()
+        assert report["managed"] == len(users)
+        assert "secret-missing" not in report["counts"]["byRule"], report
+        assert [c.params.get("PageSize") for c in _calls(cloud, mark, "ListSecrets")] == ["100"] * pages
+        assert _calls(cloud, mark, "DescribeSecret") == []
+
+
+def test_a_secret_in_its_deletion_window_holds_no_credential(people, kms, as_audit):
+    """A user's secret scheduled for deletion (in its recovery window, still listed) is a missing secret."""
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/pa.key", recovery_window_in_days="7"))
+    as_audit()
+    assert "secret-missing" in by_user(run_audit())["pa.key"]
+
+
+def test_the_access_review_shows_the_display_name_the_level_of_the_configured_groups_and_mfa_binding(
+        cloud, ram, as_audit, monkeypatch):
+    """What ``hrctl users`` shows of a managed user (read as the audit reads it): its display name, the
+    ARMS level of the groups GROUP_READ_ONLY / GROUP_FULL name (not the default names), and that a
+    console user without MFA must bind one at the next logon."""
+    from hrctl.cli import _collect
+    from tests.offboarding_support import marker
+    set_clock(T0)
+    ram.create_user(rm.CreateUserRequest(user_name="kim.lee", display_name="Kim Lee", comments=marker("E12")))
+    ram.create_group(rm.CreateGroupRequest(group_name="team-arms-ro"))
+    ram.add_user_to_group(rm.AddUserToGroupRequest(group_name="team-arms-ro", user_name="kim.lee"))
+    ram.create_login_profile(rm.CreateLoginProfileRequest(user_name="kim.lee", password="Str0ng!Passw0rd-review",
+                                                          mfabind_required=True))
+    set_clock(T0 + timedelta(days=100))
+    monkeypatch.setenv("GROUP_READ_ONLY", "team-arms-ro")
+    monkeypatch.setenv("GROUP_FULL", "team-arms-full")
+    as_audit()
+    [row] = _collect()
+    assert (row["userName"], row["displayName"], row["level"]) == ("kim.lee", "Kim Lee", "read-only")
+    [mfa] = [f for f in row["findings"] if f["alert"] == "console-without-mfa"]
+    assert mfa["message"].endswith("(MFA binding is required at next logon)"), mfa

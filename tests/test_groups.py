@@ -321,3 +321,19 @@ def test_the_checker_catches_a_leaver_left_in_a_group(cloud):
         cloud.ram.add_user_to_group("alice.wang", RO)
         with pytest.raises(AssertionError, match="still in our group"):
             inv8.check(cloud)
+
+
+# -- issue 15: found by surviving mutants of cloud/directory.py (grants) ----------------------------------------
+def test_a_custom_policy_named_like_an_arms_policy_is_no_grant(cloud, ram, kms, monkeypatch):
+    """Only System policies are ARMS grants: a Custom policy someone named AliyunARMSFullAccess (RAM keeps
+    System and Custom names apart) attached to the user does not make a mover to full one already done.
+    The System policy is attached (and read-only's detached); the Custom one is not ours and stays."""
+    use_user_mode(cloud, monkeypatch)
+    assert invoke(event())["status"] == "provisioned"
+    cloud.ram.add_custom_policy(FULL_POLICY)
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="Custom", policy_name=FULL_POLICY,
+                                                          user_name="alice.wang"))
+    assert invoke(event(level="full", event_id="up"))["status"] == "provisioned"
+    held = ram.list_policies_for_user(rm.ListPoliciesForUserRequest(user_name="alice.wang")).body.to_map()
+    assert sorted((p["PolicyType"], p["PolicyName"]) for p in held["Policies"]["Policy"]) == [
+        ("Custom", FULL_POLICY), ("System", FULL_POLICY)]

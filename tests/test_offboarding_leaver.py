@@ -239,3 +239,23 @@ def test_in_user_mode_a_leaver_keeps_the_direct_attachment_and_answers_disabled(
     assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
     assert ownership.parse(state["user"]["Comments"]).state == "disabled"
     assert state["policies"] == ["AliyunARMSReadOnlyAccess"]
+
+
+# -- issue 15: each found by a surviving mutant of cloud/directory.py ---------------------------------------
+def test_a_leaver_under_an_unknown_logon_name_disables_the_employees_active_user_not_another(cloud, ram, kms, clock):
+    """No ledger yet: the leaver for kim.l (no such user) is matched by employeeId among every user's
+    marker. E12 has an old user, disabled (kim.lee), and an active one (kim.lee2), listed in that
+    order; other employees' active users (E11, E13) are listed before both. The active user of E12 is
+    the one disabled; nobody else is touched."""
+    make_user(ram, kms, "aaron", "E11", keys=1, login=False)
+    make_user(ram, kms, "abe", "E13", keys=1, login=False)
+    make_user(ram, kms, "kim.lee", "E12", comments=marker("E12", state="disabled", at="2026-10-01T00:00:00Z"),
+              keys=1, login=False, groups=(), inactive_keys=True)
+    make_user(ram, kms, "kim.lee2", "E12", keys=1, login=True)
+    before = {name: cloud.ram.user_state(name) for name in ("aaron", "abe", "kim.lee")}
+    result = offboarding.handler(as_bytes(leaver("kim.l", "E12")), None)
+    assert (result["status"], result["userName"], result["logonNameInEvent"]) == ("disabled", "kim.lee2", "kim.l")
+    state = cloud.ram.user_state("kim.lee2")
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
+    assert {name: cloud.ram.user_state(name) for name in before} == before

@@ -630,3 +630,35 @@ def test_the_brake_holds_at_a_limit_beyond_256(cloud, mocker, monkeypatch):
     [held] = [r["secretName"] for r in report["users"] if r["action"] == "pending"]
     assert sorted(planned + [held]) == orphans and len(set(planned)) == 257
 
+
+
+# -- issue 15: found by surviving mutants of cloud/directory.py (list_secrets' pages) ---------------------
+def test_orphan_secrets_are_found_once_each_in_ceil_n_over_100_listsecrets_pages(cloud, mocker, monkeypatch):
+    """The orphan scan pages through our tagged secrets (PageSize 100) at the boundaries: 100 (one full
+    page), 101 (a page of one), 250 (a partial third page). The orphans are the 100th, the 101st, the
+    201st and the 250th secret; every other one belongs to an existing user (of ours, nothing due).
+    A dry run: each orphan is reported exactly once, in ceil(n/100) ListSecrets calls."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=0)
+    set_clock(mocker, T0)
+    cloud.ram.quotas["users"] = 300
+    orphans, made = [], 0
+
+    def tagged(i):                                           # fixture data straight into the backends
+        user = f"user{i:03d}"
+        if i in (100, 101, 201, 250):
+            orphans.append(f"ram-user/{user}")               # no RAM user by that name
+        else:
+            cloud.ram.create_user(user, comments=marker(f"E{i}"))
+        cloud.kms.create_secret(f"ram-user/{user}", "v1", json.dumps({"UserName": user}),
+                                tags=[("managed-by", "hr-ram-provisioner"), ("employee-id", f"E{i}"),
+                                      ("ram-user", user)])
+
+    for total, pages in ((100, 1), (101, 2), (250, 3)):
+        for i in range(made + 1, total + 1):
+            tagged(i)
+        made = total
+        m = cloud.calls.mark()
+        report = sweep({"dryRun": True})
+        planned = [s["SecretName"] for r in report["users"] if r["action"] == "secretScheduled" for s in r["steps"]]
+        assert planned == orphans and report["counts"]["pending"] == 0, report
+        assert [c.params.get("PageSize") for c in cloud.calls.since(m) if c.action == "ListSecrets"] == ["100"] * pages
