@@ -389,7 +389,7 @@ def render(config: dict[str, Any]) -> str:
         rate = f"{100 * (f['killed'] + f['timeout']) / counted:.1f}%" if counted else "-"
         for key in total:
             total[key] += f[key]
-        survived = f"{f['survived']}" + ("" if f["confirmed"] else " (not confirmed)")
+        survived = f"{f['survived']}" + ("" if f["confirmed"] or not f["survived"] else " (not confirmed)")
         out.append(f"| `{slug(module)}` | {tests} | {ran} | {f['killed'] + f['timeout']} ({f['timeout']}) | "
                    f"{survived} | {f['equivalent']} | {rate} | {f['pending']} | {f['seconds'] / 60:.1f} min |")
         if f["survivors"] or f["equivalents"]:
