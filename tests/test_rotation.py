@@ -9,16 +9,32 @@ with its own key held to policies/rotation-role-policy.json, against localcloud.
   the key it read never fails, during any of it (localcloud refuses Inactive and deleted keys);
 - dry-run = the plan, no change; leavers, console users, foreign secrets are never touched.
 """
+import dataclasses
 import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from itertools import permutations
 
 import pytest
 from alibabacloud_kms20160120 import models as km
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_ram20150501 import models as rm
 from alibabacloud_ram20150501.client import Client as RamClient
-from provisioner.domain.credentials import IN_FLIGHT_SECONDS
+from provisioner.domain.credentials import (
+    FINISH,
+    IN_FLIGHT_SECONDS,
+    NO_KEY,
+    NOT_DUE,
+    ROTATE,
+    WAIT,
+    Held,
+    Key,
+    RotationPlan,
+    Version,
+    Versions,
+    held_keys,
+    rotation_plan,
+)
 from provisioner.platform import clock, runtime
 
 from tests import concurrency_invariants as inv8
@@ -575,13 +591,19 @@ def test_rotation_holding_before_its_write_while_a_leaver_then_a_rehire_run(clou
 def test_a_version_holding_both_stages_has_no_previous_key():
     """A stage move that left ACSPrevious on the version it made current (a KMS that does not move
     ACSPrevious along): the current key is not also the overlap's previous one, so no finish deletes it."""
-    from provisioner.domain.credentials import FINISH, Key, Version, Versions, held_keys, rotation_plan
     now = clock.now()
     key = Key("LTAIcurrent", "Active", now - timedelta(days=2))
     version = Version("LTAIcurrent", now - timedelta(days=2))
     held = held_keys([key], Versions(version, version), now)
     assert held.current == key and held.previous is None
     assert rotation_plan(held, Versions(version, version), now, 90, 1).action != FINISH
+    # as read from ListSecretVersionIds: two version entries, each id its own (equal) string object
+    current_id, previous_id = "".join(["LTAI", "current"]), "".join(["LTAI", "current"])
+    assert current_id == previous_id and current_id is not previous_id
+    versions = Versions(Version(current_id, version.created), Version(previous_id, version.created))
+    held = held_keys([key], versions, now)
+    assert held.current == key and held.previous is None
+    assert rotation_plan(held, versions, now, 90, 1).action != FINISH
 
 
 @pytest.mark.parametrize("action", ["GetUser", "ListSecretVersionIds", "ListAccessKeys"])
@@ -658,3 +680,114 @@ def test_kms_rotating_a_ram_secret_while_a_leaver_disables_leaves_no_active_key(
     # no new rotation; the one under way ended (its old key deleted): one key, Inactive
     assert cloud.kms.tick() == [] and [s for _, s in keys(cloud)] == ["Inactive"]
 
+
+
+# -- the pure rules (domain/credentials.py) at their exact boundaries ----------------------------------
+# Fixed instants; the 15 minutes are docs/concurrency.md's figure for IN_FLIGHT_SECONDS, written out (not
+# the constant) so that a changed constant fails here.
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+FIFTEEN_MINUTES = timedelta(minutes=15)
+SECOND = timedelta(seconds=1)
+
+
+def test_a_key_made_after_kms_s_version_is_in_flight_for_fifteen_minutes_then_a_stray():
+    """A key KMS does not hold, made after KMS's current version was written: another instance's
+    mid-write while younger than 15 minutes, a stray from exactly 15 minutes on. One made at or before
+    the write is no one's write in progress: a stray at once, however young."""
+    current = Key("LTAIcurrent", "Active", T0 - timedelta(days=1))
+    versions = Versions(Version("LTAIcurrent", T0))
+    made = T0 + timedelta(minutes=1)
+    other = Key("LTAIother", "Active", made)
+    for age, in_flight in [(FIFTEEN_MINUTES - SECOND, True), (FIFTEEN_MINUTES, False),
+                           (FIFTEEN_MINUTES + SECOND, False)]:
+        held = held_keys([current, other], versions, made + age)
+        assert held.current == current and held.previous is None, age
+        assert (held.in_flight, held.strays) == (((other,), ()) if in_flight else ((), (other,))), age
+    for made, in_flight in [(T0 - SECOND, False), (T0, False), (T0 + SECOND, True)]:
+        other = Key("LTAIother", "Active", made)
+        held = held_keys([current, other], versions, T0 + timedelta(minutes=1))
+        assert (held.in_flight, held.strays) == (((other,), ()) if in_flight else ((), (other,))), made - T0
+
+
+def test_a_version_naming_a_gone_key_holds_none_unless_kms_rotates_the_secret():
+    """By default (a Generic secret: the rotation's call) a version is named after the key it holds: one
+    naming a key that is gone holds none of the user's keys, even one made before it (nothing to rotate
+    from: onboarding's repair). Only a secret KMS rotates holds the newest key made up to its version."""
+    key = Key("LTAIlisted", "Active", T0 - timedelta(days=1))
+    versions = Versions(Version("LTAIgone", T0))
+    now = T0 + timedelta(days=1)
+    held = held_keys([key], versions, now)
+    assert held == Held(None, None, (), (key,))
+    assert rotation_plan(held, versions, now, 90, 24) == RotationPlan(NO_KEY, held)
+    assert held_keys([key], versions, now, ram_secret=True) == Held(key, None, (), ())
+
+
+def test_a_kms_rotated_secret_holds_the_newest_key_made_up_to_its_version_in_any_listing_order():
+    """RAMCredentials: KMS's version ids name no key; the current version holds the newest key made at or
+    before its write, its ACSPrevious the one made just before that (not an older one: three keys, more
+    than RAM lets a user have today, to tell them apart); a key made after the write is in flight, the
+    rest are strays. ListAccessKeys' order is no creation order."""
+    oldest = Key("LTAIoldest", "Inactive", T0 - timedelta(days=60))
+    older = Key("LTAIolder", "Active", T0 - timedelta(days=30))
+    newest = Key("LTAInewest", "Active", T0)                    # KMS makes the key, then the version
+    after = Key("LTAIafter", "Active", T0 + SECOND)
+    versions = Versions(Version("kms-v2", T0), Version("kms-v1", T0 - timedelta(days=30)))
+    for keys in permutations([oldest, older, newest, after]):
+        held = held_keys(list(keys), versions, T0 + timedelta(minutes=1), ram_secret=True)
+        assert (held.current, held.previous, held.in_flight, held.strays) == (newest, older, (after,), (oldest,)), \
+            [k.access_key_id for k in keys]
+
+
+def test_no_active_key_in_kms_is_no_key_to_rotate_from():
+    """No key KMS's current version holds, or that key Inactive: ``no-key-in-kms`` whatever the ages."""
+    versions = Versions(Version("LTAIcurrent", T0 - timedelta(days=200)))
+    for current in (None, Key("LTAIcurrent", "Inactive", T0 - timedelta(days=200))):
+        held = Held(current, None, (), ())
+        assert rotation_plan(held, versions, T0, 90, 24) == RotationPlan(NO_KEY, held), current
+
+
+def test_the_overlap_finishes_fifteen_minutes_before_its_end_and_says_when_until_then():
+    """The overlap counts from the new version's write (T0): with 24 hours it is finished from exactly
+    24 hours less 15 minutes on (the run that wrote it may have reached this user up to 15 minutes in);
+    until then ``overlap`` with the instant it ends, after it no due time."""
+    new = Key("LTAInew", "Active", T0 - timedelta(minutes=1))
+    old = Key("LTAIold", "Active", T0 - timedelta(days=90))
+    versions = Versions(Version("LTAInew", T0), Version("LTAIold", T0 - timedelta(days=90)))
+    held = held_keys([new, old], versions, T0)
+    assert held == Held(new, old, (), ())
+    ends = T0 + timedelta(hours=24)
+    at = ends - FIFTEEN_MINUTES
+    for now, plan in [(at - SECOND, RotationPlan(WAIT, held, ends)), (at, RotationPlan(FINISH, held, None)),
+                      (at + SECOND, RotationPlan(FINISH, held, None))]:
+        assert rotation_plan(held, versions, now, 90, 24) == plan, now - at
+
+
+def test_a_key_is_due_fifteen_minutes_before_its_max_age_counted_from_its_creation():
+    """A key is rotated from its max age less 15 minutes on, counted from the key's creation (here 10 days
+    before the version holding it was written), or from the version's write when RAM gives no creation
+    time; until then ``not-due`` with the instant it is due, after it no due time."""
+    version = Version("LTAIkey", T0)
+    for created, born in [(T0 - timedelta(days=10), T0 - timedelta(days=10)), (None, T0)]:
+        key = Key("LTAIkey", "Active", created)
+        held = held_keys([key], Versions(version), T0)
+        assert held == Held(key, None, (), ())
+        due = born + timedelta(days=90)
+        at = due - FIFTEEN_MINUTES
+        for now, plan in [(at - SECOND, RotationPlan(NOT_DUE, held, due)), (at, RotationPlan(ROTATE, held, None)),
+                          (at + SECOND, RotationPlan(ROTATE, held, None))]:
+            assert rotation_plan(held, Versions(version), now, 90, 24) == plan, (created, now - at)
+
+
+def test_keys_versions_what_kms_holds_and_a_plan_are_values():
+    """The rules' results are shared by the rotation's steps, its report and the audit: equal fields make
+    equal (and equally hashed) values, and none can be changed after it is made."""
+    def build():
+        key = Key("LTAIkey", "Active", T0)
+        version = Version("LTAIkey", T0)
+        versions = Versions(version)
+        held = held_keys([key], versions, T0)
+        return [key, version, versions, held, rotation_plan(held, versions, T0, 90, 24)]
+    for a, b in zip(build(), build(), strict=True):
+        assert a == b and hash(a) == hash(b) and len({a, b}) == 1, type(a).__name__
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(a, dataclasses.fields(a)[0].name, None)
