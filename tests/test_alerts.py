@@ -133,6 +133,18 @@ def test_a_user_the_sweep_could_not_delete(due, cloud, capsys):
     assert line["level"] == "ERROR" and sorted(line["users"]) == ["gone.one", "gone.two"]
 
 
+def test_the_alert_name_sets_are_disjoint_and_all_in_alert_names():
+    """A result status's alert, the named alerts and the audit's finding codes never share a name (one
+    name, one meaning), and ALERT_NAMES holds every one of them."""
+    statuses = {a for a, _ in log.ALERTS.values()}
+    named = {log.CONFIG_ALERT, log.TRANSIENT_ALERT, log.REFUSED_ALERT, log.LOGON_NAME_MISMATCH_ALERT,
+             log.MASS_DELETION_BRAKE_ALERT, log.SWEEP_TICK_OWNED_ALERT, log.NOTIFICATION_FAILED_ALERT,
+             log.ROTATION_SKIPPED_ALERT}
+    audit = set(log.AUDIT_ALERTS)
+    assert not (statuses & named) and not (statuses & audit) and not (named & audit)
+    assert log.ALERT_NAMES == statuses | named | audit
+
+
 def test_every_alert_name_is_documented_with_its_level():
     """The README's alert table lists every name the code can log, and says at which level."""
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "functions").rglob("*.py"))
