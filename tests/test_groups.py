@@ -275,6 +275,19 @@ def test_user_mode_attaches_directly_and_moves_a_member_back(cloud, ram, kms, mo
     assert grants_state(ram, kms) == ([RO_POLICY], [])               # user mode: stays until deletion
 
 
+def test_user_mode_a_leaver_still_in_one_of_our_groups_leaves_it_at_the_disable(cloud, ram, kms, monkeypatch):
+    """Provisioned in group mode, then GRANT_MODE=user, then its leaver (no event between): the disable
+    takes the user out of our group (only a direct attachment stays until deletion in user mode)."""
+    assert invoke(event())["status"] == "provisioned"                   # group mode: in the read-only group
+    use_user_mode(cloud, monkeypatch)
+    leave = {"eventId": "leave-1", "eventType": "employee.offboarded", "occurredAt": "2026-12-01T10:00:00Z",
+             "employee": {"employeeId": "E10023", "logonName": "alice.wang"}}
+    mark = cloud.calls.mark()
+    assert offboarding.handler(as_bytes(leave), None)["status"] == "disabled"
+    assert mutating(cloud, mark) == [("RemoveUserFromGroup", RO)]
+    assert grants_state(ram, kms) == ([], [])
+
+
 # -- a mover and a leaver of one user, interleaved exactly across two instances ----------------------------------
 @pytest.mark.parametrize("parked, action, when", [
     ("mover", "ListGroupsForUser", "after"),        # the mover read "in read-only" before the leaver ran
