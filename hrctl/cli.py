@@ -429,14 +429,6 @@ def _collect(progress_console: Console | None = None, listing=None) -> list[dict
     return rows
 
 
-def _account_findings(listing) -> list[dict]:
-    """The account's own findings (the password policy against CIS 1.7-1.14; each employee with more
-    than one active user, from ``listing``'s markers), as the audit reports them."""
-    from provisioner.platform import runtime
-    from provisioner.workflows import audit as audit_run
-    return audit_run.account_findings(runtime.get(), listing.managed)
-
-
 def _when(row: dict) -> str:
     if not row.get("nextAction"):
         return "-"
@@ -551,11 +543,13 @@ def report(html_path, csv_path, target_spec):
         from provisioner.cloud import directory
         from provisioner.domain import audit
         from provisioner.platform import clock, runtime
+        from provisioner.workflows import audit as audit_run
         try:
             listing = directory.list_users(runtime.get().cloud)
             rows = _collect(listing=listing)
             account = account_line(runtime.get(), target)
-            account_findings = _account_findings(listing)
+            # the audit's own account findings (password policy, one employee one active user)
+            account_findings = audit_run.account_findings(runtime.get(), listing.managed)
         except Exception as err:  # noqa: BLE001
             _read_failure(err)
         summary = audit.summary(rows)
