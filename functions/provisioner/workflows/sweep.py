@@ -61,6 +61,10 @@ class _Sweep:
         self.transient: list[str] = []
         self.not_due = 0
 
+    def braked(self) -> bool:
+        """The mass-deletion brake: this run made its ``limit`` deletions (users and orphan secrets alike)."""
+        return self.deletions >= self.limit
+
     def may_delete(self) -> bool:
         """The brake holds per scheduled tick however many runs of it overlap (FC's retry, a manual
         run): the first run to claim the tick deletes, the others only disable and report. Claimed
@@ -111,7 +115,7 @@ class _Sweep:
             self.not_due += 1
             return
         employee_id = listed_marker.employee_id
-        if action == Due.DELETE and self.deletions >= self.limit:
+        if action == Due.DELETE and self.braked():
             self.row("pending", user_name, employee_id, reason="mass-deletion brake")
             return
         self.guarded(user_name, employee_id, lambda: self._act(user_name, employee_id))
@@ -165,7 +169,7 @@ class _Sweep:
                 steps.execute(self.rt, plan)
             self.row("disabled", user_name, employee_id, plan)
             return
-        if self.deletions >= self.limit:
+        if self.braked():
             self.row("pending", user_name, employee_id, reason="mass-deletion brake")
             return
         if not self.may_delete():
@@ -194,7 +198,7 @@ class _Sweep:
     def _orphan(self, secret_name: str, user_name: str, employee_id: str) -> None:
         if directory.get_user(self.rt.cloud, user_name) is not None:
             return                                      # created since the listing: not an orphan
-        if self.deletions >= self.limit or not self.may_delete():
+        if self.braked() or not self.may_delete():
             self.row("pending", user_name, employee_id, reason="mass-deletion brake", secretName=secret_name)
             return
         plan = [steps.kms("DeleteSecret", SecretName=secret_name,
