@@ -403,7 +403,7 @@ def multiple_active_users(markers: Mapping[str, Marker]) -> list[Finding]:
             names.sort()
             found.append(_finding(MULTIPLE_ACTIVE_USERS, None, HIGH,
                                   f"employee {employee_id} has {len(names)} active users ({', '.join(names)}): "
-                                  "one is allowed; disable the one that is not the employee's by hand",
+                                  "one is allowed; send a leaver for each logon name that is not the employee's",
                                   employeeId=employee_id, userNames=names))
     return found
 
