@@ -83,7 +83,7 @@ RULE_TEXT = (
     (audit.CONSOLE_WITHOUT_MFA, "CIS 1.4", "a console user without an MFA device after MFA_GRACE_DAYS"),
     (audit.CONSOLE_UNUSED, "CIS 1.5", "no console logon for 90 days (the audit can disable it)"),
     (audit.KEY_UNUSED, "AK governance", "an active AccessKey unused for 90 days (never used: since created)"),
-    (audit.KEY_TOO_OLD, "CIS 1.6", "an active AccessKey older than KEY_MAX_AGE_DAYS (90): rotation due"),
+    (audit.KEY_TOO_OLD, "CIS 1.6", "an active AccessKey older than KEY_MAX_AGE_DAYS (default 90): rotation due"),
     (audit.MULTIPLE_ACTIVE_KEYS, "AK governance", "more than one active AccessKey outside a rotation"),
     (audit.FOREIGN_POLICY, "drift", "a policy other than AliyunARMSReadOnlyAccess / AliyunARMSFullAccess"),
     (audit.FOREIGN_GROUP, "drift", "a group other than ours"),
