@@ -639,6 +639,24 @@ def test_07c_sweep_deleting_after_a_rehire_wrote_its_ledger_leaves_the_ledger_li
         settle(cloud, fc, bystanders=bystanders)
 
 
+def test_07f_sweep_deletes_the_old_logon_name_while_the_employees_new_one_is_the_head(cloud, bystanders):
+    """Grace 0. E10023 left as alice.wang (disabled Nov 10) and was hired again as alice.w (Nov 20): the
+    ledger's head is alice.w's joiner, active. The sweep deletes alice.wang (its grace is over): the head
+    is another user's, so the guard against an event in flight does not apply to alice.wang; alice.w
+    stays active."""
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(10)),
+                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "disabled"
+        assert fc[1].run("onboarding", joiner("j2", at(20), logon="alice.w"))["status"] == "provisioned"
+        report = fc[0].sweep().result()
+        assert [(r["userName"], r["action"]) for r in report["users"]] == [(USER, "deleted")], report
+        assert ram_user(cloud, USER) is None
+        assert ownership.parse(ram_user(cloud, "alice.w")["Comments"]).state == "active"
+        settle(cloud, fc, bystanders=bystanders,
+               expect=[inv8.Expect(EMPLOYEE, "alice.w", True, "programmatic", "read-only", None, None)])
+
+
 # -- issue 15: found by surviving mutants of workflows/converge.py -----------------------------------------
 def _log_lines(output):
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
