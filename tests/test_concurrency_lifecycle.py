@@ -559,11 +559,70 @@ def test_07b_sweep_disabling_while_a_rehire_runs_converges_to_the_rehire(cloud, 
                                                          last_day="2026-11-20")
         assert kind == "returned" and [(r["userName"], r["action"]) for r in report["users"]] == [
             (USER, "disabled")], report
-        user = ram_user(cloud, USER)
-        assert ownership.parse(user["Comments"]).state == "active", user["Comments"]
-        active = [k["AccessKeyId"] for k in user["AccessKeys"] if k["Status"] == "Active"]
-        assert active == [cloud.kms_secret(f"ram-user/{USER}")["CurrentVersionId"]], user["AccessKeys"]
-        assert [g["GroupName"] for g in user["Groups"]] == ["hr-arms-full"]
+        _rehired(cloud)
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def _rehired(cloud):
+    """The rehire (level full, programmatic) holds: marker active with no leave, exactly one Active key
+    and it is KMS's current version, in the rehire's group only."""
+    user = ram_user(cloud, USER)
+    marker = ownership.parse(user["Comments"])
+    assert (marker.state, marker.leave_date) == ("active", None), user["Comments"]
+    active = [k["AccessKeyId"] for k in user["AccessKeys"] if k["Status"] == "Active"]
+    assert active == [cloud.kms_secret(f"ram-user/{USER}")["CurrentVersionId"]], user["AccessKeys"]
+    assert [g["GroupName"] for g in user["Groups"]] == ["hr-arms-full"], user["Groups"]
+
+
+def _rehire_parked_after_its_append(cloud, fc):
+    """Joined, a leave announced on Nov 10 for Nov 20 (so the sweep of Dec 1 finds the user due to be
+    disabled); then instance 1's rehire (Nov 30, level full) appends its ledger entry and is parked
+    right after that append, before it reads the user or writes to RAM. Returns (rehire, hold)."""
+    assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+    assert fc[0].run("offboarding", leaver("l1", at(10), last_day="2026-11-20"),
+                     now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "scheduled"
+    appended = cloud.hold(fc[1].key, "PutSecretValue", when="after")
+    rehire = fc[1].start("onboarding", joiner("r1", at(30), level="full"))
+    held(cloud, rehire, appended)
+    return rehire, appended
+
+
+def test_07d_sweep_run_through_after_a_rehire_appended_leaves_the_user_to_the_rehire(cloud, bystanders):
+    """The rehire has appended (the ledger's head is the rehire) and is parked before its RAM writes; the
+    sweep of Dec 1 runs through meanwhile. It reads the head before acting: the ledger says active, so it
+    does not disable (``skipped``: a disable under an event in flight would be undone by it at best).
+    Then the rehire goes on: the user ends active with the rehire's access."""
+    with Instances(cloud, 2, now=T0) as fc:
+        rehire, appended = _rehire_parked_after_its_append(cloud, fc)
+        report = fc[0].sweep().result()
+        assert [(r["userName"], r["action"], r.get("reason")) for r in report["users"]] == [
+            (USER, "skipped", "no longer due on re-read")], report
+        cloud.release(appended)
+        assert rehire.result()["status"] == "provisioned"
+        _rehired(cloud)
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_07e_sweep_that_read_the_rehires_head_does_not_disable_the_user_after_the_rehire_finished(
+        cloud, bystanders):
+    """The rehire has appended and is parked; the sweep of Dec 1 reads the head (the rehire) and the
+    user (still active with the Nov 20 leave: due) and is parked right after that re-read; the rehire
+    runs through (its re-check holds: active, full group, its key). Then the sweep goes on. The ledger's
+    head did not move during the sweep's work, so no repair would follow a disable: the sweep must not
+    disable (found by issue 15's sweep triage: the guard covered only the delete)."""
+    with Instances(cloud, 2, now=T0) as fc:
+        rehire, appended = _rehire_parked_after_its_append(cloud, fc)
+        reread = cloud.hold(fc[0].key, "GetUser", when="after")
+        sweep = fc[0].sweep()
+        held(cloud, sweep, reread)
+        cloud.release(appended)
+        assert rehire.result()["status"] == "provisioned"
+        _rehired(cloud)
+        cloud.release(reread)
+        kind, report = sweep.outcome()
+        assert kind == "returned" and [(r["userName"], r["action"]) for r in report["users"]] == [
+            (USER, "skipped")], report
+        _rehired(cloud)
         settle(cloud, fc, bystanders=bystanders)
 
 
@@ -578,6 +637,24 @@ def test_07c_sweep_deleting_after_a_rehire_wrote_its_ledger_leaves_the_ledger_li
         assert ownership.parse(ram_user(cloud, USER)["Comments"]).state == "active"
         assert cloud.kms_secret(f"ram-user/ledger/{EMPLOYEE}")["Deleting"] is False
         settle(cloud, fc, bystanders=bystanders)
+
+
+def test_07f_sweep_deletes_the_old_logon_name_while_the_employees_new_one_is_the_head(cloud, bystanders):
+    """Grace 0. E10023 left as alice.wang (disabled Nov 10) and was hired again as alice.w (Nov 20): the
+    ledger's head is alice.w's joiner, active. The sweep deletes alice.wang (its grace is over): the head
+    is another user's, so the guard against an event in flight does not apply to alice.wang; alice.w
+    stays active."""
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(10)),
+                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "disabled"
+        assert fc[1].run("onboarding", joiner("j2", at(20), logon="alice.w"))["status"] == "provisioned"
+        report = fc[0].sweep().result()
+        assert [(r["userName"], r["action"]) for r in report["users"]] == [(USER, "deleted")], report
+        assert ram_user(cloud, USER) is None
+        assert ownership.parse(ram_user(cloud, "alice.w")["Comments"]).state == "active"
+        settle(cloud, fc, bystanders=bystanders,
+               expect=[inv8.Expect(EMPLOYEE, "alice.w", True, "programmatic", "read-only", None, None)])
 
 
 # -- issue 15: found by surviving mutants of workflows/converge.py -----------------------------------------

@@ -2,9 +2,9 @@
 
 Sweep decisions:
 
-- only users whose ``Comments`` carry our marker are considered (ListUsers is
-  paged with MaxItems=1000 over ALL users); the state is re-read with GetUser
-  right before acting, so a rehire between listing and acting is respected;
+- only users whose ``Comments`` carry our marker are considered (ListUsers paged, MaxItems=1000, over
+  ALL users); the state is re-read right before acting (the ledger's head, then GetUser): a user the
+  ledger says active (a rehire being applied) is ``skipped``, neither disabled nor deleted;
 - dry-run (payload ``dryRun`` or ``OFFBOARD_DRY_RUN``; either one turns it on)
   performs only reads and reports, per user, exactly the steps it would take;
 - mass-deletion brake: at most ``min(OFFBOARD_MAX_DELETIONS_PER_RUN,
@@ -127,11 +127,11 @@ class _Sweep:
         marker = owned_by(directory.get_user(self.rt.cloud, user_name), employee_id)
         action = self.due(marker) if marker is not None else None
         from .converge import active_before
-        entries = ledger.entries() if action == Due.DELETE and head is not None and head.for_user(user_name) else []
+        entries = ledger.entries() if action is not None and head is not None and head.for_user(user_name) else []
         if entries and lifecycle.desired(entries, self.when, self.rt.settings.hr_timezone, initially_active=(
                 active_before(self.rt, ledger, entries, user_name, employee_id, marker))
         ).target != lifecycle.Target.DISABLED:
-            action = None          # a rehire is being applied (active, or until a later leave): never delete under it
+            action = None   # a rehire is being applied (active, or until a later leave): never disable or delete
         if marker is None or action is None:
             self.row("skipped", user_name, employee_id, reason="no longer due on re-read")
             return
