@@ -643,7 +643,9 @@ def test_07f_sweep_deletes_the_old_logon_name_while_the_employees_new_one_is_the
     """Grace 0. E10023 left as alice.wang (disabled Nov 10) and was hired again as alice.w (Nov 20): the
     ledger's head is alice.w's joiner, active. The sweep deletes alice.wang (its grace is over): the head
     is another user's, so the guard against an event in flight does not apply to alice.wang; alice.w
-    stays active."""
+    stays active, and so does the employee's ledger (alice.w's history: scheduled with alice.wang it
+    would be purged after the recovery window under a live user, and a stale leaver could then disable
+    it, as in 07c)."""
     with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
         assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
         assert fc[0].run("offboarding", leaver("l1", at(10)),
@@ -653,6 +655,7 @@ def test_07f_sweep_deletes_the_old_logon_name_while_the_employees_new_one_is_the
         assert [(r["userName"], r["action"]) for r in report["users"]] == [(USER, "deleted")], report
         assert ram_user(cloud, USER) is None
         assert ownership.parse(ram_user(cloud, "alice.w")["Comments"]).state == "active"
+        assert cloud.kms_secret(f"ram-user/ledger/{EMPLOYEE}")["Deleting"] is False
         settle(cloud, fc, bystanders=bystanders,
                expect=[inv8.Expect(EMPLOYEE, "alice.w", True, "programmatic", "read-only", None, None)])
 

@@ -11,7 +11,8 @@ them in HR order). KMS keeps 10 versions and rolls off the oldest: an employee's
 drops the first, which matters only if an event that old is delivered again (MAX_EVENT_AGE_DAYS
 bounds that).
 
-The ledger is scheduled for deletion with the user (``SECRET_RECOVERY_DAYS``): while it is in its
+The ledger is scheduled for deletion with the user its head names (``SECRET_RECOVERY_DAYS``; an
+employee's earlier logon name is deleted without it, workflows/offboarding.py): while it is in its
 delete window it still answers, so a stale event cannot resurrect a deleted leaver; after it is
 gone, ``MAX_EVENT_AGE_DAYS`` (at most ``SECRET_RECOVERY_DAYS``) refuses anything that old.
 """

@@ -43,6 +43,7 @@ from ..cloud.secret_store import RAM_CREDENTIALS
 from ..domain import ownership
 from ..domain.access import GROUP, USER, plan_revoke
 from ..domain.lifecycle import utc_seconds
+from ..domain.ordering import Entry
 from ..domain.ownership import Marker
 from ..domain.results import Result
 from ..platform import log
@@ -81,15 +82,18 @@ def plan_disable(rt: Runtime, user_name: str, marker: Marker, when: datetime) ->
     return plan
 
 
-def plan_delete(rt: Runtime, user_name: str, marker: Marker) -> list[Step]:
-    """Reads only. Every step to delete a disabled user and schedule its secret, in RAM's order."""
+def plan_delete(rt: Runtime, user_name: str, marker: Marker, head: Entry | None) -> list[Step]:
+    """Reads only. Every step to delete a disabled user and schedule its secret, in RAM's order.
+    ``head``: the employee's ledger head as the caller has just read it."""
     recovery = str(rt.settings.secret_recovery_days)
     plan: list[Step] = []
     # First: the ledger goes into its recovery window, where it still answers (the tombstone a stale
     # event meets) and a rehire restores it. First, so that a deletion that crashed half-way is a
     # user whose ledger is already scheduled, and nothing can be left behind once the user is gone.
+    # Not when its head is another user's (the employee was hired again under a new logon name): the
+    # ledger is that user's history now, and goes with that user.
     ledger = rt.secrets.describe(ledger_name(rt.settings.secret_prefix, marker.employee_id))
-    if ledger is not None and not ledger.in_delete_window:
+    if ledger is not None and not ledger.in_delete_window and (head is None or head.for_user(user_name)):
         plan.append(steps.kms("DeleteSecret", SecretName=ledger.name, RecoveryWindowInDays=recovery))
     secrets_after = []
     for secret in directory.owned_secrets(rt.secrets, user_name, marker.employee_id):

@@ -36,6 +36,7 @@ from ..cloud.errors import CloudError, TransientError
 from ..cloud.ledger import Ledger, claim_tick
 from ..domain import lifecycle
 from ..domain.lifecycle import Due, iso
+from ..domain.ordering import Entry
 from ..domain.ownership import TAG_EMPLOYEE, TAG_USER, Marker, owned_by
 from ..domain.results import Result, Status, error_fields
 from ..platform import clock, log
@@ -136,7 +137,7 @@ class _Sweep:
             self.row("skipped", user_name, employee_id, reason="no longer due on re-read")
             return
         try:
-            self._due(user_name, employee_id, marker, action)
+            self._due(user_name, employee_id, marker, action, head)
         except CloudError as err:
             if not (err.code or "").startswith("DeleteConflict."):
                 raise
@@ -162,7 +163,7 @@ class _Sweep:
             # live user, and a stale leaver could then disable it
             ledger.restore()
 
-    def _due(self, user_name: str, employee_id: str, marker: Marker, action: Due) -> None:
+    def _due(self, user_name: str, employee_id: str, marker: Marker, action: Due, head: Entry | None) -> None:
         if action == Due.DISABLE:
             plan = plan_disable(self.rt, user_name, marker, self.when)
             if not self.dry_run:
@@ -175,7 +176,7 @@ class _Sweep:
         if not self.may_delete():
             self.row("pending", user_name, employee_id, reason="this tick's deletions belong to another run")
             return
-        plan = plan_delete(self.rt, user_name, marker)
+        plan = plan_delete(self.rt, user_name, marker, head)
         self.deletions += 1
         if not self.dry_run:
             steps.execute(self.rt, plan)
