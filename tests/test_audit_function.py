@@ -374,3 +374,205 @@ def test_the_access_review_shows_the_display_name_the_level_of_the_configured_gr
     assert (row["userName"], row["displayName"], row["level"]) == ("kim.lee", "Kim Lee", "read-only")
     [mfa] = [f for f in row["findings"] if f["alert"] == "console-without-mfa"]
     assert mfa["message"].endswith("(MFA binding is required at next logon)"), mfa
+
+
+# -- issue 15: found by surviving mutants of workflows/audit.py (the run's counts, the fixes' re-checks) ------
+def test_the_report_counts_every_finding_fix_and_failed_read_exactly(cloud, ram, as_audit, capsys):
+    """Five managed users: a.fail (E1) whose reads fail (the first one read), b.dup (E2, nothing to find),
+    two idle console users and an idle key. The whole ``counts`` block, exactly: two findings of one rule
+    on two users, an account rule on two employees, each fix status, the failed read, the users after it
+    still audited; the same with ``{"dryRun": true}`` (fixes off: still ``suggested``) and with fixes on."""
+    from tests.offboarding_support import marker
+    set_clock(T0)
+    assert invoke(event(logon="pa.key", employee_id="E1"))["status"] == "provisioned"
+    assert invoke(event(mode="console", logon="co.user", employee_id="E2"))["status"] == "provisioned"
+    assert invoke(event(mode="console", logon="co.two", employee_id="E3"))["status"] == "provisioned"
+    for name, employee in (("a.fail", "E1"), ("b.dup", "E2")):    # two employees with two active users each
+        ram.create_user(rm.CreateUserRequest(user_name=name, comments=marker(employee)))
+    set_clock(T0 + timedelta(days=100))
+    suggested = {"fixStatus": "suggested", "fixDetail": "AUDIT_FIXES=true applies it"}
+    dry = {"fixStatus": "dry-run", "fixDetail": "not applied: dry run"}
+    by_rule = {"console-without-mfa": 2, "console-unused": 2, "key-rotation-due": 1, "key-unused": 1,
+               "password-policy-weak": 1, "employee-multiple-active-users": 2}
+    for fixes, payload, fix, status in ((False, None, suggested, "suggested"),
+                                        (False, {"dryRun": True}, suggested, "suggested"),
+                                        (True, {"dryRun": True}, dry, "dry-run")):
+        as_audit(fixes=fixes)
+        cloud.faults.fail("ListAccessKeys", "NoPermission", status=403, times=1)     # a.fail's read, the first
+        capsys.readouterr()
+        report = run_audit(payload)
+        assert (report["status"], report["dryRun"], report["scanned"], report["managed"]) == (
+            "audited", payload is not None, 5, 5)
+        assert report["counts"] == {
+            "usersWithFindings": 3, "failed": 1, "findings": 9, "byRule": by_rule,
+            "fixes": {"applied": 0, "skipped": 0, "failed": 0, "suggested": 0, "dry-run": 0, status: 2}}
+        assert [row["userName"] for row in report["users"]] == ["a.fail", "co.two", "co.user", "pa.key"]
+        failed = report["users"][0]
+        assert (failed["employeeId"], failed["action"], failed["error"]["code"], failed["error"]["action"]) == (
+            "E1", "failed", "NoPermission", "ListAccessKeys")
+        found = by_user(report)
+        for name in ("co.two", "co.user"):
+            assert set(found[name]) == {"console-without-mfa", "console-unused"}
+            unused = found[name]["console-unused"]
+            assert {k: unused[k] for k in ("fixStatus", "fixDetail")} == fix
+        assert set(found["pa.key"]) == {"key-rotation-due", "key-unused"}
+        assert sorted((f["alert"], f.get("employeeId")) for f in report["account"]["findings"]) == [
+            ("employee-multiple-active-users", "E1"), ("employee-multiple-active-users", "E2"),
+            ("password-policy-weak", None)]
+        lines = alert_lines(capsys)
+        assert [(line["failed"], line["users"]) for line in lines if line["alert"] == "provisioning-failed"] == [
+            (1, ["a.fail"])]
+        assert sorted(line.get("userName", "") for line in lines if line["alert"] == "console-unused") == [
+            "co.two", "co.user"]
+    assert cloud.ram_user("co.user")["LoginProfile"] is not None and cloud.ram_user("co.two")["LoginProfile"]
+
+
+def test_the_grant_mode_decides_whether_a_direct_arms_attachment_is_a_finding(user_mode, as_audit, monkeypatch):
+    """GRANT_MODE=user attaches the ARMS policy to the user: no finding. The same user audited with
+    GRANT_MODE=group (set in the environment) is a direct attachment, to move to the level's group."""
+    cloud = user_mode
+    set_clock(T0)
+    assert invoke(event(logon="pa.key", employee_id="E1"))["status"] == "provisioned"
+    assert [p["PolicyName"] for p in cloud.ram_user("pa.key")["Policies"]] == ["AliyunARMSReadOnlyAccess"]
+    as_audit()
+    report = run_audit()
+    assert "direct-arms-attachment" not in report["counts"]["byRule"], report["counts"]
+    assert "direct-arms-attachment" not in by_user(report).get("pa.key", {})
+    monkeypatch.setenv("GRANT_MODE", "group")
+    as_audit()
+    moved = by_user(run_audit())["pa.key"]["direct-arms-attachment"]
+    assert (moved["armsLevel"], moved["fix"], moved["fixStatus"]) == ("read-only", "move-to-group", "suggested")
+
+
+def test_only_active_keys_are_asked_their_last_use(people, ram, as_audit):
+    """GetAccessKeyLastUsed for each Active key only: an Inactive key's use decides no rule."""
+    inactive = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="pa.key")).body.access_key.access_key_id
+    ram.update_access_key(rm.UpdateAccessKeyRequest(user_name="pa.key", user_access_key_id=inactive,
+                                                    status="Inactive"))
+    active = [k["AccessKeyId"] for k in people.ram_user("pa.key")["AccessKeys"] if k["Status"] == "Active"]
+    assert len(active) == 1 and inactive not in active
+    as_audit()
+    mark = people.calls.mark()
+    run_audit()
+    asked = [c.params.get("UserAccessKeyId") for c in _calls(people, mark, "GetAccessKeyLastUsed")]
+    assert asked == active
+
+
+def test_a_compliant_password_policy_is_no_finding(people, ram, as_audit):
+    """The account's password policy read back: one that meets CIS 1.7-1.14 is no account finding."""
+    ram.set_password_policy(rm.SetPasswordPolicyRequest(
+        minimum_password_length=14, require_lowercase_characters=True, require_uppercase_characters=True,
+        require_numbers=True, require_symbols=True, hard_expiry=False, max_password_age=90,
+        password_reuse_prevention=5, max_login_attemps=5))
+    as_audit()
+    report = run_audit()
+    assert [f["alert"] for f in report["account"]["findings"]] == []
+    assert "password-policy-weak" not in report["counts"]["byRule"]
+
+
+def _console_fix(people, rt, pol, now):
+    """co.user's console-unused finding, read as the run reads it, and a fix of it."""
+    from provisioner.cloud import directory
+    from provisioner.workflows import audit as workflow
+    managed = {m.user_name: m for m in directory.list_users(rt.cloud).managed}
+    view = workflow.read_user(rt, managed["co.user"])
+    (finding,) = [f for f in workflow.audit.findings(view, now, pol) if f["alert"] == "console-unused"]
+    return view, finding, lambda: workflow._fix(rt, view, finding, pol, now)
+
+
+def test_the_console_fix_skips_a_user_that_is_now_another_employee_s_or_not_ours(people, ram, as_audit):
+    """Between the read and the fix co.user (E2) became E1's, E3's, or nobody's (its marker gone):
+    each is skipped and its login profile kept; back to E2 the fix applies."""
+    from provisioner.platform import runtime
+    from provisioner.workflows import audit as workflow
+
+    from tests.offboarding_support import marker
+    as_audit(fixes=True)
+    rt = runtime.get()
+    now = T0 + timedelta(days=100)
+    _, _, fix = _console_fix(people, rt, workflow.policy(rt.settings), now)
+    for comments in (marker("E1"), marker("E3"), "created by the platform team"):
+        ram.update_user(rm.UpdateUserRequest(user_name="co.user", new_comments=comments))
+        assert fix() == ("skipped", "the user is gone or no longer ours"), comments
+        assert people.ram_user("co.user")["LoginProfile"] is not None
+    ram.update_user(rm.UpdateUserRequest(user_name="co.user", new_comments=marker("E2")))
+    assert fix() == ("applied", "console logon disabled (login profile deleted)")
+    assert people.ram_user("co.user")["LoginProfile"] is None
+
+
+def test_the_console_fix_skips_a_login_profile_made_again_since_the_read(people, ram, as_audit):
+    """co.user last logged on 95 days ago: still idle whatever its login profile. Its profile was made
+    again after the read (later, or, the clock set back, earlier): the fix is skipped, the new profile
+    kept. Read again, the fix applies."""
+    from provisioner.platform import runtime
+    from provisioner.workflows import audit as workflow
+    people.set_last_login("co.user", T0 + timedelta(days=5))
+    as_audit(fixes=True)
+    rt = runtime.get()
+    now = T0 + timedelta(days=100)
+    pol = workflow.policy(rt.settings)
+    view, _, fix = _console_fix(people, rt, pol, now)
+    assert view.console_created is not None
+    for when in (now, T0 - timedelta(days=1)):
+        set_clock(when)
+        ram.delete_login_profile(rm.DeleteLoginProfileRequest(user_name="co.user"))
+        ram.create_login_profile(rm.CreateLoginProfileRequest(user_name="co.user", password="Str0ng!Passw0rd-again1"))
+        set_clock(now)
+        made = people.ram_user("co.user")["LoginProfile"]["CreateDate"]
+        assert fix() == ("skipped", "the console access changed since it was read"), made
+        assert people.ram_user("co.user")["LoginProfile"]["CreateDate"] == made
+    _, _, fix = _console_fix(people, rt, pol, now)
+    assert fix() == ("applied", "console logon disabled (login profile deleted)")
+    assert people.ram_user("co.user")["LoginProfile"] is None
+
+
+def test_a_user_in_its_level_s_group_and_attached_directly_is_only_detached(people, ram, as_audit):
+    """pa.key is in hr-arms-read-only (group mode) and has AliyunARMSReadOnlyAccess attached too: the
+    fix detaches the policy and leaves the group as it is."""
+    assert [g["GroupName"] for g in people.ram_user("pa.key")["Groups"]] == ["hr-arms-read-only"]
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", user_name="pa.key",
+                                                           policy_name="AliyunARMSReadOnlyAccess"))
+    as_audit(fixes=True)
+    moved = by_user(run_audit())["pa.key"]["direct-arms-attachment"]
+    assert (moved["fixStatus"], moved["fixDetail"]) == (
+        "applied", "moved to group hr-arms-read-only; AliyunARMSReadOnlyAccess detached from the user")
+    state = people.ram_user("pa.key")
+    assert state["Policies"] == [] and [g["GroupName"] for g in state["Groups"]] == ["hr-arms-read-only"]
+
+
+def _attached_directly(ram):
+    """pa.key as user mode left it: out of the group, the ARMS policy on the user."""
+    ram.remove_user_from_group(rm.RemoveUserFromGroupRequest(group_name="hr-arms-read-only", user_name="pa.key"))
+    ram.attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type="System", user_name="pa.key",
+                                                           policy_name="AliyunARMSReadOnlyAccess"))
+
+
+def test_a_user_who_joined_the_group_meanwhile_is_moved(people, ram, as_audit):
+    """Two callers on pa.key: the audit's AddUserToGroup is parked; meanwhile pa.key joins the group
+    (EntityAlreadyExists.User.Group for the audit): what the fix wanted, so it detaches the policy."""
+    from concurrent.futures import ThreadPoolExecutor
+    _attached_directly(ram)
+    as_audit(fixes=True)
+    hold = people.hold(AUDIT_KEY, "AddUserToGroup", when="before")
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(run_audit)
+        assert people.wait_held(hold)
+        ram.add_user_to_group(rm.AddUserToGroupRequest(group_name="hr-arms-read-only", user_name="pa.key"))
+        people.release(hold)
+        report = running.result(timeout=60)
+    moved = by_user(report)["pa.key"]["direct-arms-attachment"]
+    assert moved["fixStatus"] == "applied", moved
+    assert people.calls.errors("EntityAlreadyExists.User.Group")
+    state = people.ram_user("pa.key")
+    assert state["Policies"] == [] and [g["GroupName"] for g in state["Groups"]] == ["hr-arms-read-only"]
+
+
+def test_a_failed_join_keeps_the_direct_attachment(people, ram, as_audit):
+    """AddUserToGroup refused (the group gone: EntityNotExist.Group): the fix fails and the policy stays
+    attached, so the user never loses the access."""
+    _attached_directly(ram)
+    as_audit(fixes=True)
+    people.faults.fail("AddUserToGroup", "EntityNotExist.Group", status=404, times=1)
+    moved = by_user(run_audit())["pa.key"]["direct-arms-attachment"]
+    assert (moved["fixStatus"], moved["fixDetail"]) == ("failed", "AddUserToGroup: EntityNotExist.Group")
+    assert [p["PolicyName"] for p in people.ram_user("pa.key")["Policies"]] == ["AliyunARMSReadOnlyAccess"]
