@@ -791,3 +791,107 @@ def test_keys_versions_what_kms_holds_and_a_plan_are_values():
         assert a == b and hash(a) == hash(b) and len({a, b}) == 1, type(a).__name__
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(a, dataclasses.fields(a)[0].name, None)
+
+
+# -- one run over an account holding users in every state at once (issue 15: the whole report pinned) -----------
+def _logged(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def _onboard_at(when, logon, employee_id, **kw):
+    set_clock(when)
+    assert invoke(event(logon=logon, employee_id=employee_id, **kw))["status"] == "provisioned", logon
+
+
+def test_one_run_over_users_in_every_state_reports_each_exactly(cloud, rotate, ram, kms, capsys):
+    """A finish, an overlap, a due key, a key not due, a stray beside a key not due, another run's key in
+    flight, 21 users whose KMS version names no Active key (skipped), a refused read (failed), and users
+    never rotated: a console user, a leaver, a secret tagged for another employee, one not tagged ours,
+    one in its deletion window, no secret at all, a user not ours. The report (every count, every row,
+    scanned and managed), the keys afterwards and the skipped alert (21 skipped, the first 20 listed)."""
+    import offboarding
+
+    from tests.offboarding_support import make_user
+    run_at = clock.now().replace(microsecond=0) + timedelta(days=3)
+    _onboard_at(run_at - timedelta(days=2), "a.finish", "E1")
+    _onboard_at(run_at - timedelta(days=1, minutes=30), "b.overlap", "E2")
+    _onboard_at(run_at - timedelta(days=1) + timedelta(minutes=10), "c.due", "E3")
+    set_clock(run_at - timedelta(hours=1))
+    assert rotate()["counts"]["rotated"] == 1                          # a.finish's new key
+    set_clock(run_at - timedelta(minutes=20))
+    assert rotate()["counts"]["rotated"] == 1                          # b.overlap's new key
+    ids = {name: [k for k, _ in keys(cloud, name)] for name in ("a.finish", "b.overlap", "c.due")}
+    a_new, b_new = kms_current(cloud, "ram-user/a.finish"), kms_current(cloud, "ram-user/b.overlap")
+    a_old, b_old = kms_previous(cloud, "ram-user/a.finish"), kms_previous(cloud, "ram-user/b.overlap")
+    assert sorted(ids["a.finish"]) == sorted([a_new, a_old]) and sorted(ids["b.overlap"]) == sorted([b_new, b_old])
+    (c_old,) = ids["c.due"]
+    for name, eid in [("d.notdue", "E4"), ("e.stray", "E5"), ("f.inflight", "E6"), ("h.leaver", "E8"),
+                      ("i.other", "E9"), ("j.foreign", "E10"), ("k.deleting", "E11"), ("l.nosecret", "E12"),
+                      ("n.refused", "E14")]:
+        _onboard_at(run_at - timedelta(minutes=19), name, eid)
+    _onboard_at(run_at - timedelta(minutes=19), "g.console", "E7", access={"mode": "console", "level": "read-only"})
+    set_clock(run_at - timedelta(minutes=18))
+    stray = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="e.stray")).body.access_key.access_key_id
+    set_clock(run_at - timedelta(minutes=5))
+    in_flight = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="f.inflight")).body.access_key.access_key_id
+    leaver = {"eventId": "l-h", "eventType": "employee.offboarded", "occurredAt": hr_time(),
+              "employee": {"employeeId": "E8", "logonName": "h.leaver"}}
+    assert offboarding.handler(as_bytes(leaver), None)["status"] == "disabled"
+    kms.tag_resource(km.TagResourceRequest(secret_name="ram-user/i.other",
+                                           tags='[{"TagKey": "employee-id", "TagValue": "E999"}]'))
+    kms.untag_resource(km.UntagResourceRequest(secret_name="ram-user/j.foreign", tag_keys='["managed-by"]'))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/k.deleting", recovery_window_in_days="7"))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/l.nosecret", force_delete_without_recovery="true"))
+    ram.create_user(rm.CreateUserRequest(user_name="m.notours", comments="created by the platform team"))
+    skipped = [f"s{i:02d}" for i in range(21)]
+    skipped_keys = {name: make_user(ram, kms, name, f"E{100 + i}", login=False, groups=(), inactive_keys=True)[0]
+                    for i, name in enumerate(skipped)}
+    untouched = {name: sorted(keys(cloud, name)) for name in
+                 ("d.notdue", "g.console", "h.leaver", "i.other", "j.foreign", "k.deleting", "l.nosecret", "n.refused")}
+    d_key, = [k for k, _ in keys(cloud, "e.stray") if k != stray]
+    set_clock(run_at)
+    cloud.faults.fail("ListAccessKeys", "Forbidden.NoPermission", 403, times=1, where={"UserName": "n.refused"})
+    capsys.readouterr()
+    report = rotate()
+
+    rows = {row["userName"]: row for row in report["users"]}
+    assert [row["userName"] for row in report["users"]] == sorted(rows), report["users"]
+    c_new = rows["c.due"]["accessKeyId"]
+    assert {k: v for k, v in report.items() if k != "users"} == {
+        "status": "rotated", "dryRun": False, "rotatedAt": run_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "keyMaxAgeDays": 1, "overlapHours": 1, "scanned": 35, "managed": 34,
+        "counts": {"rotated": 1, "finished": 1, "inProgress": 1, "overlap": 1, "notDue": 2, "skipped": 21,
+                   "failed": 1, "strays": 1}}, report
+    secret = {name: {"userName": name, "employeeId": eid, "secretName": f"ram-user/{name}"}
+              for name, eid in [("a.finish", "E1"), ("c.due", "E3"), ("e.stray", "E5"), ("f.inflight", "E6")]}
+    expected = {
+        "a.finish": {**secret["a.finish"], "action": "finished", "deletedAccessKeyId": a_old, "steps": [
+            {"action": "UpdateAccessKey", "UserName": "a.finish", "UserAccessKeyId": a_old, "Status": "Inactive"},
+            {"action": "DeleteAccessKey", "UserName": "a.finish", "UserAccessKeyId": a_old}]},
+        "c.due": {**secret["c.due"], "action": "rotated", "accessKeyId": c_new, "previousAccessKeyId": c_old,
+                  "previousDisabledAfter": (run_at + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "e.stray": {**secret["e.stray"], "action": "cleaned", "steps": [
+            {"action": "DeleteAccessKey", "UserName": "e.stray", "UserAccessKeyId": stray}]},
+        "f.inflight": {**secret["f.inflight"], "action": "in-progress", "reason": "a key not yet in KMS was made "
+                       "moments ago by another run: left to it", "accessKeyIds": [in_flight]},
+        **{name: {"userName": name, "employeeId": f"E{100 + i}", "secretName": f"ram-user/{name}",
+                  "action": "skipped", "reason": "no Active AccessKey is KMS's current version: the next event "
+                  "for this user repairs it (onboarding)"} for i, name in enumerate(skipped)},
+    }
+    failed = rows.pop("n.refused")
+    assert rows == expected, rows
+    assert (failed["employeeId"], failed["action"], failed["error"]["code"]) == ("E14", "failed",
+                                                                                 "Forbidden.NoPermission"), failed
+    # what the cloud holds afterwards
+    assert keys(cloud, "a.finish") == [(a_new, "Active")]
+    assert sorted(keys(cloud, "b.overlap")) == sorted([(b_new, "Active"), (b_old, "Active")])
+    assert sorted(keys(cloud, "c.due")) == sorted([(c_old, "Active"), (c_new, "Active")])
+    assert kms_current(cloud, "ram-user/c.due") == c_new
+    assert keys(cloud, "e.stray") == [(d_key, "Active")]                # the stray deleted, the key kept
+    f_current = kms_current(cloud, "ram-user/f.inflight")
+    assert sorted(k for k, _ in keys(cloud, "f.inflight")) == sorted([in_flight, f_current])
+    assert {name: sorted(keys(cloud, name)) for name in untouched} == untouched
+    assert {name: keys(cloud, name) for name in skipped} == {
+        name: [(skipped_keys[name], "Inactive")] for name in skipped}
+    alerts = [line for line in _logged(capsys) if line.get("alert") == "rotation-skipped"]
+    assert [(a["skipped"], a["users"]) for a in alerts] == [(21, skipped[:20])], alerts
