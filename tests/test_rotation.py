@@ -391,6 +391,7 @@ def test_rotation_holding_after_its_new_key_while_a_leaver_disables(cloud, env):
         report = rotation.result()
         (row,) = report["users"]
         assert row["action"] == "skipped" and "disabled" in row["reason"], row
+        assert report["counts"] == counts(skipped=1)
         assert keys(cloud) == [(old, "Inactive")]
         assert kms_current(cloud) == old
         assert [v["version_id"] for v in cloud.kms.secret_state(SECRET)["versions"]] == versions_before
@@ -410,9 +411,11 @@ def test_rotation_holding_before_its_write_while_a_leaver_disables(cloud, env):
         assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
         assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
         cloud.release(hold)
-        (row,) = rotation.result()["users"]
-        assert row["action"] == "skipped", row
+        report = rotation.result()
         (key, status), = keys(cloud)
+        assert report["users"] == [_row(action="skipped", accessKeyId=key, reason="the user was disabled during the "
+                                        "rotation: the new key is Inactive, the previous one deleted")], report
+        assert report["counts"] == counts(skipped=1)
         assert status == "Inactive" and key == kms_current(cloud) != old
         inv8.check(cloud)
         assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "UpdateAccessKey"
@@ -559,8 +562,9 @@ def test_rotation_holding_before_its_write_while_a_mover_switches_to_console(clo
         password_version = kms_current(cloud)
         assert password_version.startswith("pw-") and keys(cloud) == []
         cloud.release(hold)
-        (row,) = rotation.result()["users"]
-        assert row["action"] != "rotated", row
+        report = rotation.result()
+        assert report["users"] == [_row(action="skipped", reason=WRITTEN_MEANWHILE)], report
+        assert report["counts"] == counts(skipped=1)
         assert keys(cloud) == []
         assert kms_current(cloud) == password_version, (kms_current(cloud), password_version)
         inv8.check(cloud)
@@ -582,8 +586,9 @@ def test_rotation_holding_before_its_write_while_a_leaver_then_a_rehire_run(clou
         (rehired, status), = keys(cloud)
         assert status == "Active" and kms_current(cloud) == rehired
         cloud.release(hold)
-        (row,) = rotation.result()["users"]
-        assert row["action"] != "rotated", row
+        report = rotation.result()
+        assert report["users"] == [_row(action="skipped", reason=WRITTEN_MEANWHILE)], report
+        assert report["counts"] == counts(skipped=1)
         assert kms_current(cloud) == rehired and (rehired, "Active") in keys(cloud), (kms_current(cloud), keys(cloud))
         inv8.check(cloud)
 
@@ -895,3 +900,159 @@ def test_one_run_over_users_in_every_state_reports_each_exactly(cloud, rotate, r
         name: [(skipped_keys[name], "Inactive")] for name in skipped}
     alerts = [line for line in _logged(capsys) if line.get("alert") == "rotation-skipped"]
     assert [(a["skipped"], a["users"]) for a in alerts] == [(21, skipped[:20])], alerts
+
+
+# -- another writer between the rotation's steps (issue 15): version ids sorting before and after every
+# AccessKeyId ("LTAI..."), so that no ordering of ids passes for "the same version" or "a different one" ----
+ELSEWHERE = ["0-written-elsewhere", "z-written-elsewhere"]
+KEYS_CHANGED = ("the user's keys changed during the rotation: the new key is deleted, nothing was written")
+VERSION_CHANGED = ("KMS's current version changed during the rotation (an onboarding wrote a new credential): "
+                   "the new key is deleted, nothing was written")
+WRITTEN_MEANWHILE = ("another credential was written while the rotation wrote its key: that one stays KMS's "
+                     "current version, the new key is deleted")
+
+
+def counts(**nonzero):
+    return {"rotated": 0, "finished": 0, "inProgress": 0, "overlap": 0, "notDue": 0, "skipped": 0, "failed": 0,
+            "strays": 0, **nonzero}
+
+
+def _rotate_parked_at(cloud, rotate, action, when, meanwhile):
+    """One rotation run, parked at its ``action`` (``when``) while ``meanwhile()`` runs; its report, or
+    what it raised."""
+    hold = cloud.hold(ROTATION_KEY_ID, action, when=when)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["report"] = rotate()
+        except Exception as exc:  # noqa: BLE001 - asserted by the caller
+            outcome["raised"] = exc
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert cloud.wait_held(hold, 20), f"{action} never called"
+    meanwhile()
+    cloud.release(hold)
+    worker.join(60)
+    assert not worker.is_alive()
+    return outcome
+
+
+def _write_version(kms, version_id):
+    """Another writer's new current version of the user's secret (it names no key of the user's)."""
+    kms.put_secret_value(km.PutSecretValueRequest(secret_name=SECRET, version_id=version_id,
+                                                  secret_data=json.dumps({"UserName": USER})))
+
+
+def _row(**fields):
+    return {"userName": USER, "employeeId": "E10023", "secretName": SECRET, **fields}
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_version_written_after_the_new_key_is_made_stops_the_rotation(cloud, rotate, kms, version):
+    """Held right after CreateAccessKey, another writer's version becomes KMS's current: the test step
+    sees KMS's current version changed, deletes the new key and writes nothing; that version stays."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    outcome = _rotate_parked_at(cloud, rotate, "CreateAccessKey", "after", lambda: _write_version(kms, version))
+    report = outcome["report"]
+    assert report["users"] == [_row(action="skipped", reason=VERSION_CHANGED)], report["users"]
+    assert report["counts"] == counts(skipped=1)
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == version and kms_previous(cloud) == old
+
+
+@pytest.mark.parametrize("status", ["Inactive", "deleted"])
+def test_the_old_key_changed_after_the_new_key_is_made_stops_the_rotation(cloud, rotate, ram, status):
+    """Held right after CreateAccessKey, the key being rotated from is set Inactive, or deleted: the
+    test step sees the keys changed, deletes the new key and writes nothing."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+
+    def change():
+        if status == "deleted":
+            ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name=USER, user_access_key_id=old))
+        else:
+            ram.update_access_key(rm.UpdateAccessKeyRequest(user_name=USER, user_access_key_id=old, status=status))
+    outcome = _rotate_parked_at(cloud, rotate, "CreateAccessKey", "after", change)
+    report = outcome.get("report")
+    assert report and report["users"] == [_row(action="skipped", reason=KEYS_CHANGED)], outcome
+    assert report["counts"] == counts(skipped=1)
+    assert keys(cloud) == ([] if status == "deleted" else [(old, "Inactive")]) and kms_current(cloud) == old
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_version_written_just_before_the_rotation_s_write_stays_current(cloud, rotate, kms, version):
+    """Held right before PutSecretValue (after the test step), another writer's version becomes current;
+    the rotation's write lands over it: ACSPrevious is not the key rotated from, so that version is made
+    current again and the new key deleted."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    outcome = _rotate_parked_at(cloud, rotate, "PutSecretValue", "before", lambda: _write_version(kms, version))
+    report = outcome["report"]
+    assert report["users"] == [_row(action="skipped", reason=WRITTEN_MEANWHILE)], report["users"]
+    assert report["counts"] == counts(skipped=1)
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == version
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_version_written_just_after_the_rotation_s_write_is_left_current(cloud, rotate, kms, version):
+    """Held right after PutSecretValue, another writer's version becomes current on top of the rotation's:
+    the later write is not undone (it stays current, the rotation's key its ACSPrevious and Active, the
+    old key Active too); the rotation reports its own write."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    outcome = _rotate_parked_at(cloud, rotate, "PutSecretValue", "after", lambda: _write_version(kms, version))
+    report = outcome["report"]
+    (row,) = report["users"]
+    new = row.get("accessKeyId")
+    assert (row["action"], row["previousAccessKeyId"]) == ("rotated", old), row
+    assert report["counts"] == counts(rotated=1)
+    assert sorted(keys(cloud)) == sorted([(old, "Active"), (new, "Active")])
+    assert kms_current(cloud) == version and kms_previous(cloud) == new
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_refused_write_after_another_version_landed_deletes_the_new_key(cloud, rotate, kms, version):
+    """Held right before PutSecretValue, another writer's version becomes current, then the rotation's
+    write is refused: KMS's current version is not the new key, so the new key goes (no key outside KMS)."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+
+    def meanwhile():
+        _write_version(kms, version)
+        cloud.faults.fail("PutSecretValue", "Forbidden.NoPermission", 403, times=1)
+    report = _rotate_parked_at(cloud, rotate, "PutSecretValue", "before", meanwhile)["report"]
+    (row,) = report["users"]
+    assert (row["action"], row["error"]["code"]) == ("failed", "Forbidden.NoPermission"), row
+    assert report["counts"] == counts(failed=1)
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == version
+
+
+def test_a_write_that_landed_but_whose_answer_was_lost_keeps_the_new_key(cloud, rotate, capsys):
+    """PutSecretValue runs but its answer is lost, and every retry fails (503): the write landed, so the
+    new key is KMS's current version and must stay; the user is failed (transient), counted once, and
+    the run raises TransientError for FC's retry; the next run sees the rotation written."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    cloud.faults.drop("PutSecretValue", times=1, after=True)
+    cloud.faults.fail("PutSecretValue", "ServiceUnavailable", 503, times=None)
+    capsys.readouterr()
+    with pytest.raises(Exception) as raised:
+        rotate()
+    cloud.faults.clear()
+    assert type(raised.value).__name__ == "TransientError", raised.value
+    new = kms_current(cloud)
+    assert new != old and kms_previous(cloud) == old
+    assert sorted(keys(cloud)) == sorted([(old, "Active"), (new, "Active")])
+    lines = _logged(capsys)
+    (summary,) = [line for line in lines if line.get("message") == "rotation report"]
+    assert summary["counts"] == counts(failed=1), summary
+    (row,) = [line for line in lines if line.get("message") == "rotation user"]
+    assert (row["userName"], row["action"], row["error"]["code"]) == (USER, "failed", "Transient"), row
+    assert rotate()["counts"] == counts(overlap=1)
