@@ -7,7 +7,12 @@ with its own key held to policies/rotation-role-policy.json, against localcloud.
   the next runs converge; at every moment at most two keys and KMS's current version an Active key;
 - a reader (its own test-only key, the helpdesk policy) that polls the secret and signs a RAM call with
   the key it read never fails, during any of it (localcloud refuses Inactive and deleted keys);
-- dry-run = the plan, no change; leavers, console users, foreign secrets are never touched.
+- dry-run = the plan, no change; leavers, console users, foreign secrets are never touched;
+- one run over users in every state at once: the whole report (every count and row, scanned, managed)
+  and the skipped alert (the first MAX_LISTED of them);
+- another writer between the rotation's steps (a version written before or after its key, around its
+  write; the old key changed; a write whose answer was lost), with version ids sorting before and after
+  every AccessKeyId.
 """
 import dataclasses
 import json
