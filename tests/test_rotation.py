@@ -7,7 +7,12 @@ with its own key held to policies/rotation-role-policy.json, against localcloud.
   the next runs converge; at every moment at most two keys and KMS's current version an Active key;
 - a reader (its own test-only key, the helpdesk policy) that polls the secret and signs a RAM call with
   the key it read never fails, during any of it (localcloud refuses Inactive and deleted keys);
-- dry-run = the plan, no change; leavers, console users, foreign secrets are never touched.
+- dry-run = the plan, no change; leavers, console users, foreign secrets are never touched;
+- one run over users in every state at once: the whole report (every count and row, scanned, managed)
+  and the skipped alert (the first MAX_LISTED of them);
+- another writer between the rotation's steps (a version written before or after its key, around its
+  write; the old key changed; a write whose answer was lost), with version ids sorting before and after
+  every AccessKeyId.
 """
 import dataclasses
 import json
@@ -391,6 +396,7 @@ def test_rotation_holding_after_its_new_key_while_a_leaver_disables(cloud, env):
         report = rotation.result()
         (row,) = report["users"]
         assert row["action"] == "skipped" and "disabled" in row["reason"], row
+        assert report["counts"] == counts(skipped=1)
         assert keys(cloud) == [(old, "Inactive")]
         assert kms_current(cloud) == old
         assert [v["version_id"] for v in cloud.kms.secret_state(SECRET)["versions"]] == versions_before
@@ -410,9 +416,11 @@ def test_rotation_holding_before_its_write_while_a_leaver_disables(cloud, env):
         assert fc[0].run("offboarding", _leaver(due), now=due)["status"] == "disabled"
         assert [s for _, s in keys(cloud)] == ["Inactive", "Inactive"]
         cloud.release(hold)
-        (row,) = rotation.result()["users"]
-        assert row["action"] == "skipped", row
+        report = rotation.result()
         (key, status), = keys(cloud)
+        assert report["users"] == [_row(action="skipped", accessKeyId=key, reason="the user was disabled during the "
+                                        "rotation: the new key is Inactive, the previous one deleted")], report
+        assert report["counts"] == counts(skipped=1)
         assert status == "Inactive" and key == kms_current(cloud) != old
         inv8.check(cloud)
         assert not [c for c in cloud.calls if c.access_key_id == fc[1].key and c.action == "UpdateAccessKey"
@@ -559,8 +567,9 @@ def test_rotation_holding_before_its_write_while_a_mover_switches_to_console(clo
         password_version = kms_current(cloud)
         assert password_version.startswith("pw-") and keys(cloud) == []
         cloud.release(hold)
-        (row,) = rotation.result()["users"]
-        assert row["action"] != "rotated", row
+        report = rotation.result()
+        assert report["users"] == [_row(action="skipped", reason=WRITTEN_MEANWHILE)], report
+        assert report["counts"] == counts(skipped=1)
         assert keys(cloud) == []
         assert kms_current(cloud) == password_version, (kms_current(cloud), password_version)
         inv8.check(cloud)
@@ -582,8 +591,9 @@ def test_rotation_holding_before_its_write_while_a_leaver_then_a_rehire_run(clou
         (rehired, status), = keys(cloud)
         assert status == "Active" and kms_current(cloud) == rehired
         cloud.release(hold)
-        (row,) = rotation.result()["users"]
-        assert row["action"] != "rotated", row
+        report = rotation.result()
+        assert report["users"] == [_row(action="skipped", reason=WRITTEN_MEANWHILE)], report
+        assert report["counts"] == counts(skipped=1)
         assert kms_current(cloud) == rehired and (rehired, "Active") in keys(cloud), (kms_current(cloud), keys(cloud))
         inv8.check(cloud)
 
@@ -791,3 +801,263 @@ def test_keys_versions_what_kms_holds_and_a_plan_are_values():
         assert a == b and hash(a) == hash(b) and len({a, b}) == 1, type(a).__name__
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(a, dataclasses.fields(a)[0].name, None)
+
+
+# -- one run over an account holding users in every state at once (issue 15: the whole report pinned) -----------
+def _logged(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def _onboard_at(when, logon, employee_id, **kw):
+    set_clock(when)
+    assert invoke(event(logon=logon, employee_id=employee_id, **kw))["status"] == "provisioned", logon
+
+
+def test_one_run_over_users_in_every_state_reports_each_exactly(cloud, rotate, ram, kms, capsys):
+    """A finish, an overlap, a due key, a key not due, a stray beside a key not due, another run's key in
+    flight, 21 users whose KMS version names no Active key (skipped), a refused read (failed), and users
+    never rotated: a console user, a leaver, a secret tagged for another employee, one not tagged ours,
+    one in its deletion window, no secret at all, a user not ours. The report (every count, every row,
+    scanned and managed), the keys afterwards and the skipped alert (21 skipped, the first 20 listed)."""
+    import offboarding
+
+    from tests.offboarding_support import make_user
+    run_at = clock.now().replace(microsecond=0) + timedelta(days=3)
+    _onboard_at(run_at - timedelta(days=2), "a.finish", "E1")
+    _onboard_at(run_at - timedelta(days=1, minutes=30), "b.overlap", "E2")
+    _onboard_at(run_at - timedelta(days=1) + timedelta(minutes=10), "c.due", "E3")
+    set_clock(run_at - timedelta(hours=1))
+    assert rotate()["counts"]["rotated"] == 1                          # a.finish's new key
+    set_clock(run_at - timedelta(minutes=20))
+    assert rotate()["counts"]["rotated"] == 1                          # b.overlap's new key
+    ids = {name: [k for k, _ in keys(cloud, name)] for name in ("a.finish", "b.overlap", "c.due")}
+    a_new, b_new = kms_current(cloud, "ram-user/a.finish"), kms_current(cloud, "ram-user/b.overlap")
+    a_old, b_old = kms_previous(cloud, "ram-user/a.finish"), kms_previous(cloud, "ram-user/b.overlap")
+    assert sorted(ids["a.finish"]) == sorted([a_new, a_old]) and sorted(ids["b.overlap"]) == sorted([b_new, b_old])
+    (c_old,) = ids["c.due"]
+    for name, eid in [("d.notdue", "E4"), ("e.stray", "E5"), ("f.inflight", "E6"), ("h.leaver", "E8"),
+                      ("i.other", "E9"), ("j.foreign", "E10"), ("k.deleting", "E11"), ("l.nosecret", "E12"),
+                      ("n.refused", "E14")]:
+        _onboard_at(run_at - timedelta(minutes=19), name, eid)
+    _onboard_at(run_at - timedelta(minutes=19), "g.console", "E7", access={"mode": "console", "level": "read-only"})
+    set_clock(run_at - timedelta(minutes=18))
+    stray = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="e.stray")).body.access_key.access_key_id
+    set_clock(run_at - timedelta(minutes=5))
+    in_flight = ram.create_access_key(rm.CreateAccessKeyRequest(user_name="f.inflight")).body.access_key.access_key_id
+    leaver = {"eventId": "l-h", "eventType": "employee.offboarded", "occurredAt": hr_time(),
+              "employee": {"employeeId": "E8", "logonName": "h.leaver"}}
+    assert offboarding.handler(as_bytes(leaver), None)["status"] == "disabled"
+    kms.tag_resource(km.TagResourceRequest(secret_name="ram-user/i.other",
+                                           tags='[{"TagKey": "employee-id", "TagValue": "E999"}]'))
+    kms.untag_resource(km.UntagResourceRequest(secret_name="ram-user/j.foreign", tag_keys='["managed-by"]'))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/k.deleting", recovery_window_in_days="7"))
+    kms.delete_secret(km.DeleteSecretRequest(secret_name="ram-user/l.nosecret", force_delete_without_recovery="true"))
+    ram.create_user(rm.CreateUserRequest(user_name="m.notours", comments="created by the platform team"))
+    skipped = [f"s{i:02d}" for i in range(21)]
+    skipped_keys = {name: make_user(ram, kms, name, f"E{100 + i}", login=False, groups=(), inactive_keys=True)[0]
+                    for i, name in enumerate(skipped)}
+    untouched = {name: sorted(keys(cloud, name)) for name in
+                 ("d.notdue", "g.console", "h.leaver", "i.other", "j.foreign", "k.deleting", "l.nosecret", "n.refused")}
+    d_key, = [k for k, _ in keys(cloud, "e.stray") if k != stray]
+    set_clock(run_at)
+    cloud.faults.fail("ListAccessKeys", "Forbidden.NoPermission", 403, times=1, where={"UserName": "n.refused"})
+    capsys.readouterr()
+    report = rotate()
+
+    rows = {row["userName"]: row for row in report["users"]}
+    assert [row["userName"] for row in report["users"]] == sorted(rows), report["users"]
+    c_new = rows["c.due"]["accessKeyId"]
+    assert {k: v for k, v in report.items() if k != "users"} == {
+        "status": "rotated", "dryRun": False, "rotatedAt": run_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "keyMaxAgeDays": 1, "overlapHours": 1, "scanned": 35, "managed": 34,
+        "counts": {"rotated": 1, "finished": 1, "inProgress": 1, "overlap": 1, "notDue": 2, "skipped": 21,
+                   "failed": 1, "strays": 1}}, report
+    secret = {name: {"userName": name, "employeeId": eid, "secretName": f"ram-user/{name}"}
+              for name, eid in [("a.finish", "E1"), ("c.due", "E3"), ("e.stray", "E5"), ("f.inflight", "E6")]}
+    expected = {
+        "a.finish": {**secret["a.finish"], "action": "finished", "deletedAccessKeyId": a_old, "steps": [
+            {"action": "UpdateAccessKey", "UserName": "a.finish", "UserAccessKeyId": a_old, "Status": "Inactive"},
+            {"action": "DeleteAccessKey", "UserName": "a.finish", "UserAccessKeyId": a_old}]},
+        "c.due": {**secret["c.due"], "action": "rotated", "accessKeyId": c_new, "previousAccessKeyId": c_old,
+                  "previousDisabledAfter": (run_at + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "e.stray": {**secret["e.stray"], "action": "cleaned", "steps": [
+            {"action": "DeleteAccessKey", "UserName": "e.stray", "UserAccessKeyId": stray}]},
+        "f.inflight": {**secret["f.inflight"], "action": "in-progress", "reason": "a key not yet in KMS was made "
+                       "moments ago by another run: left to it", "accessKeyIds": [in_flight]},
+        **{name: {"userName": name, "employeeId": f"E{100 + i}", "secretName": f"ram-user/{name}",
+                  "action": "skipped", "reason": "no Active AccessKey is KMS's current version: the next event "
+                  "for this user repairs it (onboarding)"} for i, name in enumerate(skipped)},
+    }
+    failed = rows.pop("n.refused")
+    assert rows == expected, rows
+    assert (failed["employeeId"], failed["action"], failed["error"]["code"]) == ("E14", "failed",
+                                                                                 "Forbidden.NoPermission"), failed
+    # what the cloud holds afterwards
+    assert keys(cloud, "a.finish") == [(a_new, "Active")]
+    assert sorted(keys(cloud, "b.overlap")) == sorted([(b_new, "Active"), (b_old, "Active")])
+    assert sorted(keys(cloud, "c.due")) == sorted([(c_old, "Active"), (c_new, "Active")])
+    assert kms_current(cloud, "ram-user/c.due") == c_new
+    assert keys(cloud, "e.stray") == [(d_key, "Active")]                # the stray deleted, the key kept
+    f_current = kms_current(cloud, "ram-user/f.inflight")
+    assert sorted(k for k, _ in keys(cloud, "f.inflight")) == sorted([in_flight, f_current])
+    assert {name: sorted(keys(cloud, name)) for name in untouched} == untouched
+    assert {name: keys(cloud, name) for name in skipped} == {
+        name: [(skipped_keys[name], "Inactive")] for name in skipped}
+    alerts = [line for line in _logged(capsys) if line.get("alert") == "rotation-skipped"]
+    assert [(a["skipped"], a["users"]) for a in alerts] == [(21, skipped[:20])], alerts
+
+
+# -- another writer between the rotation's steps (issue 15): version ids sorting before and after every
+# AccessKeyId ("LTAI..."), so that no ordering of ids passes for "the same version" or "a different one" ----
+ELSEWHERE = ["0-written-elsewhere", "z-written-elsewhere"]
+KEYS_CHANGED = ("the user's keys changed during the rotation: the new key is deleted, nothing was written")
+VERSION_CHANGED = ("KMS's current version changed during the rotation (an onboarding wrote a new credential): "
+                   "the new key is deleted, nothing was written")
+WRITTEN_MEANWHILE = ("another credential was written while the rotation wrote its key: that one stays KMS's "
+                     "current version, the new key is deleted")
+
+
+def counts(**nonzero):
+    return {"rotated": 0, "finished": 0, "inProgress": 0, "overlap": 0, "notDue": 0, "skipped": 0, "failed": 0,
+            "strays": 0, **nonzero}
+
+
+def _rotate_parked_at(cloud, rotate, action, when, meanwhile):
+    """One rotation run, parked at its ``action`` (``when``) while ``meanwhile()`` runs; its report, or
+    what it raised."""
+    hold = cloud.hold(ROTATION_KEY_ID, action, when=when)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["report"] = rotate()
+        except Exception as exc:  # noqa: BLE001 - asserted by the caller
+            outcome["raised"] = exc
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert cloud.wait_held(hold, 20), f"{action} never called"
+    meanwhile()
+    cloud.release(hold)
+    worker.join(60)
+    assert not worker.is_alive()
+    return outcome
+
+
+def _write_version(kms, version_id):
+    """Another writer's new current version of the user's secret (it names no key of the user's)."""
+    kms.put_secret_value(km.PutSecretValueRequest(secret_name=SECRET, version_id=version_id,
+                                                  secret_data=json.dumps({"UserName": USER})))
+
+
+def _row(**fields):
+    return {"userName": USER, "employeeId": "E10023", "secretName": SECRET, **fields}
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_version_written_after_the_new_key_is_made_stops_the_rotation(cloud, rotate, kms, version):
+    """Held right after CreateAccessKey, another writer's version becomes KMS's current: the test step
+    sees KMS's current version changed, deletes the new key and writes nothing; that version stays."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    outcome = _rotate_parked_at(cloud, rotate, "CreateAccessKey", "after", lambda: _write_version(kms, version))
+    report = outcome["report"]
+    assert report["users"] == [_row(action="skipped", reason=VERSION_CHANGED)], report["users"]
+    assert report["counts"] == counts(skipped=1)
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == version and kms_previous(cloud) == old
+
+
+@pytest.mark.parametrize("status", ["Inactive", "deleted"])
+def test_the_old_key_changed_after_the_new_key_is_made_stops_the_rotation(cloud, rotate, ram, status):
+    """Held right after CreateAccessKey, the key being rotated from is set Inactive, or deleted: the
+    test step sees the keys changed, deletes the new key and writes nothing."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+
+    def change():
+        if status == "deleted":
+            ram.delete_access_key(rm.DeleteAccessKeyRequest(user_name=USER, user_access_key_id=old))
+        else:
+            ram.update_access_key(rm.UpdateAccessKeyRequest(user_name=USER, user_access_key_id=old, status=status))
+    outcome = _rotate_parked_at(cloud, rotate, "CreateAccessKey", "after", change)
+    report = outcome.get("report")
+    assert report and report["users"] == [_row(action="skipped", reason=KEYS_CHANGED)], outcome
+    assert report["counts"] == counts(skipped=1)
+    assert keys(cloud) == ([] if status == "deleted" else [(old, "Inactive")]) and kms_current(cloud) == old
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_version_written_just_before_the_rotation_s_write_stays_current(cloud, rotate, kms, version):
+    """Held right before PutSecretValue (after the test step), another writer's version becomes current;
+    the rotation's write lands over it: ACSPrevious is not the key rotated from, so that version is made
+    current again and the new key deleted."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    outcome = _rotate_parked_at(cloud, rotate, "PutSecretValue", "before", lambda: _write_version(kms, version))
+    report = outcome["report"]
+    assert report["users"] == [_row(action="skipped", reason=WRITTEN_MEANWHILE)], report["users"]
+    assert report["counts"] == counts(skipped=1)
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == version
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_version_written_just_after_the_rotation_s_write_is_left_current(cloud, rotate, kms, version):
+    """Held right after PutSecretValue, another writer's version becomes current on top of the rotation's:
+    the later write is not undone (it stays current, the rotation's key its ACSPrevious and Active, the
+    old key Active too); the rotation reports its own write."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    outcome = _rotate_parked_at(cloud, rotate, "PutSecretValue", "after", lambda: _write_version(kms, version))
+    report = outcome["report"]
+    (row,) = report["users"]
+    new = row.get("accessKeyId")
+    assert (row["action"], row["previousAccessKeyId"]) == ("rotated", old), row
+    assert report["counts"] == counts(rotated=1)
+    assert sorted(keys(cloud)) == sorted([(old, "Active"), (new, "Active")])
+    assert kms_current(cloud) == version and kms_previous(cloud) == new
+
+
+@pytest.mark.parametrize("version", ELSEWHERE)
+def test_a_refused_write_after_another_version_landed_deletes_the_new_key(cloud, rotate, kms, version):
+    """Held right before PutSecretValue, another writer's version becomes current, then the rotation's
+    write is refused: KMS's current version is not the new key, so the new key goes (no key outside KMS)."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+
+    def meanwhile():
+        _write_version(kms, version)
+        cloud.faults.fail("PutSecretValue", "Forbidden.NoPermission", 403, times=1)
+    report = _rotate_parked_at(cloud, rotate, "PutSecretValue", "before", meanwhile)["report"]
+    (row,) = report["users"]
+    assert (row["action"], row["error"]["code"]) == ("failed", "Forbidden.NoPermission"), row
+    assert report["counts"] == counts(failed=1)
+    assert keys(cloud) == [(old, "Active")] and kms_current(cloud) == version
+
+
+def test_a_write_that_landed_but_whose_answer_was_lost_keeps_the_new_key(cloud, rotate, capsys):
+    """PutSecretValue runs but its answer is lost, and every retry fails (503): the write landed, so the
+    new key is KMS's current version and must stay; the user is failed (transient), counted once, and
+    the run raises TransientError for FC's retry; the next run sees the rotation written."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    cloud.faults.drop("PutSecretValue", times=1, after=True)
+    cloud.faults.fail("PutSecretValue", "ServiceUnavailable", 503, times=None)
+    capsys.readouterr()
+    with pytest.raises(Exception) as raised:
+        rotate()
+    cloud.faults.clear()
+    assert type(raised.value).__name__ == "TransientError", raised.value
+    new = kms_current(cloud)
+    assert new != old and kms_previous(cloud) == old
+    assert sorted(keys(cloud)) == sorted([(old, "Active"), (new, "Active")])
+    lines = _logged(capsys)
+    (summary,) = [line for line in lines if line.get("message") == "rotation report"]
+    assert summary["counts"] == counts(failed=1), summary
+    (row,) = [line for line in lines if line.get("message") == "rotation user"]
+    assert (row["userName"], row["action"], row["error"]["code"]) == (USER, "failed", "Transient"), row
+    assert rotate()["counts"] == counts(overlap=1)
