@@ -272,6 +272,22 @@ def test_never_touches_leavers_console_users_or_foreign_secrets(cloud, rotate, k
     assert [c for c in cloud.calls.mutating(mark)] == []
 
 
+@pytest.mark.parametrize("secret_type", ["ECS", "Rds"])        # sorting before and after "Generic"
+def test_a_secret_of_another_type_at_the_users_name_is_never_rotated(cloud, rotate, secret_type):
+    """KMS's other secret types (ECS, Rds, Redis, PolarDB) take any name: one at the user's secret name,
+    tagged ours, is not a credential of ours to rotate (PutSecretValue writes Generic secrets only). Set
+    up in localcloud's backend: its API refuses to create those types."""
+    invoke(event())
+    cloud.kms.secrets[SECRET].secret_type = secret_type
+    later(days=1, minutes=1)                                    # the key is due
+    mark = cloud.calls.mark()
+    report = rotate()
+    assert report["users"] == [] and report["managed"] == 1, report
+    assert report["counts"] == {"rotated": 0, "finished": 0, "inProgress": 0, "overlap": 0, "notDue": 0,
+                                "skipped": 0, "failed": 0, "strays": 0}, report["counts"]
+    assert cloud.calls.mutating(mark) == []
+
+
 # -- a crash after every call ---------------------------------------------------------------------------------
 def _successful_calls(cloud, rotate):
     """The rotation's calls, in order, as (action, n-th of that action), over create/write and finish."""
