@@ -662,3 +662,30 @@ def test_orphan_secrets_are_found_once_each_in_ceil_n_over_100_listsecrets_pages
         planned = [s["SecretName"] for r in report["users"] if r["action"] == "secretScheduled" for s in r["steps"]]
         assert planned == orphans and report["counts"]["pending"] == 0, report
         assert [c.params.get("PageSize") for c in cloud.calls.since(m) if c.action == "ListSecrets"] == ["100"] * pages
+
+
+def test_deleting_an_employees_earlier_logon_name_leaves_the_ledger_of_the_new_one_live(cloud, mocker, monkeypatch):
+    """E10023 left as alice.wang and was hired again as alice.w. Once alice.wang's grace is over the sweep
+    deletes it, but the employee's ledger is alice.w's history now (its head is alice.w's joiner): it is
+    not scheduled for deletion (it would be purged under a live user). Deleting alice.w later takes it."""
+    env(monkeypatch, OFFBOARD_GRACE_DAYS=1)
+    set_clock(mocker, T0)
+    assert onboarding.handler(as_bytes(joiner()), None)["status"] == "provisioned"
+    assert offboarding.handler(as_bytes(leaver("alice.wang", "E10023")), None)["status"] == "disabled"
+    assert onboarding.handler(as_bytes(joiner(logon="alice.w")), None)["status"] == "provisioned"
+    ledger = "ram-user/ledger/E10023"
+    set_clock(mocker, "2026-11-30T10:00:00Z")
+    report = sweep()
+    assert [(r["userName"], r["action"]) for r in report["users"]] == [("alice.wang", "deleted")], report
+    assert [s["action"] for s in report["users"][0]["steps"] if s.get("SecretName") == ledger] == []
+    assert cloud.ram.user_state("alice.wang") is None
+    assert secret_state(cloud, ledger)["deleting"] is False
+    assert secret_state(cloud, "ram-user/alice.w")["deleting"] is False
+
+    assert offboarding.handler(as_bytes(leaver("alice.w", "E10023")), None)["status"] == "disabled"
+    set_clock(mocker, "2026-12-02T10:00:00Z")
+    report = sweep()
+    assert [(r["userName"], r["action"]) for r in report["users"]] == [("alice.w", "deleted")], report
+    first = report["users"][0]["steps"][0]                     # the ledger first, as for any last user
+    assert (first["action"], first["SecretName"]) == ("DeleteSecret", ledger)
+    assert secret_state(cloud, ledger)["deleting"] is True
