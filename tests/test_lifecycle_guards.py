@@ -508,6 +508,21 @@ def test_a_leaver_for_a_user_disabled_before_the_ledger_does_not_say_its_leave_t
     _assert_still_disabled(cloud)
 
 
+def test_an_active_marker_with_an_instant_is_no_leave_from_before_the_ledger(cloud, ram, kms, mocker):
+    """A marker that says active keeps saying so even with an ``at=`` instant (parse reads it whatever the
+    state): only a disabled marker is migrated into the ledger as a leave (workflows/converge.py
+    _migrate). So the leaver (09:00, before that instant) begins the ledger with its own entry alone, and
+    nothing supersedes it."""
+    from tests.offboarding_support import make_user
+    make_user(ram, kms, NAME, EMP, comments=f"hrrp:v1;emp={EMP};st=active;at=2026-11-28T09:30:00Z", login=True)
+    set_clock(mocker, T0)
+    answer = offboarding.handler(as_bytes(_leaver_at("2026-11-28T09:00:00Z")), None)
+    assert answer["status"] == "disabled" and "supersededBy" not in answer, answer
+    versions = [v["version_id"] for v in cloud.kms.secret_state("ram-user/ledger/" + EMP)["versions"]]
+    assert len(versions) == 1 and versions[0].startswith("20261128T090000000000Z."), versions
+    _assert_still_disabled(cloud)
+
+
 # -- bench/MUTATION.md, defect 5: one employee, one active user, for users from before the ledger ----
 @pytest.mark.parametrize("history", ["made before the ledger", "with a ledger"])
 def test_a_joiner_under_a_new_logon_name_while_the_old_user_is_active_is_refused_ledger_or_not(
