@@ -304,3 +304,14 @@ def test_a_leaver_now_after_a_scheduled_one_under_a_new_logon_name_disables_the_
     assert ownership.parse(state["user"]["Comments"]).state == "disabled"
     assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
     assert (now["status"], now["userName"]) == ("disabled", "kim.lee")
+
+
+def test_a_leaver_nobody_matches_scans_the_users_once(cloud, ram, kms, clock):
+    """No ledger, no user by the event's logon name, none with its employee id: ``not-found`` after one
+    ListUsers scan (workflows/converge.py: the look-up by employee id is made once per event; the
+    joiner's own look-up, for the employee's active user under another name, is not a leaver's)."""
+    make_user(ram, kms, "aaron", "E11", keys=1, login=False)
+    m = cloud.calls.mark()
+    result = offboarding.handler(as_bytes(leaver("kim.l", "E12")), None)
+    assert result["status"] == "not-found", result
+    assert [c.action for c in cloud.calls.since(m)].count("ListUsers") == 1
