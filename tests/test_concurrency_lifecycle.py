@@ -799,3 +799,39 @@ def test_20_a_future_leave_for_a_user_not_made_yet_is_not_kept_by_the_later_join
             assert (marker.state, marker.leave_date) == ("active", None), (phase, ram_user(cloud, USER)["Comments"])
         no_leave("after the joiner")
         settle(cloud, fc, bystanders=bystanders, extra=no_leave)
+
+
+@pytest.mark.parametrize("nth, status", [(4, "disabled"), (5, "scheduled")])
+def test_21_an_older_leaver_disables_the_user_from_before_the_ledger_while_a_later_leave_is_scheduled(
+        cloud, ram, kms, bystanders, nth, status):
+    """kim.lee (E12) was made before the ledger and is active. A leaver (Nov 25, last day Dec 20) has
+    folded its ledger (starting active, as kim.lee's marker said) and is parked before it reads kim.lee
+    again: the read that chooses between scheduling and disabling (its 4th GetUser), or the read of the
+    marker it would write the day into (its 5th). An older leaver (Nov 22, no day) runs through and
+    disables kim.lee. The later leaver writes nothing back: kim.lee stays disabled (no day in the
+    marker, no credential). It answers ``disabled`` when it read kim.lee disabled before choosing,
+    ``scheduled`` when it had chosen to schedule: its re-check takes a disabled user as holding a
+    scheduled leave that has no joiner to make (disabled is the safe side of any leave); one more
+    delivery answers ``disabled``."""
+    from tests.offboarding_support import make_user
+    make_user(ram, kms, "kim.lee", "E12", keys=1, login=True)
+    with Instances(cloud, 2, now=T0) as fc:
+        h = cloud.hold(fc[0].key, "GetUser", when="before", nth=nth)
+        later = fc[0].start("offboarding", leaver("l2", at(25), last_day="2026-12-20", logon="kim.lee",
+                                                  employee_id="E12"))
+        held(cloud, later, h)
+        older = fc[1].run("offboarding", leaver("l1", at(22), logon="kim.lee", employee_id="E12"))
+        assert older["status"] == "disabled", older
+        cloud.release(h)
+        answer = later.result()
+        assert (answer["status"], answer["userName"]) == (status, "kim.lee"), answer
+
+        def disabled(phase):
+            user = ram_user(cloud, "kim.lee")
+            marker = ownership.parse(user["Comments"])
+            assert (marker.state, marker.leave_date) == ("disabled", None), (phase, user["Comments"])
+            assert [k for k in user["AccessKeys"] if k["Status"] == "Active"] == [], phase
+            assert user["LoginProfile"] is None, phase
+        settle(cloud, fc, bystanders=bystanders, expect=[], extra=disabled)
+        assert fc[0].run("offboarding", leaver("l2", at(25), last_day="2026-12-20", logon="kim.lee",
+                                               employee_id="E12"))["status"] == "disabled"
