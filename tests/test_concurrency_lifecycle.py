@@ -835,3 +835,26 @@ def test_21_an_older_leaver_disables_the_user_from_before_the_ledger_while_a_lat
         settle(cloud, fc, bystanders=bystanders, expect=[], extra=disabled)
         assert fc[0].run("offboarding", leaver("l2", at(25), last_day="2026-12-20", logon="kim.lee",
                                                employee_id="E12"))["status"] == "disabled"
+
+
+def test_22_a_leaver_whose_entry_rolls_off_the_ledger_while_it_runs_is_superseded_by_nothing(cloud, bystanders):
+    """KMS keeps 10 versions of the ledger and rolls off the oldest written. A leaver (Nov 28, the
+    latest in HR order) has appended its entry and is parked before it reads the ledger to converge;
+    meanwhile ten older leavers (Nov 21-27) are appended and roll the joiner and then the leaver's own
+    entry off. The leaver converges to what is left (disabled) and answers without ``supersededBy``:
+    every entry left is older than its event, so nothing superseded it."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        h = cloud.hold(fc[0].key, "ListSecretVersionIds", when="before", nth=2)
+        latest = fc[0].start("offboarding", leaver("l1", at(28)))
+        held(cloud, latest, h)
+        for k in range(10):
+            older = fc[1].run("offboarding", leaver(f"l0-{k}", at(21 + k % 7, hour=9 + k // 7)))
+            assert older["status"] == "disabled", older
+        versions = [v["version_id"] for v in cloud.kms.secret_state(f"ram-user/ledger/{EMPLOYEE}")["versions"]]
+        assert len(versions) == 10 and not any(v.startswith("20261128T") for v in versions), versions
+        cloud.release(h)
+        answer = latest.result()
+        assert answer["status"] == "disabled" and "supersededBy" not in answer, answer
+        assert _disabled_view(cloud) == DISABLED_VIEW
+        settle(cloud, fc, bystanders=bystanders)
