@@ -596,3 +596,15 @@ def test_a_new_hire_scans_the_users_once_and_an_employee_with_a_ledger_or_a_user
     assert offboarding.handler(as_bytes(_leaver_at("2026-11-28T09:00:00Z")), None)["status"] == "disabled"
     assert onboard(logon="alice.w", event_id="rehire", occurredAt="2026-11-28T09:30:00Z")["status"] == "provisioned"
     assert "ListUsers" not in [c.action for c in cloud.calls.since(mark)]
+
+
+def test_a_joiner_under_a_name_sorting_after_the_active_users_is_refused_too(cloud, ram, kms, mocker):
+    """The same refusal with the names the other way round: kim.l (E12, made before the ledger) is
+    active and the joiner is for kim.lee, a name that sorts after it. ``conflict`` naming kim.l; no
+    kim.lee is made, no ledger begun."""
+    from tests.offboarding_support import make_user
+    set_clock(mocker, T0)
+    make_user(ram, kms, "kim.l", "E12", login=False)
+    answer = onboard(logon="kim.lee", employee_id="E12", event_id="joiner-kim.lee", occurredAt="2026-11-28T09:00:00Z")
+    assert (answer["status"], answer["existingUser"]) == ("conflict", "kim.l"), answer
+    assert cloud.ram.user_state("kim.lee") is None and cloud.kms.secret_state("ram-user/ledger/E12") is None
