@@ -858,3 +858,34 @@ def test_22_a_leaver_whose_entry_rolls_off_the_ledger_while_it_runs_is_supersede
         assert answer["status"] == "disabled" and "supersededBy" not in answer, answer
         assert _disabled_view(cloud) == DISABLED_VIEW
         settle(cloud, fc, bystanders=bystanders)
+
+
+def test_23_a_mover_that_found_the_user_as_it_wants_it_still_rechecks(cloud, bystanders):
+    """A mover (Nov 25, read-only as the joiner made the user) finds nothing to change and is parked
+    before its re-check; an older mover (Nov 22, full), which had read the user before the later one
+    was recorded, adds our full-level group and is parked right after. The later mover's re-check sees
+    it and converges again: when it answers, the user is read-only only, though the older mover, still
+    parked, has not re-checked yet."""
+    def groups():
+        return sorted(g["GroupName"] for g in ram_user(cloud, USER)["Groups"])
+
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        first = cloud.hold(fc[0].key, "ListGroupsForUser", when="after", nth=1)
+        older = fc[0].start("onboarding", joiner("m1", at(22), level="full"))
+        held(cloud, older, first)
+        recheck = cloud.hold(fc[1].key, "ListSecretVersionIds", when="before", nth=3)
+        later = fc[1].start("onboarding", joiner("m2", at(25)))
+        held(cloud, later, recheck)
+        assert groups() == ["hr-arms-read-only"]
+        wrote = cloud.hold(fc[0].key, "AddUserToGroup", when="after")
+        cloud.release(first)
+        held(cloud, older, wrote)
+        assert groups() == ["hr-arms-full", "hr-arms-read-only"]
+        cloud.release(recheck)
+        answer = later.result()
+        assert answer["status"] in OK, answer
+        assert groups() == ["hr-arms-read-only"]
+        cloud.release(wrote)
+        older.outcome()
+        settle(cloud, fc, bystanders=bystanders)
