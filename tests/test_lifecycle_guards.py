@@ -188,6 +188,18 @@ def test_a_user_disabled_before_the_ledger_has_its_leave_at_the_markers_instant(
         assert [k["Status"] for k in cloud.ram.user_state(NAME)["access_keys"]] == ["Active"]
 
 
+def test_the_leave_migrated_from_the_marker_is_first_at_its_instant(cloud, ram, kms, mocker):
+    """The migrated leaver entry has sequence 0 (workflows/converge.py _migrate): a joiner at the
+    marker's very instant with a later ``sequence`` follows the leave in HR order, so it is a rehire."""
+    from tests.offboarding_support import make_user, marker
+    make_user(ram, kms, NAME, EMP, comments=marker(EMP, state="disabled", at=LEAVE_AT), login=False,
+              inactive_keys=True, groups=())
+    set_clock(mocker, T0)
+    answer = onboard(event_id="joiner-after-the-leave", occurredAt=LEAVE_AT, sequence=1)
+    assert (answer["status"], answer.get("rehired")) == ("provisioned", True), answer
+    assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "active"
+
+
 def test_a_user_active_before_the_ledger_keeps_its_scheduled_leave_through_a_mover(cloud, ram, kms, mocker):
     """A user made before the ledger existed (an active marker, no ledger) gets a leave for later,
     then a mover: the mover is a mover (the user was active before the ledger began: the ledger
