@@ -620,3 +620,17 @@ def test_a_joiner_under_a_name_sorting_after_the_active_users_is_refused_too(clo
     answer = onboard(logon="kim.lee", employee_id="E12", event_id="joiner-kim.lee", occurredAt="2026-11-28T09:00:00Z")
     assert (answer["status"], answer["existingUser"]) == ("conflict", "kim.l"), answer
     assert cloud.ram.user_state("kim.lee") is None and cloud.kms.secret_state("ram-user/ledger/E12") is None
+
+
+def test_a_joiner_older_than_a_leaver_that_found_nobody_makes_the_user_until_the_leave_day(cloud, mocker):
+    """A leaver (09:30, last day Dec 15) arrives before the person was ever onboarded: ``not-found``, and
+    the ledger begins with it (the user does not exist, the ledger is live: no tombstone). The joiner
+    (09:00), delivered late, is recorded too and the fold decides: the user is made, active until the
+    leave day."""
+    set_clock(mocker, T0)
+    gone = offboarding.handler(as_bytes(dict(_leaver_at(LEAVE_AT), lastWorkingDay="2026-12-15")), None)
+    assert gone["status"] == "not-found", gone
+    answer = onboard(event_id="late-joiner", occurredAt="2026-11-28T09:00:00Z")
+    assert (answer["status"], answer.get("lastWorkingDay")) == ("provisioned", "2026-12-15"), answer
+    marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
+    assert (marker.state, str(marker.leave_date)) == ("active", "2026-12-15")
