@@ -634,3 +634,41 @@ def test_a_joiner_older_than_a_leaver_that_found_nobody_makes_the_user_until_the
     assert (answer["status"], answer.get("lastWorkingDay")) == ("provisioned", "2026-12-15"), answer
     marker = ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"])
     assert (marker.state, str(marker.leave_date)) == ("active", "2026-12-15")
+
+
+def _offboarded_under_two_names(mocker):
+    """E12: kim.lee joined and left, then was rehired as kim.l, who left too (the ledger's head)."""
+    set_clock(mocker, T0)
+    for logon, joined, left in (("kim.lee", "08:00", "08:30"), ("kim.l", "09:00", "09:30")):
+        made = onboard(logon=logon, employee_id="E12", event_id=f"joiner-{logon}",
+                       occurredAt=f"2026-11-28T{joined}:00Z")
+        assert made["status"] == "provisioned", made
+        gone = offboarding.handler(as_bytes(dict(leaver(logon, "E12", event_id=f"leaver-{logon}"),
+                                                 occurredAt=f"2026-11-28T{left}:00Z")), None)
+        assert (gone["status"], gone["userName"]) == ("disabled", logon), gone
+
+
+def test_a_stale_joiner_for_an_earlier_logon_name_converges_the_user_the_head_names(cloud, mocker):
+    """kim.lee's joiner delivered again after kim.l's leave (the head): the employee's user is the one
+    the head names, kim.l; it stays disabled and the answer is for it, superseded by that leave."""
+    _offboarded_under_two_names(mocker)
+    mark = cloud.calls.mark()
+    stale = onboard(logon="kim.lee", employee_id="E12", event_id="joiner-kim.lee", occurredAt="2026-11-28T08:00:00Z")
+    assert (stale["status"], stale["userName"]) == ("disabled", "kim.l"), stale
+    assert stale["supersededBy"] == {"occurredAt": "2026-11-28T09:30:00Z", "eventType": "employee.offboarded"}
+    assert outside_ledger(cloud.calls.mutating(mark, ok_only=False)) == []
+    for name in ("kim.lee", "kim.l"):
+        assert ownership.parse(cloud.ram.user_state(name)["user"]["Comments"]).state == "disabled"
+
+
+def test_a_stale_joiner_whose_head_names_a_user_no_longer_ours_is_a_conflict_saying_so(cloud, ram, mocker):
+    """As above, but kim.l's marker was replaced by hand: ``conflict``, with the detail that the user was
+    not created by hr-ram-provisioner (it has no marker at all), and nothing changed."""
+    from alibabacloud_ram20150501 import models as ram_models
+    _offboarded_under_two_names(mocker)
+    ram.update_user(ram_models.UpdateUserRequest(user_name="kim.l", new_comments="taken over by hand"))
+    mark = cloud.calls.mark()
+    stale = onboard(logon="kim.lee", employee_id="E12", event_id="joiner-kim.lee", occurredAt="2026-11-28T08:00:00Z")
+    assert (stale["status"], stale["userName"]) == ("conflict", "kim.l"), stale
+    assert stale["detail"] == "the RAM user was not created by hr-ram-provisioner", stale
+    assert outside_ledger(cloud.calls.mutating(mark, ok_only=False)) == []
