@@ -672,3 +672,23 @@ def test_a_stale_joiner_whose_head_names_a_user_no_longer_ours_is_a_conflict_say
     assert (stale["status"], stale["userName"]) == ("conflict", "kim.l"), stale
     assert stale["detail"] == "the RAM user was not created by hr-ram-provisioner", stale
     assert outside_ledger(cloud.calls.mutating(mark, ok_only=False)) == []
+
+
+def test_a_rehire_under_a_new_logon_name_after_the_old_user_was_deleted_by_hand(cloud, ram, mocker):
+    """kim.lee (E12) joined and left; an administrator then deleted the disabled user by hand (the
+    ledger still names it). A joiner for E12 as kim.l is no conflict (there is no other user of the
+    employee, active or not): kim.l is made."""
+    from alibabacloud_ram20150501 import models as ram_models
+    set_clock(mocker, T0)
+    assert onboard(logon="kim.lee", employee_id="E12", event_id="joiner-kim.lee",
+                   occurredAt="2026-11-28T08:00:00Z")["status"] == "provisioned"
+    gone = offboarding.handler(as_bytes(dict(leaver("kim.lee", "E12", event_id="leaver-kim.lee"),
+                                             occurredAt="2026-11-28T08:30:00Z")), None)
+    assert gone["status"] == "disabled", gone
+    for key in cloud.ram.user_state("kim.lee")["access_keys"]:
+        ram.delete_access_key(ram_models.DeleteAccessKeyRequest(user_name="kim.lee",
+                                                                user_access_key_id=key["AccessKeyId"]))
+    ram.delete_user(ram_models.DeleteUserRequest(user_name="kim.lee"))
+    made = onboard(logon="kim.l", employee_id="E12", event_id="joiner-kim.l", occurredAt="2026-11-28T09:00:00Z")
+    assert (made["status"], made["userName"]) == ("provisioned", "kim.l"), made
+    assert ownership.parse(cloud.ram.user_state("kim.l")["user"]["Comments"]).state == "active"
