@@ -692,3 +692,25 @@ def test_a_rehire_under_a_new_logon_name_after_the_old_user_was_deleted_by_hand(
     made = onboard(logon="kim.l", employee_id="E12", event_id="joiner-kim.l", occurredAt="2026-11-28T09:00:00Z")
     assert (made["status"], made["userName"]) == ("provisioned", "kim.l"), made
     assert ownership.parse(cloud.ram.user_state("kim.l")["user"]["Comments"]).state == "active"
+
+
+def test_a_leaver_under_the_employees_earlier_logon_name_disables_the_active_user(cloud, mocker):
+    """E12 was kim.l (joined, left), then rehired as kim.lee. A leaver that still carries the old logon
+    name kim.l (the ledger knows that name: it is kim.l's user's) is matched to the employee's active
+    user by the ledger's head: kim.lee is disabled, and the answer says which name the event carried."""
+    set_clock(mocker, T0)
+    history = (("kim.l", "08:00", "joiner"), ("kim.l", "08:30", "leaver"), ("kim.lee", "09:00", "joiner"))
+    for logon, at, kind in history:
+        if kind == "joiner":
+            done = onboard(logon=logon, employee_id="E12", event_id=f"{kind}-{logon}",
+                           occurredAt=f"2026-11-28T{at}:00Z")
+        else:
+            done = offboarding.handler(as_bytes(dict(leaver(logon, "E12", event_id=f"{kind}-{logon}"),
+                                                     occurredAt=f"2026-11-28T{at}:00Z")), None)
+        assert done["status"] == ("provisioned" if kind == "joiner" else "disabled"), done
+    gone = offboarding.handler(as_bytes(dict(leaver("kim.l", "E12", event_id="leaver-again"),
+                                             occurredAt="2026-11-28T09:30:00Z")), None)
+    assert (gone["status"], gone["userName"], gone["logonNameInEvent"]) == ("disabled", "kim.lee", "kim.l"), gone
+    state = cloud.ram.user_state("kim.lee")
+    assert ownership.parse(state["user"]["Comments"]).state == "disabled"
+    assert [k["Status"] for k in state["access_keys"]] == ["Inactive"] and not state["login_profile"]
