@@ -889,3 +889,26 @@ def test_23_a_mover_that_found_the_user_as_it_wants_it_still_rechecks(cloud, bys
         cloud.release(wrote)
         older.outcome()
         settle(cloud, fc, bystanders=bystanders)
+
+
+def test_24_the_sweeps_repair_after_a_later_leaver_says_nothing_of_a_leaver_not_found(cloud, bystanders):
+    """Grace 0: the sweep deletes the user disabled on Nov 10 and is parked right after DeleteUser while a
+    later leaver (Nov 30) runs through (``deleted``: nothing is left). The sweep then sees the newer head
+    and converges to it: the user is gone after a history, so its log says nothing of a leaver that
+    found nobody (``not-found`` is for a logon name never seen), and the user stays deleted."""
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(10)),
+                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "disabled"
+        h = cloud.hold(fc[0].key, "DeleteUser", when="after")
+        sweep = fc[0].sweep()
+        held(cloud, sweep, h)
+        later = fc[1].run("offboarding", leaver("l2", at(30)))
+        assert later["status"] == "deleted", later
+        cloud.release(h)
+        report = sweep.result()
+        assert [(r["userName"], r["action"]) for r in report["users"]] == [(USER, "deleted")], report
+        lines = _log_lines(sweep.output())
+        assert any(line.get("step") == "sweep-repair" for line in lines), lines
+        assert [line for line in lines if line.get("message") == "leaver not found"] == []
+        assert ram_user(cloud, USER) is None
