@@ -799,3 +799,116 @@ def test_20_a_future_leave_for_a_user_not_made_yet_is_not_kept_by_the_later_join
             assert (marker.state, marker.leave_date) == ("active", None), (phase, ram_user(cloud, USER)["Comments"])
         no_leave("after the joiner")
         settle(cloud, fc, bystanders=bystanders, extra=no_leave)
+
+
+@pytest.mark.parametrize("nth, status", [(4, "disabled"), (5, "scheduled")])
+def test_21_an_older_leaver_disables_the_user_from_before_the_ledger_while_a_later_leave_is_scheduled(
+        cloud, ram, kms, bystanders, nth, status):
+    """kim.lee (E12) was made before the ledger and is active. A leaver (Nov 25, last day Dec 20) has
+    folded its ledger (starting active, as kim.lee's marker said) and is parked before it reads kim.lee
+    again: the read that chooses between scheduling and disabling (its 4th GetUser), or the read of the
+    marker it would write the day into (its 5th). An older leaver (Nov 22, no day) runs through and
+    disables kim.lee. The later leaver writes nothing back: kim.lee stays disabled (no day in the
+    marker, no credential). It answers ``disabled`` when it read kim.lee disabled before choosing,
+    ``scheduled`` when it had chosen to schedule: its re-check takes a disabled user as holding a
+    scheduled leave that has no joiner to make (disabled is the safe side of any leave); one more
+    delivery answers ``disabled``."""
+    from tests.offboarding_support import make_user
+    make_user(ram, kms, "kim.lee", "E12", keys=1, login=True)
+    with Instances(cloud, 2, now=T0) as fc:
+        h = cloud.hold(fc[0].key, "GetUser", when="before", nth=nth)
+        later = fc[0].start("offboarding", leaver("l2", at(25), last_day="2026-12-20", logon="kim.lee",
+                                                  employee_id="E12"))
+        held(cloud, later, h)
+        older = fc[1].run("offboarding", leaver("l1", at(22), logon="kim.lee", employee_id="E12"))
+        assert older["status"] == "disabled", older
+        cloud.release(h)
+        answer = later.result()
+        assert (answer["status"], answer["userName"]) == (status, "kim.lee"), answer
+
+        def disabled(phase):
+            user = ram_user(cloud, "kim.lee")
+            marker = ownership.parse(user["Comments"])
+            assert (marker.state, marker.leave_date) == ("disabled", None), (phase, user["Comments"])
+            assert [k for k in user["AccessKeys"] if k["Status"] == "Active"] == [], phase
+            assert user["LoginProfile"] is None, phase
+        settle(cloud, fc, bystanders=bystanders, expect=[], extra=disabled)
+        assert fc[0].run("offboarding", leaver("l2", at(25), last_day="2026-12-20", logon="kim.lee",
+                                               employee_id="E12"))["status"] == "disabled"
+
+
+def test_22_a_leaver_whose_entry_rolls_off_the_ledger_while_it_runs_is_superseded_by_nothing(cloud, bystanders):
+    """KMS keeps 10 versions of the ledger and rolls off the oldest written. A leaver (Nov 28, the
+    latest in HR order) has appended its entry and is parked before it reads the ledger to converge;
+    meanwhile ten older leavers (Nov 21-27) are appended and roll the joiner and then the leaver's own
+    entry off. The leaver converges to what is left (disabled) and answers without ``supersededBy``:
+    every entry left is older than its event, so nothing superseded it."""
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        h = cloud.hold(fc[0].key, "ListSecretVersionIds", when="before", nth=2)
+        latest = fc[0].start("offboarding", leaver("l1", at(28)))
+        held(cloud, latest, h)
+        for k in range(10):
+            older = fc[1].run("offboarding", leaver(f"l0-{k}", at(21 + k % 7, hour=9 + k // 7)))
+            assert older["status"] == "disabled", older
+        versions = [v["version_id"] for v in cloud.kms.secret_state(f"ram-user/ledger/{EMPLOYEE}")["versions"]]
+        assert len(versions) == 10 and not any(v.startswith("20261128T") for v in versions), versions
+        cloud.release(h)
+        answer = latest.result()
+        assert answer["status"] == "disabled" and "supersededBy" not in answer, answer
+        assert _disabled_view(cloud) == DISABLED_VIEW
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_23_a_mover_that_found_the_user_as_it_wants_it_still_rechecks(cloud, bystanders):
+    """A mover (Nov 25, read-only as the joiner made the user) finds nothing to change and is parked
+    before its re-check; an older mover (Nov 22, full), which had read the user before the later one
+    was recorded, adds our full-level group and is parked right after. The later mover's re-check sees
+    it and converges again: when it answers, the user is read-only only, though the older mover, still
+    parked, has not re-checked yet."""
+    def groups():
+        return sorted(g["GroupName"] for g in ram_user(cloud, USER)["Groups"])
+
+    with Instances(cloud, 2, now=T0) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
+        first = cloud.hold(fc[0].key, "ListGroupsForUser", when="after", nth=1)
+        older = fc[0].start("onboarding", joiner("m1", at(22), level="full"))
+        held(cloud, older, first)
+        recheck = cloud.hold(fc[1].key, "ListSecretVersionIds", when="before", nth=3)
+        later = fc[1].start("onboarding", joiner("m2", at(25)))
+        held(cloud, later, recheck)
+        assert groups() == ["hr-arms-read-only"]
+        wrote = cloud.hold(fc[0].key, "AddUserToGroup", when="after")
+        cloud.release(first)
+        held(cloud, older, wrote)
+        assert groups() == ["hr-arms-full", "hr-arms-read-only"]
+        cloud.release(recheck)
+        answer = later.result()
+        assert answer["status"] in OK, answer
+        assert groups() == ["hr-arms-read-only"]
+        cloud.release(wrote)
+        older.outcome()
+        settle(cloud, fc, bystanders=bystanders)
+
+
+def test_24_the_sweeps_repair_after_a_later_leaver_says_nothing_of_a_leaver_not_found(cloud, bystanders):
+    """Grace 0: the sweep deletes the user disabled on Nov 10 and is parked right after DeleteUser while a
+    later leaver (Nov 30) runs through (``deleted``: nothing is left). The sweep then sees the newer head
+    and converges to it: the user is gone after a history, so its log says nothing of a leaver that
+    found nobody (``not-found`` is for a logon name never seen), and the user stays deleted."""
+    with Instances(cloud, 2, now=T0, env={"OFFBOARD_GRACE_DAYS": "0"}) as fc:
+        assert fc[0].run("onboarding", joiner("j1", at(2)))["status"] == "provisioned"
+        assert fc[0].run("offboarding", leaver("l1", at(10)),
+                         now=datetime(2026, 11, 10, 12, tzinfo=timezone.utc))["status"] == "disabled"
+        h = cloud.hold(fc[0].key, "DeleteUser", when="after")
+        sweep = fc[0].sweep()
+        held(cloud, sweep, h)
+        later = fc[1].run("offboarding", leaver("l2", at(30)))
+        assert later["status"] == "deleted", later
+        cloud.release(h)
+        report = sweep.result()
+        assert [(r["userName"], r["action"]) for r in report["users"]] == [(USER, "deleted")], report
+        lines = _log_lines(sweep.output())
+        assert any(line.get("step") == "sweep-repair" for line in lines), lines
+        assert [line for line in lines if line.get("message") == "leaver not found"] == []
+        assert ram_user(cloud, USER) is None
