@@ -837,12 +837,13 @@ def test_21_an_older_leaver_disables_the_user_from_before_the_ledger_while_a_lat
                                                employee_id="E12"))["status"] == "disabled"
 
 
-def test_22_a_leaver_whose_entry_rolls_off_the_ledger_while_it_runs_is_superseded_by_nothing(cloud, bystanders):
+def test_22_older_leavers_recorded_while_a_leaver_runs_never_roll_its_entry_off(cloud, bystanders):
     """KMS keeps 10 versions of the ledger and rolls off the oldest written. A leaver (Nov 28, the
     latest in HR order) has appended its entry and is parked before it reads the ledger to converge;
-    meanwhile ten older leavers (Nov 21-27) are appended and roll the joiner and then the leaver's own
-    entry off. The leaver converges to what is left (disabled) and answers without ``supersededBy``:
-    every entry left is older than its event, so nothing superseded it."""
+    meanwhile ten older leavers (Nov 21-27) arrive. The first seven are recorded (9 versions), the
+    last three are not (``_crowded_out``), so neither the joiner nor the leaver's own entry is rolled
+    off. The leaver converges to itself (disabled) and answers without ``supersededBy``; the older ones
+    answer disabled, superseded by it."""
     with Instances(cloud, 2, now=T0) as fc:
         assert fc[0].run("onboarding", joiner("j1", at(20)))["status"] == "provisioned"
         h = cloud.hold(fc[0].key, "ListSecretVersionIds", when="before", nth=2)
@@ -850,9 +851,11 @@ def test_22_a_leaver_whose_entry_rolls_off_the_ledger_while_it_runs_is_supersede
         held(cloud, latest, h)
         for k in range(10):
             older = fc[1].run("offboarding", leaver(f"l0-{k}", at(21 + k % 7, hour=9 + k // 7)))
-            assert older["status"] == "disabled", older
+            assert older["status"] == "disabled" and older["supersededBy"]["eventType"] == "employee.offboarded", \
+                older
         versions = [v["version_id"] for v in cloud.kms.secret_state(f"ram-user/ledger/{EMPLOYEE}")["versions"]]
-        assert len(versions) == 10 and not any(v.startswith("20261128T") for v in versions), versions
+        assert len(versions) == 9 and sum(v.startswith("20261128T") for v in versions) == 1, versions
+        assert sum(v.startswith("20261120T") for v in versions) == 1, versions         # the joiner too
         cloud.release(h)
         answer = latest.result()
         assert answer["status"] == "disabled" and "supersededBy" not in answer, answer

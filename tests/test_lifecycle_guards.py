@@ -535,12 +535,11 @@ def test_an_active_marker_with_an_instant_is_no_leave_from_before_the_ledger(clo
     _assert_still_disabled(cloud)
 
 
-# DEFECT (found triaging workflows/converge.py, issue 15; not fixed): KMS keeps 10 versions of a secret and
+# A defect found triaging workflows/converge.py (issue 15), fixed: KMS keeps 10 versions of a secret and
 # rolls off the oldest *written* (localcloud/kms/models.py MAX_VERSIONS; cloud/ledger.py), not the oldest in
-# HR order. Every event is appended, an older one too, so ten late events older than the leaver, delivered
-# after it, push the leaver itself out of the ledger: the tenth folds without it and rehires the user.
-@pytest.mark.xfail(strict=True, reason="defect: the ledger's roll-off drops the leaver (written first) when ten "
-                                       "older joiners are delivered after it; the tenth re-provisions the user")
+# HR order. Every event was appended, an older one too, so ten late events older than the leaver, delivered
+# after it, pushed the leaver itself out of the ledger: the tenth folded without it and rehired the user.
+# An older event is now not recorded once the ledger holds 9 versions (workflows/converge.py _crowded_out).
 def test_ten_late_joiners_older_than_the_leaver_leave_the_user_disabled(cloud, mocker):
     set_clock(mocker, T0)
     assert onboard(occurredAt="2026-11-28T08:00:00Z")["status"] == "provisioned"

@@ -277,12 +277,11 @@ def test_a_scheduled_leaver_under_a_new_logon_name_schedules_the_user_made_befor
     assert cloud.ram.user_state("kim.l") is None
 
 
-# DEFECT (found triaging workflows/converge.py, issue 15; not fixed): the ledger a leaver under an unknown
+# A defect found triaging workflows/converge.py (issue 15), fixed: the ledger a leaver under an unknown
 # logon name begins records the entry under the event's name (kim.l) and tags that name's hash with the
-# user it found (kim.lee). The next leaver for kim.l sees a head "for kim.l", so run_event keeps
-# user_name = kim.l: no such user, history -> "deleted", and kim.lee is never looked at again.
-@pytest.mark.xfail(strict=True, reason="defect: a leaver redelivered under the unknown logon name answers "
-                                       "'deleted' for it instead of the user found by employeeId")
+# user it found (kim.lee). The next leaver for kim.l saw a head "for kim.l" and kept user_name = kim.l: no
+# such user, history -> "deleted", and kim.lee was never looked at again (a leave effective now left it
+# active until its scheduled day). run_event now follows the tag to kim.lee.
 def test_a_leaver_under_a_new_logon_name_delivered_again_answers_as_the_first_time(cloud, ram, kms, clock):
     make_user(ram, kms, "kim.lee", "E12", keys=1, login=True)
     event = leaver("kim.l", "E12")
@@ -292,8 +291,6 @@ def test_a_leaver_under_a_new_logon_name_delivered_again_answers_as_the_first_ti
     assert (again["status"], again["userName"], again["disabledAt"]) == ("disabled", "kim.lee", first["disabledAt"])
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a leaver effective now, under the unknown logon name an "
-                                       "earlier scheduled leaver used, leaves the found user active")
 def test_a_leaver_now_after_a_scheduled_one_under_a_new_logon_name_disables_the_found_user(cloud, ram, kms,
                                                                                           clock):
     make_user(ram, kms, "kim.lee", "E12", keys=1, login=True)

@@ -7,9 +7,12 @@ logon name (never a credential). KMS's PutSecretValue is write-once per version 
 again is an idempotent success, another value ``Rejected.ResourceExist``), so concurrent instances
 append without losing each other's entries, and the head (the greatest version id) only moves
 forward. Every event is appended, an older one too (the desired state is the fold of all of
-them in HR order). KMS keeps 10 versions and rolls off the oldest: an employee's eleventh event
-drops the first, which matters only if an event that old is delivered again (MAX_EVENT_AGE_DAYS
-bounds that).
+them in HR order), while the ledger holds fewer than ``KMS_MAX_VERSIONS - 1`` versions. KMS keeps 10
+versions and rolls off the oldest *written*, not the oldest in HR order: older events appended to a
+full ledger would push out newer ones, after ten of them the head itself (a leaver's, and the user
+would be provisioned again). So an event older than the head that arrives once the ledger holds 9
+versions is not recorded; it converges to the head like any older event (workflows/converge.py).
+Newer events always are: the eleventh then drops the first written.
 
 The ledger is scheduled for deletion with the user its head names (``SECRET_RECOVERY_DAYS``; an
 employee's earlier logon name is deleted without it, workflows/offboarding.py): while it is in its
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from ..platform.runtime import Runtime
 
 LEDGER_DIR = "ledger/"
+KMS_MAX_VERSIONS = 10       # KMS keeps this many versions of a Generic secret and rolls off the oldest written
 TAG_KIND, KIND_LEDGER = "hrrp-kind", "ledger"
 
 

@@ -4,9 +4,11 @@ event, then re-read and repair. This is what makes invariant 8 hold with any num
 Per event (onboarding and offboarding alike):
 
 1. ``occurredAt`` older than ``MAX_EVENT_AGE_DAYS`` or ahead of the clock: ``rejected``, no call.
-2. The ledger head (``cloud.ledger``) is read. If the event is newer, it is appended (a KMS
-   write-once version: concurrent appends never lose each other). An older event is not
-   appended: it is superseded, and still converges the user (a repair, never an undo).
+2. The ledger (``cloud.ledger``) is read and the event appended (a KMS write-once version:
+   concurrent appends never lose each other). An older event is appended too (the state is the
+   fold of all events in HR order) but is superseded: it still converges the user to the head (a
+   repair, never an undo); once the ledger holds 9 versions it is not recorded (``_crowded_out``:
+   KMS rolls off the oldest version written).
 3. A round: the desired state is computed from the head (``domain.lifecycle.desired``), the user is
    brought to it (onboarding's reconcile, or the disable plan), then the head is read again and the
    state re-checked (``holds``). Changed head or state: another round (at most ``MAX_ROUNDS``, then
@@ -18,6 +20,10 @@ instance whose writes all precede it is overwritten by H's own instance, which r
 after its append. Two instances converging to the same head can undo each other's credential
 (two keys minted at once, two passwords); the re-check after the writes sees it and the last
 instance to check repairs it. See docs/concurrency.md.
+
+A leaver under a logon name that is no user is matched by employee id (``logon-name-mismatch``); the
+ledger then tags that name with the user found, and a later leaver under the same name follows the tag
+to that user (not "deleted": a leave effective now must still disable it).
 
 One employee, one active user: a joiner under a logon name other than that of the employee's
 active user is ``conflict`` (naming that user, nothing written, the ledger included). With a
@@ -40,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 from ..adapters.validation import parse_datetime
 from ..cloud import directory
 from ..cloud.errors import TransientError
-from ..cloud.ledger import Ledger
+from ..cloud.ledger import KMS_MAX_VERSIONS, Ledger
 from ..domain import lifecycle, ownership
 from ..domain.access import GROUP
 from ..domain.lifecycle import Desired, Target, iso, utc_seconds
@@ -98,6 +104,14 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
             if found is not None:
                 user_name, mismatch = found.user_name, ev.logon_name
     user = directory.get_user(rt.cloud, user_name)
+    if user is None and mismatch is None and before is not None and ev.entry.kind == LEAVER:
+        # History under this logon name, no user by it: an earlier leaver under this name may have been
+        # applied to the user it found by employee id (the ledger tags the name with that user).
+        other = ledger.logon_name_of(before)
+        if other and other != ev.logon_name:
+            other_user = directory.get_user(rt.cloud, other)
+            if ownership.owned_by(other_user, ev.employee_id) is not None:
+                user_name, mismatch, user = other, ev.logon_name, other_user
     if before is None and ev.entry.kind == JOINER and user is None:
         # No history and no user by this name: a user from before the ledger may be this employee's
         # active user under another logon name (found by employee id, as the leaver above does).
@@ -121,7 +135,8 @@ def run_event(event: dict[str, Any], rt: Runtime) -> Result:
         rt.logon_suffix()
     if not recorded and user is not None:
         recorded = _migrate(ledger, ev, user_name, user)
-    if ev.entry not in recorded and not _tombstone_outlived(rt, ledger, ev, before, user):
+    if ev.entry not in recorded and not _tombstone_outlived(rt, ledger, ev, before, user) \
+            and not _crowded_out(recorded, ev.entry):
         # every event is recorded, an older one too: the state is the fold of all of them in HR order
         # (a joiner delivered after a later leaver still decides who the leave applies to)
         known = any(e.for_user(user_name) for e in recorded)
@@ -168,6 +183,13 @@ def _tombstone_outlived(rt: Runtime, ledger: Ledger, ev: _Event, before: Entry |
         return False
     info = rt.secrets.describe(ledger.name)
     return info is not None and info.in_delete_window
+
+
+def _crowded_out(recorded: list[Entry], entry: Entry) -> bool:
+    """An event older than the head, once the ledger holds ``KMS_MAX_VERSIONS - 1`` versions, is not
+    recorded: KMS rolls off the oldest version *written*, so older events appended to a full ledger
+    would push out newer ones, the head at last (cloud/ledger.py)."""
+    return bool(recorded) and entry < recorded[-1] and len(recorded) >= KMS_MAX_VERSIONS - 1
 
 
 def _secret_conflict(rt: Runtime, ev: _Event, user_name: str) -> Result | None:
