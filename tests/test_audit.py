@@ -252,3 +252,184 @@ def test_rule_key_rotation_due_spares_the_previous_key_of_a_rotation_in_its_over
                                               Version("LTAIold", NOW - timedelta(days=91))))
     assert audit.KEY_TOO_OLD in codes(programmatic(access_keys=(old, replace(new, created=NOW - timedelta(days=3))),
                                                    secrets=(stuck,)))          # an overlap never finished
+
+
+# -- issue 15's triage of domain.audit's surviving mutants: exact boundaries and the operator's texts --
+def _alerts(view, code, policy=None):
+    return [f for f in audit.findings(view, NOW, policy) if f["alert"] == code]
+
+
+def test_the_rotation_window_is_the_overlap_plus_one_daily_run_to_the_second():
+    """Two Active keys are a rotation while the newer is younger than the overlap (24 h by default) plus
+    the daily run (24 h): 47:59:59 is one, 48:00:00 is not. A RAMCredentials secret KMS rotates: its own
+    48 h plus the run, 72 h. Any other secret type (here an Rds secret tagged ours) has no KMS rotation."""
+    old = AccessKeyView("LTAIold", "Active", NOW - timedelta(days=10), last_used=NOW)
+
+    def two(hours, seconds=0, secret_type="Generic"):
+        newer = AccessKeyView("LTAInew", "Active", NOW - timedelta(hours=hours, seconds=seconds), last_used=NOW)
+        secret = SecretView("ram-user/u", owned=True, secret_type=secret_type,
+                            versions=Versions(Version("LTAInew", newer.created)))
+        return programmatic(access_keys=(old, newer), secrets=(secret,))
+    assert _alerts(two(47, 3599), audit.MULTIPLE_ACTIVE_KEYS) == []
+    (finding,) = _alerts(two(48), audit.MULTIPLE_ACTIVE_KEYS)
+    assert finding["message"] == "2 Active AccessKeys (LTAIold, LTAInew) outside a rotation: one is allowed"
+    assert finding["severity"] == audit.HIGH
+    assert _alerts(two(71, 3599, "RAMCredentials"), audit.MULTIPLE_ACTIVE_KEYS) == []
+    assert len(_alerts(two(72, 0, "RAMCredentials"), audit.MULTIPLE_ACTIVE_KEYS)) == 1
+    assert _alerts(two(47, 3599, "Rds"), audit.MULTIPLE_ACTIVE_KEYS) == []
+    assert len(_alerts(two(48, 0, "Rds"), audit.MULTIPLE_ACTIVE_KEYS)) == 1
+
+
+def test_key_age_buckets_at_their_bounds():
+    """The report's chart: under 30 days, 30 to 90 days (both included), over 90 days."""
+    assert [audit.key_age_bucket(d) for d in (0, 29, 30, 90, 91, 4000)] == [
+        "< 30 days", "< 30 days", "30-90 days", "30-90 days", "> 90 days", "> 90 days"]
+
+
+def test_the_read_model_and_the_policy_are_immutable_values():
+    """One UserView is shared by every rule, the fixes and the row, and one AuditPolicy by every user of
+    a run: no rule can change what the next one reads (derived views are made with dataclasses.replace)."""
+    import dataclasses
+
+    import pytest
+    view = programmatic()
+    for obj, name, value in ((view, "console", True), (view.access_keys[0], "status", "Inactive"),
+                             (view.secret, "owned", False), (audit.AuditPolicy(), "unused_days", 1)):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, value)
+    assert hash(view) == hash(programmatic())                        # a value: equal views hash alike
+
+
+def test_level_unions_direct_and_group_grants():
+    """The same level granted directly and through our group is that level, not none; no grant is None."""
+    both_ways = programmatic(policies=("AliyunARMSReadOnlyAccess",), groups=("hr-arms-read-only",),
+                             group_levels=("read-only",))
+    assert audit.level(both_ways) == "read-only"
+    assert audit.level(programmatic(policies=())) is None
+    assert audit.level(programmatic(policies=(), group_levels=("full",))) == "full"
+
+
+def test_console_without_mfa_message_names_the_days_or_a_question_mark():
+    """The operator reads the age since the console access was made; unknown (no date at all): '?'."""
+    (finding,) = audit.findings(console(), NOW)
+    assert finding["message"] == ("console user without an MFA device 30 days after its console access was "
+                                  "created (grace 7)")
+    (unknown,) = audit.findings(console(console_created=None, created=None, mfa_bind_required=True), NOW)
+    assert unknown["message"] == ("console user without an MFA device ? days after its console access was "
+                                  "created (grace 7) (MFA binding is required at next logon)")
+
+
+def test_the_previous_key_is_spared_strictly_inside_the_window():
+    """At exactly the overlap plus the run (48 h) after KMS's current version was written the rotation
+    is over: its ACSPrevious key, 91 days old, is due again; one second earlier it is spared."""
+    old = AccessKeyView("LTAIold", "Active", NOW - timedelta(days=91), last_used=NOW)
+
+    def at(hours, seconds=0):
+        written = NOW - timedelta(hours=hours, seconds=seconds)
+        new = AccessKeyView("LTAInew", "Active", written, last_used=NOW)
+        secret = SecretView("ram-user/u", owned=True, versions=Versions(Version("LTAInew", written),
+                                                                        Version("LTAIold", old.created)))
+        return programmatic(access_keys=(old, new), secrets=(secret,))
+    assert _alerts(at(47, 3599), audit.KEY_TOO_OLD) == []
+    assert [f["message"] for f in _alerts(at(48), audit.KEY_TOO_OLD)] == [
+        "AccessKey LTAIold is 91 days old (more than 90): rotation due"]
+
+
+def _kms_versions(written):
+    """A secret's versions under ids of KMS's own (not AccessKeyIds): as KMS writes a RAMCredentials secret."""
+    return Versions(Version("kms-v2", written), Version("kms-v1", NOW - timedelta(days=91)))
+
+
+def test_only_a_ram_credentials_secret_is_matched_to_keys_by_creation_time():
+    """A RAMCredentials secret KMS rotated names its versions itself: it holds the newest key created up
+    to its current version, and the one before is its ACSPrevious (spared, and no finding). A secret of
+    any other type whose versions name none of the user's keys holds neither: both are reported. The
+    type is DescribeSecret's SecretType, read from the response (a string built at run time)."""
+    import json
+    written = NOW - timedelta(hours=3)
+    old = AccessKeyView("LTAIold", "Active", NOW - timedelta(days=91), last_used=NOW)
+    new = AccessKeyView("LTAInew", "Active", written - timedelta(minutes=1), last_used=NOW)
+    ram_type = json.loads('{"SecretType": "RAMCredentials"}')["SecretType"]
+    kms = SecretView("ram-user/u", owned=True, secret_type=ram_type, versions=_kms_versions(written))
+    assert audit.findings(programmatic(access_keys=(old, new), secrets=(kms,)), NOW) == []
+    for other in ("Generic", "Rds"):
+        view = programmatic(access_keys=(old, new), secrets=(replace(kms, secret_type=other),))
+        assert [f["message"] for f in _alerts(view, audit.KEY_NOT_IN_KMS)] == [
+            "AccessKey LTAIold is not the key KMS holds", "AccessKey LTAInew is not the key KMS holds"]
+        assert [f["message"] for f in _alerts(view, audit.KEY_TOO_OLD)] == [
+            "AccessKey LTAIold is 91 days old (more than 90): rotation due"]
+
+
+def test_the_current_key_of_a_rotation_in_its_overlap_is_still_judged():
+    """Sparing the ACSPrevious key (listed first) does not skip the key after it: with KEY_MAX_AGE_DAYS=2
+    and a 47-hour overlap, KMS's current key made 72 h 1 min ago (its version written a minute later,
+    inside the 72-hour window) is 3 days old: due."""
+    policy = audit.AuditPolicy(key_max_age_days=2, rotation_overlap_hours=47)
+    written = NOW - timedelta(hours=71, minutes=59)
+    previous = AccessKeyView("LTAIprev", "Active", NOW - timedelta(days=10), last_used=NOW)
+    current = AccessKeyView("LTAIcur", "Active", NOW - timedelta(hours=72, minutes=1), last_used=NOW)
+    kms = SecretView("ram-user/u", owned=True, secret_type="RAMCredentials", versions=_kms_versions(written))
+    view = programmatic(access_keys=(previous, current), secrets=(kms,))
+    assert [f["message"] for f in _alerts(view, audit.KEY_TOO_OLD, policy)] == [
+        "AccessKey LTAIcur is 3 days old (more than 2): rotation due"]
+
+
+def test_drift_message_names_both_of_our_groups_only():
+    view = programmatic(policies=(), groups=("hr-arms-read-only", "hr-arms-full", "admins"),
+                        group_levels=("read-only", "full"))
+    assert [f["message"] for f in audit.findings(view, NOW, GROUP_MODE)] == [
+        "the user is in group admins, which is not ours",
+        "the user is in both ARMS groups (hr-arms-full, hr-arms-read-only): one level is ours, the other drift"]
+
+
+def test_secret_rule_messages_for_console_users():
+    """A console user's missing secret (none at all, or only a foreign one), a console user's secret
+    holding no password, a disabled console user: each finding and its exact text."""
+    assert [(f["alert"], f["message"]) for f in audit.findings(console(mfa=True, secrets=()), NOW)] == [
+        (audit.SECRET_MISSING, "no secret of ours holds this user's credential")]
+    foreign = SecretView("ram-user/u", owned=False)
+    assert [f["message"] for f in audit.findings(console(mfa=True, secrets=(foreign,)), NOW)] == [
+        "secret ram-user/u is not tagged as this employee's",
+        "no secret of ours holds this user's credential (ram-user/u foreign)"]
+    assert [(f["alert"], f["message"]) for f in audit.findings(console(mfa=True, secrets=(ours("LTAIkey1"),)),
+                                                               NOW)] == [
+        (audit.KEY_NOT_IN_KMS, "KMS's current version is not a console password")]
+    assert audit.findings(console(mfa=True), NOW) == []
+    disabled = Marker("E1", state="disabled", disabled_at=NOW)
+    assert [(f["alert"], f["message"]) for f in audit.findings(console(mfa=True, marker=disabled, secrets=()),
+                                                               NOW)] == [
+        (audit.DISABLED_WITH_CREDENTIAL, "disabled user still has a credential (console)")]
+
+
+def test_markers_read_from_ram_comments_drive_the_rules():
+    """The marker comes from the user's Comments (ownership.parse): its state is a string read at run
+    time, and compares by value."""
+    from provisioner.domain import ownership
+    disabled = ownership.parse(Marker("E1", state="disabled", disabled_at=NOW).render())
+    assert codes(programmatic(marker=disabled, secrets=())) == [audit.DISABLED_WITH_CREDENTIAL]
+    leaver = ownership.parse(Marker("E1", leave_date=date(2027, 3, 5)).render())
+    assert audit.next_action(leaver, NOW, "UTC", 30) == ("disable", datetime(2027, 3, 6, tzinfo=timezone.utc))
+
+
+def test_findings_put_high_severity_first_and_keep_rule_order_otherwise():
+    view = console(mfa=True, last_login=NOW - timedelta(days=100),
+                   policies=("AliyunARMSReadOnlyAccess", "AdministratorAccess"))
+    assert [(f["alert"], f["severity"]) for f in audit.findings(view, NOW)] == [
+        (audit.FOREIGN_POLICY, audit.HIGH), (audit.CONSOLE_UNUSED, audit.MEDIUM)]
+
+
+def test_row_due_from_the_instant_the_action_is_due_and_summary_counts():
+    """``due``: the next action's instant is now or past (the next sweep acts); later: not due."""
+    def disabled(days_ago):
+        return programmatic(marker=Marker("E1", state="disabled", disabled_at=NOW - timedelta(days=days_ago)),
+                            access_keys=(), secrets=())
+    rows = [audit.row(disabled(30), NOW, "UTC", 30),          # due at exactly NOW
+            audit.row(disabled(31), NOW, "UTC", 30),          # due a day ago
+            audit.row(disabled(29), NOW, "UTC", 30),          # due tomorrow
+            audit.row(programmatic(policies=()), NOW, "UTC", 30)]     # nothing scheduled
+    assert [(r["nextAction"], r["nextActionAt"], r["due"]) for r in rows] == [
+        ("delete", "2027-03-01T12:00:00Z", True), ("delete", "2027-02-28T12:00:00Z", True),
+        ("delete", "2027-03-02T12:00:00Z", False), (None, None, False)]
+    summary = audit.summary(rows)
+    assert summary["due"] == 2
+    assert summary["byLevel"] == {"read-only": 3, "none": 1}
