@@ -282,13 +282,31 @@ def test_a_scheduled_leaver_under_a_new_logon_name_schedules_the_user_made_befor
 # user it found (kim.lee). The next leaver for kim.l saw a head "for kim.l" and kept user_name = kim.l: no
 # such user, history -> "deleted", and kim.lee was never looked at again (a leave effective now left it
 # active until its scheduled day). run_event now follows the tag to kim.lee.
-def test_a_leaver_under_a_new_logon_name_delivered_again_answers_as_the_first_time(cloud, ram, kms, clock):
-    make_user(ram, kms, "kim.lee", "E12", keys=1, login=True)
+@pytest.mark.parametrize("found", ["kim.lee", "kim.a"])      # sorting after and before the event's kim.l
+def test_a_leaver_under_a_new_logon_name_delivered_again_answers_as_the_first_time(cloud, ram, kms, clock, found):
+    make_user(ram, kms, found, "E12", keys=1, login=True)
     event = leaver("kim.l", "E12")
     first = offboarding.handler(as_bytes(event), None)
     again = offboarding.handler(as_bytes(event), None)
-    assert (first["status"], first["userName"]) == ("disabled", "kim.lee")
-    assert (again["status"], again["userName"], again["disabledAt"]) == ("disabled", "kim.lee", first["disabledAt"])
+    assert (first["status"], first["userName"], first["logonNameInEvent"]) == ("disabled", found, "kim.l")
+    assert (again["status"], again["userName"], again["disabledAt"], again["logonNameInEvent"]) == (
+        "disabled", found, first["disabledAt"], "kim.l")
+
+
+def test_a_leaver_for_a_user_deleted_since_looks_up_no_other_user(cloud, ram, kms, clock):
+    """The ledger's tag for the event's own logon name names that name: a leaver again after the user was
+    deleted answers ``deleted`` and reads the user once, not a second time under the same name."""
+    make_user(ram, kms, "kim.lee", "E12", keys=0, login=False)
+    assert offboarding.handler(as_bytes(leaver("kim.lee", "E12")), None)["status"] == "disabled"
+    cloud.ram.delete_user("kim.lee")
+    m = cloud.calls.mark()
+    again = offboarding.handler(as_bytes(leaver("kim.lee", "E12")), None)
+    assert (again["status"], again["userName"]) == ("deleted", "kim.lee") and "logonNameInEvent" not in again
+    calls = [c.action for c in cloud.calls.since(m)]
+    # the ledger, the user, the ledger's tag for kim.lee (kim.lee itself: no second read of it), the
+    # append, then the round: the ledger, the user (the fold's start, then the disable's), the re-check
+    assert calls == ["ListSecretVersionIds", "GetUser", "DescribeSecret", "PutSecretValue",
+                     "ListSecretVersionIds", "GetUser", "GetUser", "ListSecretVersionIds"], calls
 
 
 def test_a_leaver_now_after_a_scheduled_one_under_a_new_logon_name_disables_the_found_user(cloud, ram, kms,
