@@ -547,6 +547,12 @@ def test_ten_late_joiners_older_than_the_leaver_leave_the_user_disabled(cloud, m
     answers = [onboard(event_id=f"late-{k}", occurredAt=f"2026-11-28T09:0{k}:00Z")["status"] for k in range(10)]
     _assert_still_disabled(cloud)
     assert answers == ["disabled"] * 10, answers
+    ledger = "ram-user/ledger/" + EMP
+    assert len(cloud.kms.secret_state(ledger)["versions"]) == 9        # 7 of the 10 recorded, then none
+    # a full ledger still records every event newer than its head: a rehire after the leave takes effect
+    assert onboard(event_id="rehire", occurredAt="2026-11-28T09:55:00Z")["status"] == "provisioned"
+    assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "active"
+    assert len(cloud.kms.secret_state(ledger)["versions"]) == 10
 
 
 # -- bench/MUTATION.md, defect 5: one employee, one active user, for users from before the ledger ----
