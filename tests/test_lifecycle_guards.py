@@ -553,6 +553,11 @@ def test_ten_late_joiners_older_than_the_leaver_leave_the_user_disabled(cloud, m
     assert onboard(event_id="rehire", occurredAt="2026-11-28T09:55:00Z")["status"] == "provisioned"
     assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "active"
     assert len(cloud.kms.secret_state(ledger)["versions"]) == 10
+    # and once it holds 10, an older event is not recorded either (it would roll the first one off)
+    onboard(event_id="late-again", occurredAt="2026-11-28T09:52:00Z")
+    versions = [v["version_id"] for v in cloud.kms.secret_state(ledger)["versions"]]
+    assert len(versions) == 10 and not any(v.startswith("20261128T095200") for v in versions), versions
+    assert ownership.parse(cloud.ram.user_state(NAME)["user"]["Comments"]).state == "active"
 
 
 # -- bench/MUTATION.md, defect 5: one employee, one active user, for users from before the ledger ----
