@@ -36,6 +36,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +209,23 @@ def session_db(module: str, spec: dict[str, Any]) -> Path:
     return WORK / f"{slug(module)}-{session_key(module, spec)}.sqlite"
 
 
+def forget_survivors(db: Path, explained: Container[tuple[int, str, str]]) -> int:
+    """Drop the survivors' results, so that the next pass runs them again (new tests, another map, the
+    confirmation pass). Those an ``[[equivalent]]`` entry explains stay: no test can kill them, and the
+    confirmation is for what counts against the kill rate. Returns how many will run again."""
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT r.job_id, s.start_pos_row, s.operator_name, r.diff FROM mutation_specs s "
+                           "JOIN work_results r ON r.job_id = s.job_id "
+                           "WHERE upper(r.test_outcome) = 'SURVIVED'").fetchall()
+        again = [(job,) for job, row, operator, diff in rows
+                 if (row, operator.removeprefix("core/"), mutated_line(diff)) not in explained]
+        con.executemany("DELETE FROM work_results WHERE job_id = ?", again)
+    return len(again)
+
+
 def run_module(module: str, spec: dict[str, Any], settings: dict[str, Any], deadline: float,
-               fresh: bool = False, retry: bool = False, jobs: int = 1, narrow: bool = True) -> None:
+               fresh: bool = False, retry: bool = False, jobs: int = 1, narrow: bool = True,
+               explained: Container[tuple[int, str, str]] = ()) -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     db = session_db(module, spec)
     meta_path = db.with_suffix(".json")
@@ -240,8 +256,7 @@ name = "local"
                        cwd=TREE, check=True)
         skip_annotations(db, module)
     elif retry or meta.get("tests") != tests_key(spec):
-        with sqlite3.connect(db) as con:           # new tests: the survivors are tried again
-            con.execute("DELETE FROM work_results WHERE upper(test_outcome) = 'SURVIVED'")
+        forget_survivors(db, explained)            # new tests: the survivors are tried again
     meta["tests"] = tests_key(spec)
     if not narrow:
         meta.pop("lines", None)                    # the full command for every mutant of this pass
@@ -460,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{module}: not run (budget spent)")
                 continue
             run_module(module, config["modules"][module], config.get("settings", {}), deadline, args.fresh,
-                       args.retry_survivors, args.jobs, narrow=not (args.no_narrow or args.retry_survivors))
+                       args.retry_survivors, args.jobs, narrow=not (args.no_narrow or args.retry_survivors),
+                       explained=equivalents(config, module).keys())
     write_report(config)
     print(f"report: {REPORT.relative_to(ROOT)}")
     return 0

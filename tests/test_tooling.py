@@ -228,3 +228,26 @@ def test_a_mutant_that_only_removes_is_named_by_the_line_it_removes():
     diff = "--- a/m.py\n+++ b/m.py\n@@ -1,4 +1,2 @@\n-\n-@cache\n def f():\n"
     assert mutation.mutated_line(diff) == "removed: @cache"
     assert mutation.mutated_line("--- a\n+++ b\n@@\n-    x = 1\n+    x = 2\n") == "x = 2"
+
+
+def test_a_survivor_runs_again_unless_an_equivalent_entry_explains_it(tmp_path):
+    """New tests, another map or the confirmation pass run the survivors again: every survivor whose
+    line, operator and mutated line an ``[[equivalent]]`` entry names keeps its result; the others, and
+    a mutant next to an explained one (another operator, another mutated line), run again."""
+    import sqlite3
+    mutation = _mutation_script()
+    db = tmp_path / "s.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE mutation_specs (job_id TEXT, start_pos_row INTEGER, operator_name TEXT)")
+        con.execute("CREATE TABLE work_results (job_id TEXT, test_outcome TEXT, diff TEXT)")
+        for job, row, operator, outcome, plus in [
+                ("a", 5, "core/ReplaceComparisonOperator_Eq_Is", "SURVIVED", "if x is A:"),     # explained
+                ("b", 5, "core/ReplaceComparisonOperator_Eq_LtE", "SURVIVED", "if x <= A:"),    # another operator
+                ("c", 7, "core/NumberReplacer", "SURVIVED", "n = 2"),                           # another line
+                ("d", 5, "core/ReplaceComparisonOperator_Eq_Is", "KILLED", "if y is A:")]:
+            con.execute("INSERT INTO mutation_specs VALUES (?, ?, ?)", (job, row, operator))
+            con.execute("INSERT INTO work_results VALUES (?, ?, ?)",
+                        (job, outcome, f"--- a\n+++ b\n@@ -5 +5 @@\n-if x == A:\n+{plus}\n"))
+    assert mutation.forget_survivors(db, {(5, "ReplaceComparisonOperator_Eq_Is", "if x is A:")}) == 2
+    with sqlite3.connect(db) as con:
+        assert sorted(r[0] for r in con.execute("SELECT job_id FROM work_results")) == ["a", "d"]
