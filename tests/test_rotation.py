@@ -534,9 +534,7 @@ def test_a_key_made_after_kms_rotated_is_not_taken_for_kms_s(cloud, ram, monkeyp
 
 
 def test_a_refused_write_fails_the_user_with_an_alert_and_leaves_no_key_outside_kms(cloud, rotate, capsys):
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
     cloud.faults.fail("PutSecretValue", "Forbidden.NoPermission", 403, times=1)
     capsys.readouterr()
     report = rotate()
@@ -552,9 +550,7 @@ def test_a_key_in_flight_is_left_to_its_run_then_taken_for_an_orphan(cloud, rota
     """Another run's new key, not yet in KMS (made after KMS's current version, moments ago): this run
     leaves the user alone (in-progress, no change); once IN_FLIGHT_SECONDS have passed it is an orphan:
     deleted, and the rotation goes on."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
     other = ram.create_access_key(rm.CreateAccessKeyRequest(user_name=USER)).body.access_key.access_key_id
     mark = cloud.calls.mark()
     (row,) = rotate()["users"]
@@ -636,9 +632,7 @@ def test_a_version_holding_both_stages_has_no_previous_key():
 def test_a_failed_test_step_leaves_no_key_outside_kms(cloud, rotate, action):
     """The test step's reads (after CreateAccessKey, before the write) refused: the new key must not stay
     outside KMS, Active and held by nobody, until a later run takes it for an orphan."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
     hold = cloud.hold(ROTATION_KEY_ID, "CreateAccessKey", when="after")
     worker = threading.Thread(target=lambda: rotate())
     worker.start()
@@ -965,6 +959,14 @@ def _write_version(kms, version_id):
                                                   secret_data=json.dumps({"UserName": USER})))
 
 
+def _a_key_due(cloud):
+    """The user provisioned with one key, then the clock a day and a minute on: the key is due."""
+    invoke(event())
+    (old, _), = keys(cloud)
+    later(days=1, minutes=1)
+    return old
+
+
 def _row(**fields):
     return {"userName": USER, "employeeId": "E10023", "secretName": SECRET, **fields}
 
@@ -973,9 +975,7 @@ def _row(**fields):
 def test_a_version_written_after_the_new_key_is_made_stops_the_rotation(cloud, rotate, kms, version):
     """Held right after CreateAccessKey, another writer's version becomes KMS's current: the test step
     sees KMS's current version changed, deletes the new key and writes nothing; that version stays."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
     outcome = _rotate_parked_at(cloud, rotate, "CreateAccessKey", "after", lambda: _write_version(kms, version))
     report = outcome["report"]
     assert report["users"] == [_row(action="skipped", reason=VERSION_CHANGED)], report["users"]
@@ -987,9 +987,7 @@ def test_a_version_written_after_the_new_key_is_made_stops_the_rotation(cloud, r
 def test_the_old_key_changed_after_the_new_key_is_made_stops_the_rotation(cloud, rotate, ram, status):
     """Held right after CreateAccessKey, the key being rotated from is set Inactive, or deleted: the
     test step sees the keys changed, deletes the new key and writes nothing."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
 
     def change():
         if status == "deleted":
@@ -1008,9 +1006,7 @@ def test_a_version_written_just_before_the_rotation_s_write_stays_current(cloud,
     """Held right before PutSecretValue (after the test step), another writer's version becomes current;
     the rotation's write lands over it: ACSPrevious is not the key rotated from, so that version is made
     current again and the new key deleted."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
     outcome = _rotate_parked_at(cloud, rotate, "PutSecretValue", "before", lambda: _write_version(kms, version))
     report = outcome["report"]
     assert report["users"] == [_row(action="skipped", reason=WRITTEN_MEANWHILE)], report["users"]
@@ -1023,9 +1019,7 @@ def test_a_version_written_just_after_the_rotation_s_write_is_left_current(cloud
     """Held right after PutSecretValue, another writer's version becomes current on top of the rotation's:
     the later write is not undone (it stays current, the rotation's key its ACSPrevious and Active, the
     old key Active too); the rotation reports its own write."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
     outcome = _rotate_parked_at(cloud, rotate, "PutSecretValue", "after", lambda: _write_version(kms, version))
     report = outcome["report"]
     (row,) = report["users"]
@@ -1040,9 +1034,7 @@ def test_a_version_written_just_after_the_rotation_s_write_is_left_current(cloud
 def test_a_refused_write_after_another_version_landed_deletes_the_new_key(cloud, rotate, kms, version):
     """Held right before PutSecretValue, another writer's version becomes current, then the rotation's
     write is refused: KMS's current version is not the new key, so the new key goes (no key outside KMS)."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
 
     def meanwhile():
         _write_version(kms, version)
@@ -1058,9 +1050,7 @@ def test_a_write_that_landed_but_whose_answer_was_lost_keeps_the_new_key(cloud, 
     """PutSecretValue runs but its answer is lost, and every retry fails (503): the write landed, so the
     new key is KMS's current version and must stay; the user is failed (transient), counted once, and
     the run raises TransientError for FC's retry; the next run sees the rotation written."""
-    invoke(event())
-    (old, _), = keys(cloud)
-    later(days=1, minutes=1)
+    old = _a_key_due(cloud)
     cloud.faults.drop("PutSecretValue", times=1, after=True)
     cloud.faults.fail("PutSecretValue", "ServiceUnavailable", 503, times=None)
     capsys.readouterr()
